@@ -1,0 +1,99 @@
+"""Settings from environment variables (``PHARMACY_*``), with defaults that run a single pharmacy."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+def local_zone_name() -> str:
+    """The machine's IANA zone name, or UTC when it cannot be told."""
+    tz = os.environ.get("TZ", "").lstrip(":")
+    if tz:
+        return tz
+    try:
+        target = os.path.realpath("/etc/localtime")
+        if "zoneinfo/" in target:
+            return target.split("zoneinfo/", 1)[1]
+    except OSError:  # pragma: no cover - platform without /etc/localtime
+        pass
+    return "UTC"
+
+
+def _default_instance() -> Path:
+    return Path.cwd() / "instance"
+
+
+@dataclass(frozen=True)
+class Settings:
+    instance: Path = field(default_factory=_default_instance)
+    database_url: str = ""
+    timezone: str = field(default_factory=local_zone_name)
+    pharmacy_name: str = "Demo Hospital Pharmacy"
+    # "start" (default): administration must start before use-by; "end": must end before it.
+    administration_policy: str = "start"
+    # Text that keyboard-wedge scanners send instead of GS (ASCII 29); comma-separated.
+    gs_substitutes: tuple[str, ...] = ("<GS>", "^]", "{GS}")
+    # Patient identifier on the bag label: "none", "8018" (GSRN) or an internal AI "91".."99".
+    patient_ai: str = "none"
+    secret_key: str = ""
+    idle_timeout_minutes: int = 15
+    printer: str = ""
+    label_stock: str = "bag-100x70"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.instance / 'pharmacy.sqlite3'}"
+
+
+_ENV = {
+    "instance": "PHARMACY_INSTANCE", "database_url": "PHARMACY_DATABASE_URL",
+    "timezone": "PHARMACY_TIMEZONE", "pharmacy_name": "PHARMACY_NAME",
+    "administration_policy": "PHARMACY_ADMINISTRATION_POLICY", "gs_substitutes": "PHARMACY_GS_SUBSTITUTES",
+    "patient_ai": "PHARMACY_PATIENT_AI", "secret_key": "PHARMACY_SECRET_KEY",
+    "idle_timeout_minutes": "PHARMACY_IDLE_TIMEOUT_MINUTES", "printer": "PHARMACY_PRINTER",
+    "label_stock": "PHARMACY_LABEL_STOCK",
+}
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def load(overrides: dict | None = None, environ=None) -> Settings:
+    """Settings from the environment, then ``overrides`` (used by tests and ``create_app``)."""
+    environ = os.environ if environ is None else environ
+    values: dict = {}
+    for f in fields(Settings):
+        raw = environ.get(_ENV[f.name])
+        if raw is None or raw == "":
+            continue
+        if f.name == "instance":
+            values[f.name] = Path(raw)
+        elif f.name == "gs_substitutes":
+            values[f.name] = tuple(s for s in raw.split(",") if s)
+        elif f.name == "idle_timeout_minutes":
+            values[f.name] = int(raw)
+        else:
+            values[f.name] = raw
+    settings = replace(Settings(), **values, **(overrides or {}))
+    validate(settings)
+    return settings
+
+
+def validate(settings: Settings) -> None:
+    try:
+        ZoneInfo(settings.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"PHARMACY_TIMEZONE “{settings.timezone}” is not an IANA time zone name.") from None
+    if settings.administration_policy not in ("start", "end"):
+        raise ConfigError('PHARMACY_ADMINISTRATION_POLICY must be "start" or "end".')
+    ai = settings.patient_ai
+    if ai not in ("none", "8018") and not (ai.isdigit() and 91 <= int(ai) <= 99):
+        raise ConfigError('PHARMACY_PATIENT_AI must be "none", "8018" or an internal AI from 91 to 99.')

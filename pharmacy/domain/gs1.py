@@ -1,0 +1,259 @@
+"""GS1 element strings: check digits, building (for our labels) and parsing (of what scanners send).
+
+Parsing wraps biip, the maintained GS1 parser; building is ours because it must follow the
+separator rule exactly (SPEC appendix): after an element string whose AI has no predefined length
+comes FNC1 (transmitted as GS, ASCII 29) unless it is the last one. Nothing here returns a half-parsed
+result: a scan is read completely or refused with a ``ScanError``.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+import biip
+from biip.gs1_messages import GS1Message
+
+from pharmacy.domain.errors import CheckDigitError, ScanError
+
+GS = "\x1d"
+SYMBOLOGY_DATAMATRIX = "]d2"
+SYMBOLOGY_GS1_128 = "]C1"
+# Symbology identifiers of symbols that carry GS1 element strings (ISO/IEC 15424 + GS1 GenSpecs).
+GS1_SYMBOLOGIES = {"]d2": "GS1 DataMatrix", "]C1": "GS1-128", "]Q3": "GS1 QR Code", "]e0": "GS1 DataBar"}
+
+# First two digits of the AIs whose length is predefined: no separator after them (GenSpecs 7.8.5).
+_PREDEFINED_PREFIXES = {f"{n:02d}" for n in [*range(0, 5), *range(11, 21), *range(31, 37), 41]}
+# GS1 AI encodable character set 82 (GenSpecs 7.11, figure 7.11-1).
+_CSET82 = re.compile(r"^[!\"%&'()*+,\-./0-9:;<=>?A-Z_a-z]*$")
+
+_FORMATS: dict[str, tuple[str, int, int]] = {
+    # ai: (kind, min length, max length); kind N = digits, X = character set 82
+    "01": ("N", 14, 14), "17": ("N", 6, 6), "10": ("X", 1, 20), "21": ("X", 1, 20),
+    "7003": ("N", 10, 10), "8018": ("N", 18, 18),
+    **{str(ai): ("X", 1, 20) for ai in range(710, 715)},
+    **{str(ai): ("X", 1, 90) for ai in range(91, 100)},
+}
+_SCANNABLE = {GS, *map(chr, range(32, 127))}
+_NEEDS_GTIN = {"10", "17", "21", "7003", *(str(ai) for ai in range(710, 715))}
+
+
+def mod10_check_digit(payload: str) -> int:
+    """GS1 mod-10: weights 3, 1, 3, … from the right of the digits before the check digit."""
+    if not payload.isdigit():
+        raise CheckDigitError(f"“{payload}” must be digits only.")
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(payload)))
+    return (10 - total % 10) % 10
+
+
+def with_check_digit(payload: str) -> str:
+    return payload + str(mod10_check_digit(payload))
+
+
+def validate_mod10(number: str, what: str, lengths: Iterable[int]) -> str:
+    lengths = tuple(lengths)
+    if not number.isdigit() or len(number) not in lengths:
+        allowed = " or ".join(str(n) for n in lengths)
+        raise CheckDigitError(f"{what} “{number}” must be {allowed} digits.")
+    expected = mod10_check_digit(number[:-1])
+    if int(number[-1]) != expected:
+        raise CheckDigitError(
+            f"{what} “{number}” has a wrong check digit (the last digit should be {expected}): "
+            "the code is mistyped or damaged."
+        )
+    return number
+
+
+def normalize_gtin(gtin: str) -> str:
+    """Validate a GTIN-8/12/13/14 and return it as 14 digits (the form AI 01 carries)."""
+    return validate_mod10(str(gtin).strip(), "GTIN", (8, 12, 13, 14)).zfill(14)
+
+
+def validate_gsrn(gsrn: str) -> str:
+    return validate_mod10(str(gsrn).strip(), "GSRN", (18,))
+
+
+def separator_needed(ai: str) -> bool:
+    return ai[:2] not in _PREDEFINED_PREFIXES
+
+
+def _check_value(ai: str, value: str) -> None:
+    if ai not in _FORMATS:
+        raise ScanError(f"AI ({ai}) is not one this system writes.")
+    kind, low, high = _FORMATS[ai]
+    if not low <= len(value) <= high:
+        size = str(low) if low == high else f"{low} to {high}"
+        raise ScanError(f"({ai}) must have {size} characters, not {len(value)}: “{value}”.")
+    if kind == "N" and not value.isdigit():
+        raise ScanError(f"({ai}) must be digits only: “{value}”.")
+    if kind == "X" and not _CSET82.match(value):
+        raise ScanError(f"({ai}) “{value}” has characters a GS1 barcode cannot carry (GS1 character set 82).")
+    if ai == "01":
+        normalize_gtin(value)
+    elif ai == "8018":
+        validate_gsrn(value)
+    elif ai == "7003":
+        _datetime_from_7003(value)
+    elif ai == "17":
+        expiry_from_yymmdd(value)
+
+
+def _checked_pairs(pairs) -> list[tuple[str, str]]:
+    items = list(pairs.items() if isinstance(pairs, Mapping) else pairs)
+    ais = [ai for ai, _ in items]
+    if len(set(ais)) != len(ais):
+        raise ScanError("An AI may appear only once in an element string.")
+    if _NEEDS_GTIN & set(ais) and "01" not in ais:
+        raise ScanError("GS1 allows (10), (17), (21), (7003) and (710)–(714) only together with (01).")
+    for ai, value in items:
+        _check_value(ai, value)
+    return items
+
+
+def element_string(pairs) -> str:
+    """The data of a GS1 symbol, as transmitted: GS after each variable-length field but the last.
+
+    ``pairs`` is a mapping or a sequence of (AI, value). The leading FNC1 is the symbol's business
+    (the barcode encoders add it); parentheses are never part of the data.
+    """
+    items = _checked_pairs(pairs)
+    out = []
+    for index, (ai, value) in enumerate(items):
+        out.append(ai + value)
+        if separator_needed(ai) and index < len(items) - 1:
+            out.append(GS)
+    return "".join(out)
+
+
+def human_readable(pairs) -> str:
+    """The human-readable interpretation printed under a barcode: ``(01)09506000134406(10)B1``."""
+    return "".join(f"({ai}){value}" for ai, value in _checked_pairs(pairs))
+
+
+def expiry_from_yymmdd(yymmdd: str, *, today: date | None = None) -> date:
+    """The last day a GS1 date (AI 17) allows: day ``00`` means the last day of that month.
+
+    The century follows GS1 GenSpecs 7.12: the year lies from 49 years before to 50 after today.
+    """
+    if not re.fullmatch(r"\d{6}", yymmdd or ""):
+        raise ScanError(f"Expiry “{yymmdd}” must be six digits YYMMDD.")
+    yy, mm, dd = int(yymmdd[:2]), int(yymmdd[2:4]), int(yymmdd[4:])
+    this_year = (today or date.today()).year
+    year = this_year - this_year % 100 + yy
+    if year - this_year > 50:
+        year -= 100
+    elif this_year - year >= 50:
+        year += 100
+    if not 1 <= mm <= 12:
+        raise ScanError(f"Expiry “{yymmdd}” has month {mm:02d}, which does not exist.")
+    last = calendar.monthrange(year, mm)[1]
+    if dd == 0:
+        dd = last
+    if dd > last:
+        raise ScanError(f"Expiry “{yymmdd}” has day {dd:02d}, which month {mm:02d} of {year} does not have.")
+    return date(year, mm, dd)
+
+
+def _datetime_from_7003(value: str) -> datetime:
+    try:
+        return datetime.strptime(value, "%y%m%d%H%M")
+    except ValueError:
+        raise ScanError(f"(7003) “{value}” is not a date and time YYMMDDhhmm.") from None
+
+
+def format_7003(local: datetime) -> str:
+    """AI 7003 carries the use-by date and time as YYMMDDhhmm in local time (no zone)."""
+    return local.strftime("%y%m%d%H%M")
+
+
+@dataclass(frozen=True)
+class Scan:
+    """A completely parsed GS1 scan. ``elements`` keeps every AI in the order scanned."""
+
+    raw: str
+    symbology: str | None
+    elements: dict[str, str] = field(default_factory=dict)
+    expiry: date | None = None
+    expiry_yymmdd: str | None = None
+    use_by_local: datetime | None = None  # AI 7003, naive local time as printed
+
+    @property
+    def gtin(self) -> str | None:
+        return self.elements.get("01")
+
+    @property
+    def serial(self) -> str | None:
+        return self.elements.get("21")
+
+    @property
+    def lot(self) -> str | None:
+        return self.elements.get("10")
+
+    @property
+    def national_number(self) -> str | None:
+        return next((self.elements[ai] for ai in map(str, range(710, 715)) if ai in self.elements), None)
+
+    @property
+    def gsrn(self) -> str | None:
+        return self.elements.get("8018")
+
+
+def _clean(raw: str, substitutes: Iterable[str]) -> str:
+    text = raw.strip("\r\n\t ")
+    for substitute in sorted(substitutes, key=len, reverse=True):
+        if substitute:
+            text = text.replace(substitute, GS)
+    return text
+
+
+def parse_scan(raw: str, *, gs_substitutes: Iterable[str] = (), today: date | None = None) -> Scan:
+    """Read a scanned GS1 string (DataMatrix or GS1-128, with or without the symbology identifier,
+    with GS as ASCII 29 or one of ``gs_substitutes``) completely, or refuse it."""
+    if raw is None or not str(raw).strip():
+        raise ScanError("Nothing was scanned.")
+    text = _clean(str(raw), gs_substitutes)
+    symbology = None
+    if text.startswith("]"):
+        symbology = text[:3]
+        if symbology not in GS1_SYMBOLOGIES:
+            raise ScanError(f"The barcode ({symbology}) is not a GS1 barcode: scan the GS1 DataMatrix or GS1-128.")
+        text = text[3:]
+    text = text.lstrip(GS)  # some scanners transmit the leading FNC1 as GS
+    if set(text) - _SCANNABLE:
+        raise ScanError("The scan contains characters no GS1 barcode carries: scan it again.")
+    if symbology is None and text.isdigit() and len(text) in (8, 12, 13):
+        raise ScanError(
+            "This is a plain product barcode (EAN/UPC), not a GS1 code with lot and expiry: "
+            "scan the pack's 2D DataMatrix (or the bag's GS1-128)."
+        )
+    if not text[:2].isdigit() or len(text) < 4:
+        raise ScanError("The scan is not a GS1 element string.")
+    try:
+        message = GS1Message.parse(text, config=biip.ParseConfig(separator_chars=(GS,)))
+    except biip.ParseError as error:
+        raise ScanError(f"The scan could not be read as GS1 data ({error}). Scan it again.") from None
+    elements: dict[str, str] = {}
+    for element in message.element_strings:
+        ai = element.ai.ai
+        if ai in elements:
+            raise ScanError(f"The scan holds ({ai}) twice: scan it again.")
+        if element.gtin_error or element.gln_error or element.sscc_error:
+            raise CheckDigitError(
+                f"The scanned ({ai}) {element.value} has a wrong check digit: the code is damaged or not genuine."
+            )
+        elements[ai] = element.value
+    if "01" in elements:
+        normalize_gtin(elements["01"])
+    if "8018" in elements:
+        validate_gsrn(elements["8018"])
+    expiry = expiry_from_yymmdd(elements["17"], today=today) if "17" in elements else None
+    use_by = _datetime_from_7003(elements["7003"]) if "7003" in elements else None
+    if _NEEDS_GTIN & set(elements) and "01" not in elements:
+        raise ScanError("The scan has no product code (01): scan the GS1 code of the pack.")
+    return Scan(
+        raw=str(raw), symbology=symbology, elements=elements, expiry=expiry,
+        expiry_yymmdd=elements.get("17"), use_by_local=use_by,
+    )
