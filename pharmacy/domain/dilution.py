@@ -1,0 +1,135 @@
+"""Dose maths and the preparation checks of SmPC 6.6, with pint quantities from input to label.
+
+Display rounding (one rule per kind of figure, used on screens and labels alike):
+- volumes to 0.1 mL (101.2 mL; a whole number prints without decimals: 100 mL);
+- concentrations to 2 significant figures (0.1186 mg/mL → 0.12 mg/mL);
+- rates to 0.1 mL/h (25.30 → 25.3 mL/h);
+- durations in hours to 0.1 h.
+Rounding is half-up on the decimal value, never on a binary float's artefacts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+import pint
+
+from pharmacy.domain.errors import VolumeOutOfTolerance, WrongDiluent
+from pharmacy.domain.monograph import Diluent, Monograph
+
+
+def withdraw_volume(dose: pint.Quantity, concentration: pint.Quantity) -> pint.Quantity:
+    """Volume of concentrate that holds the dose (12 mg at 10 mg/mL → 1.2 mL)."""
+    return (dose / concentration).to("mL")
+
+
+def final_volume(withdrawn: pint.Quantity, diluent_volume: pint.Quantity) -> pint.Quantity:
+    """Nominal: the bag's overfill makes the true volume a little larger (hence "approx.")."""
+    return (withdrawn + diluent_volume).to("mL")
+
+
+def final_concentration(dose: pint.Quantity, volume: pint.Quantity) -> pint.Quantity:
+    return (dose / volume).to("mg/mL")
+
+
+def infusion_rate(volume: pint.Quantity, duration: pint.Quantity) -> pint.Quantity:
+    return (volume / duration).to("mL/h")
+
+
+def check_withdrawn_volume(measured: pint.Quantity, expected: pint.Quantity, tolerance: pint.Quantity) -> None:
+    """SmPC 6.6: withdraw 1.2 mL. A measured volume outside expected ± tolerance is refused."""
+    difference = abs((measured - expected).to("mL"))
+    if difference > tolerance.to("mL") * (1 + 1e-9):
+        raise VolumeOutOfTolerance(
+            f"{display_volume(measured)} withdrawn, but {display_volume(expected)} "
+            f"± {display_volume(tolerance, places=2)} is required. Do not continue with this syringe: "
+            "correct the volume and enter it again.",
+            measured=str(measured), expected=str(expected),
+        )
+
+
+def check_diluent(monograph: Monograph, diluent: Diluent | None, *, scanned: str = "") -> None:
+    """SmPC 6.2 and 6.6: only the permitted diluents, in the permitted volume."""
+    if diluent is None:
+        raise WrongDiluent(
+            f"The scanned bag {scanned} is not a known diluent. {monograph.brand} may only be diluted "
+            f"in {permitted_names(monograph)}."
+        )
+    if diluent.id not in {d.id for d in monograph.permitted_diluents}:
+        raise WrongDiluent(
+            f"{diluent.name} is not permitted: {monograph.brand} must not be diluted with other solvents "
+            f"(SmPC 6.6). Use {permitted_names(monograph)}.",
+            diluent=diluent.id,
+        )
+    if abs((diluent.volume - monograph.diluent_volume).to("mL").magnitude) > 1e-9:
+        raise WrongDiluent(
+            f"{diluent.name} {display_volume(diluent.volume)} is the wrong bag size: "
+            f"{display_volume(monograph.diluent_volume)} is required (SmPC 6.6)."
+        )
+
+
+def permitted_names(monograph: Monograph) -> str:
+    return " or ".join(f"{d.name} {display_volume(d.volume)}" for d in monograph.permitted_diluents)
+
+
+@dataclass(frozen=True)
+class DilutionPlan:
+    """What the preparation screen and the label show, computed once from the monograph."""
+
+    dose: pint.Quantity
+    withdraw: pint.Quantity
+    diluent_volume: pint.Quantity
+    final_volume: pint.Quantity
+    concentration: pint.Quantity
+    duration: pint.Quantity
+    rate: pint.Quantity
+
+
+def plan(monograph: Monograph) -> DilutionPlan:
+    withdraw = withdraw_volume(monograph.dose, monograph.concentration)
+    total = final_volume(withdraw, monograph.diluent_volume)
+    return DilutionPlan(
+        dose=monograph.dose.to("mg"), withdraw=withdraw, diluent_volume=monograph.diluent_volume.to("mL"),
+        final_volume=total, concentration=final_concentration(monograph.dose, total),
+        duration=monograph.infusion_duration.to("h"), rate=infusion_rate(total, monograph.infusion_duration),
+    )
+
+
+def _decimal(value: float) -> Decimal:
+    return Decimal(repr(float(value)))
+
+
+def _trim(number: Decimal) -> str:
+    text = f"{number:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def display_volume(volume: pint.Quantity, places: int = 1) -> str:
+    value = _decimal(volume.to("mL").magnitude).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
+    return f"{_trim(value)} mL"
+
+
+def display_concentration(concentration: pint.Quantity) -> str:
+    value = _decimal(concentration.to("mg/mL").magnitude)
+    if value == 0:
+        return "0 mg/mL"
+    exponent = value.adjusted() - 1  # two significant figures
+    rounded = value.quantize(Decimal(1).scaleb(exponent), ROUND_HALF_UP)
+    return f"{rounded:f} mg/mL"
+
+
+def display_rate(rate: pint.Quantity) -> str:
+    value = _decimal(rate.to("mL/h").magnitude).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    return f"{value:f} mL/h"
+
+
+def display_duration(duration: pint.Quantity) -> str:
+    value = _decimal(duration.to("h").magnitude).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    return f"{_trim(value)} h"
+
+
+def display_mass(mass: pint.Quantity) -> str:
+    value = _decimal(mass.to("mg").magnitude).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    return f"{_trim(value)} mg"
+

@@ -1,0 +1,272 @@
+"""Product facts as data: a TOML monograph per product, validated on load.
+
+A pharmacy adds a product by adding a file. Every error names the file and the field, so the
+person who wrote the file can mend it without reading code.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import pint
+
+from pharmacy.domain.courses import CourseRules
+from pharmacy.domain.errors import MonographError
+from pharmacy.domain.gs1 import normalize_gtin
+from pharmacy.domain.units import CONCENTRATION, MASS, Q_, TIME, VOLUME, describe
+
+SHIPPED = Path(__file__).resolve().parent.parent / "catalog"
+
+
+@dataclass(frozen=True)
+class StorageRange:
+    min_celsius: float
+    max_celsius: float
+    protect_from_light: bool
+    text: str
+
+    def contains(self, celsius: float) -> bool:
+        return self.min_celsius <= celsius <= self.max_celsius
+
+
+@dataclass(frozen=True)
+class Premedication:
+    what: str
+    course_days: tuple[int, ...]
+    required: bool
+
+
+@dataclass(frozen=True)
+class Diluent:
+    id: str
+    name: str
+    long_name: str
+    volume: pint.Quantity
+    gtins: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Monograph:
+    id: str
+    brand: str
+    inn: str
+    form: str
+    strength: pint.Quantity
+    vial_volume: pint.Quantity
+    concentration: pint.Quantity
+    vial_gtins: tuple[str, ...]
+    serialised: bool
+    appearance: str
+    reject_if: str
+    vial_storage: StorageRange
+    do_not_shake: bool
+    dose: pint.Quantity
+    courses: CourseRules
+    withdraw: pint.Quantity
+    withdraw_tolerance: pint.Quantity
+    diluent_volume: pint.Quantity
+    permitted_diluents: tuple[Diluent, ...]
+    mixing: str
+    in_use_limit: timedelta
+    in_use_storage: StorageRange
+    route: str
+    route_text: str
+    infusion_duration: pint.Quantity
+    observation: pint.Quantity
+    premedication: tuple[Premedication, ...]
+    preparation_gtin: str
+    source: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.brand} ({self.inn})"
+
+    def premedication_for_day(self, course_day: int) -> tuple[Premedication, ...]:
+        """What SmPC 4.2 asks before the infusion on this course day."""
+        return tuple(p for p in self.premedication if p.required and course_day in p.course_days)
+
+
+class _Fields:
+    """Reads one table of a TOML file; every error names file and dotted field."""
+
+    def __init__(self, source: str, table: dict, path: str) -> None:
+        self.source, self.table, self.path = source, table, path
+
+    def fail(self, key: str, problem: str) -> MonographError:
+        return MonographError(f"{self.source}: field “{self.path}.{key}” {problem}")
+
+    def raw(self, key: str, kind: type | tuple[type, ...]):
+        if key not in self.table:
+            raise self.fail(key, "is missing.")
+        value = self.table[key]
+        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+            names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            raise self.fail(key, f"must be {names}, not {value!r}.")
+        return value
+
+    def text(self, key: str) -> str:
+        value = self.raw(key, str).strip()
+        if not value:
+            raise self.fail(key, "is empty.")
+        return value
+
+    def flag(self, key: str) -> bool:
+        return self.raw(key, bool)
+
+    def number(self, key: str) -> float:
+        return float(self.raw(key, (int, float)))
+
+    def quantity(self, key: str, dimension) -> pint.Quantity:
+        raw = self.text(key)
+        try:
+            value = Q_(raw)
+        except (pint.errors.PintError, ValueError, TypeError, AttributeError) as error:
+            raise self.fail(key, f"“{raw}” is not a quantity ({error}).") from None
+        if not isinstance(value, pint.Quantity) or value.dimensionality != dimension:
+            raise self.fail(key, f"“{raw}” must be {describe(dimension)} with its unit.")
+        if not value.magnitude > 0:
+            raise self.fail(key, f"“{raw}” must be positive.")
+        return value
+
+    def gtins(self, key: str) -> tuple[str, ...]:
+        values = self.raw(key, list)
+        try:
+            return tuple(normalize_gtin(str(v)) for v in values)
+        except Exception as error:  # CheckDigitError: say which field
+            raise self.fail(key, str(error)) from None
+
+    def sub(self, key: str) -> _Fields:
+        return _Fields(self.source, self.raw(key, dict), key if not self.path else f"{self.path}.{key}")
+
+
+def _storage(f: _Fields) -> StorageRange:
+    low, high = f.number("min_celsius"), f.number("max_celsius")
+    if low >= high:
+        raise f.fail("max_celsius", "must be above min_celsius.")
+    return StorageRange(low, high, f.flag("protect_from_light"), f.text("text"))
+
+
+def _require_smpc(root: dict, source: str) -> None:
+    for name, table in root.items():
+        if isinstance(table, dict) and name != "label" and "smpc" not in table:
+            raise MonographError(f"{source}: table “{name}” has no “smpc” field naming its SmPC section.")
+
+
+def parse_monograph(data: dict, source: str, diluents: dict[str, Diluent]) -> Monograph:
+    root = _Fields(source, data, "")
+    _require_smpc(data, source)
+    product, prep = root.sub("product"), root.sub("preparation")
+    root_sub = {k: root.sub(k) for k in ("inspection", "vial_storage", "dose", "courses", "in_use", "infusion")}
+    in_use, infusion, courses = root_sub["in_use"], root_sub["infusion"], root_sub["courses"]
+    days = courses.raw("days_per_course", list)
+    if not days or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in days):
+        raise courses.fail("days_per_course", "must be a list of positive whole numbers of days.")
+    permitted = []
+    for diluent in prep.raw("permitted_diluents", list):
+        if diluent not in diluents:
+            known = ", ".join(sorted(diluents)) or "none"
+            raise prep.fail("permitted_diluents", f"names the unknown diluent “{diluent}” (known: {known}).")
+        permitted.append(diluents[diluent])
+    premeds = []
+    for index, item in enumerate(root.raw("premedication", list) if "premedication" in data else []):
+        p = _Fields(source, item, f"premedication[{index}]")
+        premeds.append(Premedication(p.text("what"), tuple(p.raw("course_days", list)), p.flag("required")))
+    label = root.sub("label")
+    try:
+        preparation_gtin = normalize_gtin(label.text("preparation_gtin"))
+    except MonographError:
+        raise
+    except Exception as error:
+        raise label.fail("preparation_gtin", str(error)) from None
+    strength = product.quantity("strength", MASS)
+    vial_volume = product.quantity("vial_volume", VOLUME)
+    withdraw = prep.quantity("withdraw", VOLUME)
+    if withdraw > vial_volume:
+        raise prep.fail("withdraw", f"({withdraw:~P}) is more than the vial holds ({vial_volume:~P}).")
+    return Monograph(
+        id=product.text("id"), brand=product.text("brand"), inn=product.text("inn"), form=product.text("form"),
+        strength=strength, vial_volume=vial_volume,
+        concentration=product.quantity("concentration", CONCENTRATION),
+        vial_gtins=product.gtins("vial_gtins"), serialised=product.flag("serialised"),
+        appearance=root_sub["inspection"].text("appearance"), reject_if=root_sub["inspection"].text("reject_if"),
+        vial_storage=_storage(root_sub["vial_storage"]), do_not_shake=root_sub["vial_storage"].flag("do_not_shake"),
+        dose=root_sub["dose"].quantity("amount", MASS),
+        courses=CourseRules(
+            days_per_course=tuple(days),
+            months_between_courses=int(courses.number("months_between_courses")),
+            max_doses_per_day=int(courses.number("max_doses_per_day")),
+        ),
+        withdraw=withdraw, withdraw_tolerance=prep.quantity("withdraw_tolerance", VOLUME),
+        diluent_volume=prep.quantity("diluent_volume", VOLUME), permitted_diluents=tuple(permitted),
+        mixing=prep.text("mixing"),
+        in_use_limit=timedelta(seconds=in_use.quantity("limit", TIME).to("second").magnitude),
+        in_use_storage=_storage(in_use), route=infusion.text("route"), route_text=infusion.text("route_text"),
+        infusion_duration=infusion.quantity("duration", TIME), observation=infusion.quantity("observation", TIME),
+        premedication=tuple(premeds), preparation_gtin=preparation_gtin, source=source,
+    )
+
+
+def parse_diluents(data: dict, source: str) -> dict[str, Diluent]:
+    result: dict[str, Diluent] = {}
+    for index, item in enumerate(_Fields(source, data, "").raw("diluent", list)):
+        f = _Fields(source, item, f"diluent[{index}]")
+        diluent = Diluent(f.text("id"), f.text("name"), f.text("long_name"), f.quantity("volume", VOLUME), f.gtins("gtins"))
+        if diluent.id in result:
+            raise f.fail("id", f"“{diluent.id}” is defined twice.")
+        result[diluent.id] = diluent
+    return result
+
+
+def _read(path: Path) -> dict:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as error:
+        raise MonographError(f"{path.name}: is not valid TOML ({error}).") from None
+
+
+@dataclass(frozen=True)
+class Catalog:
+    products: dict[str, Monograph]
+    diluents: dict[str, Diluent]
+
+    def product_by_gtin(self, gtin: str) -> Monograph | None:
+        return next((p for p in self.products.values() if gtin in p.vial_gtins), None)
+
+    def diluent_by_gtin(self, gtin: str) -> Diluent | None:
+        return next((d for d in self.diluents.values() if gtin in d.gtins), None)
+
+
+def load_catalog(folders: Iterable[Path] = ()) -> Catalog:
+    """The shipped monographs, then those in ``folders`` (a pharmacy's own); a later file with the
+    same product id replaces an earlier one. ``diluents.toml`` files are merged first."""
+    folders = [SHIPPED, *map(Path, folders)]
+    diluents: dict[str, Diluent] = {}
+    for folder in folders:
+        path = folder / "diluents.toml"
+        if path.exists():
+            diluents.update(parse_diluents(_read(path), path.name))
+    products: dict[str, Monograph] = {}
+    for folder in folders:
+        for path in sorted(folder.glob("*.toml")):
+            if path.name != "diluents.toml":
+                monograph = parse_monograph(_read(path), path.name, diluents)
+                products[monograph.id] = monograph
+    _check_unique_gtins(products, diluents)
+    return Catalog(products, diluents)
+
+
+def _check_unique_gtins(products: dict[str, Monograph], diluents: dict[str, Diluent]) -> None:
+    owner: dict[str, str] = {}
+    items = [(p.source, g) for p in products.values() for g in p.vial_gtins]
+    items += [(f"diluent {d.id}", g) for d in diluents.values() for g in d.gtins]
+    for source, gtin in items:
+        if gtin in owner and owner[gtin] != source:
+            raise MonographError(f"{source}: GTIN {gtin} is already used by {owner[gtin]}.")
+        owner[gtin] = source
+
+
