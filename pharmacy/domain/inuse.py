@@ -78,3 +78,13 @@ def format_local(moment: datetime, zone: ZoneInfo, fmt: str = "%d %b %Y %H:%M") 
     """A time as the pharmacy reads it, with the zone's abbreviation (CET/CEST) so no one guesses."""
     local = to_local(moment, zone)
     return f"{local.strftime(fmt)} {local.tzname()}"
+
+
+# States in which a bag still counts as usable stock until its use-by passes.
+LIVE_BAG_STATES = ("awaiting_check", "released", "stored")
+
+
+def effective_state(state: str, use_by_time: datetime, now: datetime) -> str:
+    """A bag past its use-by is expired everywhere at once, decided from the clock at each look,
+    never only by a periodic job."""
+    return "expired" if state in LIVE_BAG_STATES and is_expired(use_by_time, now) else state

@@ -1,0 +1,259 @@
+"""The ``pharmacy`` command. Every command calls the same services as the web app."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from pharmacy import config
+from pharmacy.domain.errors import PharmacyError
+from pharmacy.services import bags, base, demo, setup, stock, users
+
+
+class Context:
+    def __init__(self) -> None:
+        self._pharmacy = None
+
+    @property
+    def pharmacy(self) -> base.Pharmacy:
+        if self._pharmacy is None:
+            try:
+                settings = config.load()
+            except config.ConfigError as error:
+                raise click.ClickException(str(error)) from None
+            self._pharmacy = base.build(settings)
+            click.echo(f"pharmacy: instance {settings.instance} · database {_safe_url(settings.sqlalchemy_url)}",
+                       err=True)
+        return self._pharmacy
+
+
+def _safe_url(url: str) -> str:
+    """The database URL without its password."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        credentials, host = rest.rsplit("@", 1)
+        return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
+    return url
+
+
+pass_ctx = click.make_pass_decorator(Context, ensure=True)
+
+
+def _fail(error: PharmacyError) -> None:
+    click.echo(f"Refused: {error.message}", err=True)
+    sys.exit(1)
+
+
+@click.group(help="Hospital pharmacy compounding and dose preparation (guided preparation, traceability, "
+                  "GS1 bag labels).")
+@click.version_option(package_name="pharmacy")
+def main() -> None:
+    pass
+
+
+@main.command("init-db")
+@pass_ctx
+def init_db(ctx: Context) -> None:
+    """Create or upgrade the database schema to the newest migration."""
+    setup.init_db(ctx.pharmacy)
+    click.echo("database is at the newest schema")
+
+
+@main.command("demo")
+@pass_ctx
+def demo_cmd(ctx: Context) -> None:
+    """Seed the demo pharmacy (idempotent) and print the demo users and passwords."""
+    try:
+        created = demo.seed(ctx.pharmacy)
+    except PharmacyError as error:
+        _fail(error)
+    click.echo("demo data seeded" if created else "demo data already present: nothing changed")
+    click.echo("demo users (user / password / role):")
+    for username, _name, role, password in demo.USERS:
+        click.echo(f"  {username:8} {password:22} {role}")
+
+
+@main.group("users")
+def users_group() -> None:
+    """Manage users."""
+
+
+@users_group.command("add")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(base.ROLES))
+@click.option("--name", "full_name", default="", help="Full name as printed on labels and signatures.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@pass_ctx
+def users_add(ctx: Context, username: str, role: str, full_name: str, password_stdin: bool) -> None:
+    """Add a user (the password is asked for, never given on the command line)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        users.add_user(ctx.pharmacy, None, username, full_name or username, role, password)
+    except PharmacyError as error:
+        _fail(error)
+    click.echo(f"user {username} added as {role}")
+
+
+@main.group("stock")
+def stock_group() -> None:
+    """Receive and list stock."""
+
+
+@stock_group.command("receive")
+@click.argument("scan")
+@click.option("--user", "username", default="tech", show_default=True, help="Who receives the stock.")
+@pass_ctx
+def stock_receive(ctx: Context, scan: str, username: str) -> None:
+    """Receive a pack or diluent bag from its scanned GS1 string (GS as ASCII 29 or a configured substitute)."""
+    try:
+        receipt = stock.receive(ctx.pharmacy, username, scan)
+    except PharmacyError as error:
+        _fail(error)
+    click.echo(receipt.message)
+
+
+def _table(rows: list[dict], columns: list[str]) -> None:
+    if not rows:
+        click.echo("(none)")
+        return
+    widths = {c: max(len(c), *(len(str(r.get(c) if r.get(c) is not None else "")) for r in rows)) for c in columns}
+    click.echo("  ".join(c.ljust(widths[c]) for c in columns))
+    for row in rows:
+        click.echo("  ".join(str(row.get(c) if row.get(c) is not None else "").ljust(widths[c]) for c in columns))
+
+
+FORMAT = click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+
+
+@stock_group.command("list")
+@FORMAT
+@pass_ctx
+def stock_list(ctx: Context, fmt: str) -> None:
+    """List vials and diluent lots."""
+    rows = stock.list_stock(ctx.pharmacy)
+    if fmt == "json":
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        _table(rows, ["kind", "product", "gtin", "serial", "lot", "expiry", "state"])
+
+
+@main.command("bags")
+@click.option("--state", default=None, help="Only bags in this state (expired counts as a state).")
+@FORMAT
+@pass_ctx
+def bags_cmd(ctx: Context, state: str | None, fmt: str) -> None:
+    """List bags with their state, use-by and ingredients."""
+    rows = bags.list_bags(ctx.pharmacy, state)
+    if fmt == "json":
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        _table(rows, ["serial", "state", "use_by", "patient_id", "vial_lot", "vial_serial", "diluent_lot"])
+
+
+@main.command("label")
+@click.argument("serials", nargs=-1, required=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--stock", "stock_name", default=None, help="Label stock (a file in labels/).")
+@click.option("--user", "username", default="pharm", show_default=True)
+@click.option("--printer", default=None, help="Also send to this CUPS queue (lp -d).")
+@pass_ctx
+def label_cmd(ctx: Context, serials, output: Path, stock_name, username: str, printer) -> None:
+    """Write the labels of released bags to a PDF (several serials: one page each)."""
+    try:
+        printed = bags.print_labels(ctx.pharmacy, username, list(serials), stock_name, printer)
+    except PharmacyError as error:
+        _fail(error)
+    output.write_bytes(printed.pdf)
+    for serial, number in printed.prints:
+        click.echo(f"{serial}: print {number}{' (reprint)' if number > 1 else ''} → {output}")
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """The tamper-evident audit trail."""
+
+
+@audit_group.command("verify")
+@pass_ctx
+def audit_verify(ctx: Context) -> None:
+    """Walk the hash chain; exit 1 naming the first entry that does not match."""
+    result = setup.verify_audit(ctx.pharmacy)
+    if result.ok:
+        click.echo(f"audit chain intact: {result.checked} entries checked")
+        return
+    click.echo(f"AUDIT CHAIN BROKEN at entry {result.first_bad_id}: {result.problem} "
+               f"({result.checked} entries before it are intact)", err=True)
+    sys.exit(1)
+
+
+@main.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@pass_ctx
+def backup_cmd(ctx: Context, file: Path) -> None:
+    """A consistent copy of the live SQLite database (online backup; the app may keep running)."""
+    try:
+        pages = setup.backup(ctx.pharmacy, file)
+    except PharmacyError as error:
+        _fail(error)
+    click.echo(f"backup written to {file} ({pages} pages)")
+
+
+@main.command("restore")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@pass_ctx
+def restore_cmd(ctx: Context, file: Path) -> None:
+    """Replace the database by a backup whose audit chain verifies (stop the app first)."""
+    try:
+        result = setup.restore(ctx.pharmacy, file)
+    except PharmacyError as error:
+        _fail(error)
+    click.echo(f"restored from {file}; audit chain intact: {result.checked} entries checked")
+
+
+@main.group("tokens")
+def tokens_group() -> None:
+    """API tokens for other systems and devices."""
+
+
+@tokens_group.command("create")
+@click.argument("username")
+@click.option("--name", required=True, help="What the token is for (device or system).")
+@pass_ctx
+def tokens_create(ctx: Context, username: str, name: str) -> None:
+    """Create a token for USERNAME; it is shown once."""
+    try:
+        click.echo(users.create_token(ctx.pharmacy, username, name))
+    except PharmacyError as error:
+        _fail(error)
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--demo", "with_demo", is_flag=True, help="Seed the demo pharmacy first.")
+@click.option("--threads", default=8, show_default=True, type=int)
+@pass_ctx
+def serve(ctx: Context, host: str, port: int, with_demo: bool, threads: int) -> None:
+    """Run the web app under waitress (a production WSGI server)."""
+    import waitress
+
+    from pharmacy.web.app import create_app
+
+    pharmacy = ctx.pharmacy
+    setup.init_db(pharmacy)
+    if with_demo:
+        demo.seed(pharmacy)
+        click.echo("demo users: " + ", ".join(f"{u}/{p}" for u, _n, _r, p in demo.USERS))
+    app = create_app(pharmacy=pharmacy)
+    click.echo(f"serving on http://{host}:{port}/")
+    waitress.serve(app, host=host, port=port, threads=threads, ident="pharmacy")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

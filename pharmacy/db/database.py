@@ -1,0 +1,92 @@
+"""Engine, sessions and the unit of work.
+
+SQLite (the embedded default) runs in WAL mode with foreign keys on, and every writing transaction
+starts with BEGIN IMMEDIATE: the write lock is taken before anything is read, so two use cases
+cannot read the same free vial or the same audit head and both act on it. On PostgreSQL the audit
+head row is locked with SELECT … FOR UPDATE for the same effect.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        _sqlite_pragmas(engine)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    return engine
+
+
+def _sqlite_pragmas(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection):
+        readonly = connection.get_execution_options().get("readonly", False)
+        connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+
+class Database:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._readonly = sessionmaker(
+            self.engine.execution_options(readonly=True), expire_on_commit=False
+        )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    def session(self, readonly: bool = False) -> Session:
+        return (self._readonly if readonly else self._sessions)()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+class UnitOfWork:
+    """One use case, one transaction: ``commit()`` explicitly; leaving the block without it (or
+    with an exception) rolls everything back, audit entries included."""
+
+    def __init__(self, db: Database, readonly: bool = False) -> None:
+        self.db = db
+        self.readonly = readonly
+
+    def __enter__(self) -> UnitOfWork:
+        self.session = self.db.session(readonly=self.readonly)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        # close() releases the connection (rolling back anything uncommitted) and detaches the
+        # objects without expiring them, so a caller may still read what it loaded.
+        if self.session.in_transaction() and not self.readonly:
+            self.session.rollback()
+        self.session.close()
+
+    def commit(self) -> None:
+        if self.readonly:
+            raise RuntimeError("a read-only unit of work cannot commit")
+        self.session.commit()

@@ -1,0 +1,284 @@
+"""SQLAlchemy 2.0 typed models. Times are UTC (``UTCDateTime``); defaults are callables, never
+values computed at import time. Constraint names follow one convention so migrations stay stable."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from pharmacy.db.types import JSONText, UTCDateTime, utcnow
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(300))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Product(Base):
+    """A product known from its monograph; the facts stay in the TOML, the row anchors foreign keys."""
+
+    __tablename__ = "products"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    brand: Mapped[str] = mapped_column(String(100))
+    inn: Mapped[str] = mapped_column(String(100))
+
+
+class Vial(Base):
+    __tablename__ = "vials"
+    __table_args__ = (UniqueConstraint("gtin", "serial"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id"))
+    gtin: Mapped[str] = mapped_column(String(14))
+    serial: Mapped[str] = mapped_column(String(20))
+    lot: Mapped[str] = mapped_column(String(20), index=True)
+    expiry: Mapped[date] = mapped_column(Date)
+    national_number: Mapped[str | None] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(String(20), default="received")
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    received_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    decommissioned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decommission_ref: Mapped[str | None] = mapped_column(String(100))
+
+
+class DiluentLot(Base):
+    """Diluent bags are received by GTIN + lot + expiry; each receipt adds to the count."""
+
+    __tablename__ = "diluent_lots"
+    __table_args__ = (UniqueConstraint("gtin", "lot"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    diluent_id: Mapped[str] = mapped_column(String(64))
+    gtin: Mapped[str] = mapped_column(String(14))
+    lot: Mapped[str] = mapped_column(String(20), index=True)
+    expiry: Mapped[date] = mapped_column(Date)
+    received_count: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[str] = mapped_column(String(20), default="received")
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Patient(Base):
+    __tablename__ = "patients"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    identifier: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    date_of_birth: Mapped[date] = mapped_column(Date)
+    ward: Mapped[str] = mapped_column(String(100))
+    gsrn: Mapped[str | None] = mapped_column(String(18), unique=True)
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id"))
+    dose_mg: Mapped[float] = mapped_column(Float)
+    course: Mapped[int] = mapped_column(Integer)
+    course_day: Mapped[int] = mapped_column(Integer)
+    scheduled_on: Mapped[date] = mapped_column(Date, index=True)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # entered → (blocked) → verified → in_preparation → prepared → released / rejected; cancelled
+    state: Mapped[str] = mapped_column(String(20), default="entered")
+    violations: Mapped[list | None] = mapped_column(JSONText)
+    override_reason: Mapped[str | None] = mapped_column(Text)
+    override_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    premedication_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    verified_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    patient: Mapped[Patient] = relationship()
+
+
+class Preparation(Base):
+    __tablename__ = "preparations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    # started → vial_scanned → inspected → diluent_scanned → volume_recorded → mixed → signed
+    #   → released | rejected; abandoned
+    state: Mapped[str] = mapped_column(String(20), default="started")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    vial_id: Mapped[int | None] = mapped_column(ForeignKey("vials.id"), unique=True)
+    diluent_lot_id: Mapped[int | None] = mapped_column(ForeignKey("diluent_lots.id"))
+    withdrawn_ml: Mapped[float | None] = mapped_column(Float)
+    withdrawn_entered: Mapped[str | None] = mapped_column(String(40))
+    dilution_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    prepared_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    checked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    check_reason: Mapped[str | None] = mapped_column(Text)
+    order: Mapped[Order] = relationship()
+    vial: Mapped[Vial | None] = relationship()
+    diluent_lot: Mapped[DiluentLot | None] = relationship()
+    steps: Mapped[list[PreparationStep]] = relationship(order_by="PreparationStep.id")
+
+
+class PreparationStep(Base):
+    __tablename__ = "preparation_steps"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    preparation_id: Mapped[int] = mapped_column(ForeignKey("preparations.id"), index=True)
+    step: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[dict | None] = mapped_column(JSONText)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Bag(Base):
+    __tablename__ = "bags"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    serial: Mapped[str] = mapped_column(String(20), unique=True)
+    batch: Mapped[str] = mapped_column(String(20))
+    preparation_id: Mapped[int] = mapped_column(ForeignKey("preparations.id"), unique=True)
+    # awaiting_check → released → (stored) → in_administration → administered; rejected,
+    # quarantined, destroyed
+    state: Mapped[str] = mapped_column(String(20), default="awaiting_check", index=True)
+    use_by: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("storage_locations.id"))
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    preparation: Mapped[Preparation] = relationship()
+
+
+class StorageLocation(Base):
+    __tablename__ = "storage_locations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    min_celsius: Mapped[float] = mapped_column(Float)
+    max_celsius: Mapped[float] = mapped_column(Float)
+    printer: Mapped[str | None] = mapped_column(String(100))
+
+
+class BagMove(Base):
+    __tablename__ = "bag_moves"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bag_id: Mapped[int] = mapped_column(ForeignKey("bags.id"), index=True)
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("storage_locations.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+
+class TemperatureReading(Base):
+    __tablename__ = "temperature_readings"
+    __table_args__ = (UniqueConstraint("location_id", "at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("storage_locations.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    celsius: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(40))
+
+
+class LabelPrint(Base):
+    __tablename__ = "label_prints"
+    __table_args__ = (UniqueConstraint("bag_id", "number"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bag_id: Mapped[int] = mapped_column(ForeignKey("bags.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    stock: Mapped[str] = mapped_column(String(64))
+    destination: Mapped[str] = mapped_column(String(100))
+    job: Mapped[str | None] = mapped_column(String(100))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Administration(Base):
+    __tablename__ = "administrations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bag_id: Mapped[int] = mapped_column(ForeignKey("bags.id"), unique=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    interrupted_reason: Mapped[str | None] = mapped_column(Text)
+    nurse_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+
+class Disposal(Base):
+    __tablename__ = "disposals"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    object_type: Mapped[str] = mapped_column(String(20))
+    object_id: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Refusal(Base):
+    """A refused action (wrong diluent scanned, expired vial, self-check): the near-miss record a
+    safety review asks for. Written in its own transaction; the refused change itself is not."""
+
+    __tablename__ = "refusals"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    username: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(40))
+    code: Mapped[str] = mapped_column(String(40))
+    message: Mapped[str] = mapped_column(Text)
+    object_type: Mapped[str | None] = mapped_column(String(20))
+    object_id: Mapped[str | None] = mapped_column(String(40))
+
+
+class AuditEntry(Base):
+    """Append-only (database triggers refuse UPDATE and DELETE), hash-chained."""
+
+    __tablename__ = "audit_entries"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    action: Mapped[str] = mapped_column(String(40), index=True)
+    object_type: Mapped[str] = mapped_column(String(20))
+    object_id: Mapped[str] = mapped_column(String(40))
+    old: Mapped[dict | None] = mapped_column(JSONText)
+    new: Mapped[dict | None] = mapped_column(JSONText)
+    reason: Mapped[str | None] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditHead(Base):
+    """One row: the last entry's id and hash. Locked (FOR UPDATE) by every append so two
+    transactions cannot both chain onto the same entry."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    last_id: Mapped[int] = mapped_column(Integer, default=0)
+    last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)

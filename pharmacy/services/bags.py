@@ -1,0 +1,228 @@
+"""Bags after the check: labels and reprints (SPEC 2.5), storage (2.6), bedside administration
+(2.7), disposal (2.8), and the listings the CLI and screens show."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from pharmacy import clock
+from pharmacy.db import audit
+from pharmacy.db.models import (
+    Bag,
+    BagMove,
+    Disposal,
+    LabelPrint,
+    Order,
+    Preparation,
+    StorageLocation,
+    User,
+)
+from pharmacy.domain import dilution
+from pharmacy.domain.errors import NotFound, PharmacyError, StateConflict
+from pharmacy.domain.inuse import effective_state, to_local
+from pharmacy.printing.label import LabelData, render_labels
+from pharmacy.printing.stocks import load_stock
+from pharmacy.services.base import Pharmacy, actor, refusals_recorded
+
+log = logging.getLogger(__name__)
+LABELLABLE = ("released", "stored")
+_BAG_OPTIONS = (
+    selectinload(Bag.preparation).selectinload(Preparation.order).selectinload(Order.patient),
+    selectinload(Bag.preparation).selectinload(Preparation.vial),
+    selectinload(Bag.preparation).selectinload(Preparation.diluent_lot),
+    selectinload(Bag.preparation).selectinload(Preparation.steps),
+)
+
+
+def _bag(session, serial: str, lock: bool = False) -> Bag:
+    query = select(Bag).where(Bag.serial == (serial or "").strip()).options(*_BAG_OPTIONS)
+    bag = session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
+    if bag is None:
+        raise NotFound(f"No bag with serial “{serial}”.")
+    return bag
+
+
+def get_bag(pharmacy: Pharmacy, serial: str) -> Bag:
+    with pharmacy.uow(readonly=True) as uow:
+        return _bag(uow.session, serial)
+
+
+def state_of(bag: Bag, now: datetime | None = None) -> str:
+    return effective_state(bag.state, bag.use_by, now or clock.now())
+
+
+def bag_row(bag: Bag, now: datetime) -> dict:
+    prep = bag.preparation
+    return {
+        "serial": bag.serial, "batch": bag.batch, "state": state_of(bag, now),
+        "use_by": bag.use_by.isoformat(), "patient_id": prep.order.patient.identifier,
+        "vial_lot": prep.vial.lot if prep.vial else None, "vial_serial": prep.vial.serial if prep.vial else None,
+        "diluent_lot": prep.diluent_lot.lot if prep.diluent_lot else None,
+    }
+
+
+def list_bags(pharmacy: Pharmacy, state: str | None = None) -> list[dict]:
+    now = clock.now()
+    with pharmacy.uow(readonly=True) as uow:
+        bags = uow.session.execute(select(Bag).options(*_BAG_OPTIONS).order_by(Bag.id)).scalars().all()
+        rows = [bag_row(b, now) for b in bags]
+    return [r for r in rows if state is None or r["state"] == state]
+
+
+def _names(session, prep: Preparation) -> tuple[str, str]:
+    def name(user_id):
+        user = session.get(User, user_id) if user_id else None
+        return user.full_name if user else ""
+
+    return name(prep.prepared_by), name(prep.checked_by)
+
+
+def label_data(pharmacy: Pharmacy, session, bag: Bag, reprint: int) -> LabelData:
+    prep = bag.preparation
+    order, patient = prep.order, prep.order.patient
+    monograph = pharmacy.product(order.product_id)
+    plan = dilution.plan(monograph)
+    diluent = pharmacy.catalog.diluents[prep.diluent_lot.diluent_id]
+    prepared_by, checked_by = _names(session, prep)
+    patient_ai = pharmacy.settings.patient_ai
+    ai_value = None
+    if patient_ai == "8018":
+        ai_value = patient.gsrn
+        if not ai_value:
+            raise PharmacyError(f"Patient {patient.identifier} has no GSRN, but labels carry the wristband GSRN (8018).")
+    elif patient_ai != "none":
+        ai_value = patient.identifier
+    return LabelData(
+        pharmacy_name=pharmacy.settings.pharmacy_name, patient_name=patient.name, patient_id=patient.identifier,
+        patient_dob=patient.date_of_birth, ward=patient.ward, product_brand=monograph.brand,
+        product_inn=monograph.inn, dose=dilution.display_mass(plan.dose), diluent=diluent.name,
+        diluent_volume=dilution.display_volume(diluent.volume),
+        total_volume=f"approx. {dilution.display_volume(plan.final_volume)}",
+        concentration=dilution.display_concentration(plan.concentration),
+        route=f"{monograph.route} ({monograph.route_text})",
+        infusion=f"over approx. {dilution.display_duration(plan.duration)} at {dilution.display_rate(plan.rate)}",
+        prepared_at=prep.dilution_time, use_by=bag.use_by, timezone=pharmacy.settings.timezone,
+        storage=monograph.in_use_storage.text, vial_lot=prep.vial.lot, vial_expiry=prep.vial.expiry,
+        diluent_lot=prep.diluent_lot.lot, batch=bag.batch, bag_serial=bag.serial,
+        preparation_gtin=monograph.preparation_gtin, prepared_by=prepared_by, checked_by=checked_by,
+        reprint=reprint, patient_ai=None if patient_ai == "none" else patient_ai, patient_ai_value=ai_value,
+    )
+
+
+@dataclass(frozen=True)
+class PrintedLabels:
+    pdf: bytes
+    prints: list[tuple[str, int]]  # (bag serial, print number)
+    job: str | None = None
+
+
+def print_labels(pharmacy: Pharmacy, username: str, serials: list[str], stock: str | None = None,
+                 printer: str | None = None) -> PrintedLabels:
+    """Labels for released bags, one page each; the second and later prints say REPRINT n. Every
+    print is audited in the same transaction; sending to a CUPS queue happens after the commit."""
+    stock_def = load_stock(stock or pharmacy.settings.label_stock)
+    with refusals_recorded(pharmacy, username, "label.print", "bag", ",".join(serials)), pharmacy.uow() as uow:
+        user = actor(uow.session, username, "technician", "pharmacist")
+        items, prints = [], []
+        for serial in serials:
+            bag = _bag(uow.session, serial, lock=True)
+            current = state_of(bag)
+            if current not in LABELLABLE:
+                raise StateConflict(f"Bag {bag.serial} is {current.replace('_', ' ')}: only a released bag gets a "
+                                    "label that can be administered.")
+            done = uow.session.execute(select(func.count()).select_from(LabelPrint).where(LabelPrint.bag_id == bag.id)).scalar_one()
+            number = done + 1
+            items.append(label_data(pharmacy, uow.session, bag, reprint=number - 1))
+            uow.session.add(LabelPrint(bag_id=bag.id, number=number, stock=stock_def.name,
+                                       destination=f"printer:{printer}" if printer else "download",
+                                       user_id=user.id, at=clock.now()))
+            audit.append(uow.session, username, "label.reprint" if number > 1 else "label.print", "bag", bag.id,
+                         new={"number": number, "stock": stock_def.name, "printer": printer})
+            prints.append((bag.serial, number))
+        pdf = render_labels(items, stock_def)
+        uow.commit()
+    job = send_to_printer(pdf, printer) if printer else None
+    return PrintedLabels(pdf, prints, job)
+
+
+def send_to_printer(pdf: bytes, printer: str) -> str:
+    """CUPS: ``lp -d PRINTER``; the job id it prints is returned for the record."""
+    try:
+        done = subprocess.run(["lp", "-d", printer], input=pdf, capture_output=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise PharmacyError(f"The label was recorded but could not be sent to printer {printer}: {error}. "
+                            "Download the PDF and print it by hand.") from None
+    if done.returncode != 0:
+        raise PharmacyError(f"Printer {printer} refused the label: {done.stderr.decode(errors='replace').strip()}. "
+                            "Download the PDF and print it by hand.")
+    return done.stdout.decode(errors="replace").strip()
+
+
+def store(pharmacy: Pharmacy, username: str, serial: str, location_name: str) -> Bag:
+    with refusals_recorded(pharmacy, username, "bag.store", "bag", serial), pharmacy.uow() as uow:
+        user = actor(uow.session, username, "technician", "pharmacist", "nurse")
+        bag = _bag(uow.session, serial, lock=True)
+        current = state_of(bag)
+        if current not in LABELLABLE:
+            raise StateConflict(f"Bag {bag.serial} is {current}: only a released bag is put into storage.")
+        location = uow.session.execute(select(StorageLocation).where(StorageLocation.name == location_name)).scalar_one_or_none()
+        if location is None:
+            raise NotFound(f"No storage location “{location_name}”.")
+        old = {"state": bag.state, "location": bag.location_id}
+        bag.state, bag.location_id = "stored", location.id
+        uow.session.add(BagMove(bag_id=bag.id, location_id=location.id, user_id=user.id, at=clock.now()))
+        audit.append(uow.session, username, "bag.store", "bag", bag.id, old=old,
+                     new={"state": "stored", "location": location.name})
+        uow.commit()
+        return bag
+
+
+def dispose_bag(pharmacy: Pharmacy, username: str, serial: str, reason: str) -> Bag:
+    """An expired, quarantined, rejected or wasted bag is recorded as destroyed, with reason and user."""
+    with refusals_recorded(pharmacy, username, "bag.dispose", "bag", serial), pharmacy.uow() as uow:
+        user = actor(uow.session, username, "technician", "pharmacist", "nurse")
+        bag = _bag(uow.session, serial, lock=True)
+        if bag.state in ("destroyed", "administered", "in_administration"):
+            raise StateConflict(f"Bag {bag.serial} is {bag.state.replace('_', ' ')} and cannot be disposed of.")
+        if len((reason or "").strip()) < 5:
+            raise PharmacyError("Say why the bag is destroyed (expired, quarantined, damaged …).")
+        old = {"state": state_of(bag)}
+        bag.state = "destroyed"
+        uow.session.add(Disposal(object_type="bag", object_id=bag.id, reason=reason.strip(), user_id=user.id,
+                                 at=clock.now()))
+        audit.append(uow.session, username, "bag.dispose", "bag", bag.id, old=old, new={"state": "destroyed"},
+                     reason=reason.strip())
+        uow.commit()
+        return bag
+
+
+def locations(pharmacy: Pharmacy) -> list[StorageLocation]:
+    with pharmacy.uow(readonly=True) as uow:
+        return list(uow.session.execute(select(StorageLocation).order_by(StorageLocation.name)).scalars())
+
+
+def add_location(pharmacy: Pharmacy, username: str | None, name: str, min_celsius: float, max_celsius: float,
+                 printer: str | None = None) -> int:
+    if not (name or "").strip() or min_celsius >= max_celsius:
+        raise PharmacyError("A location needs a name and a range whose minimum is below its maximum.")
+    with pharmacy.uow() as uow:
+        who = actor(uow.session, username, "admin").username if username else "system"
+        location = StorageLocation(name=name.strip(), min_celsius=min_celsius, max_celsius=max_celsius, printer=printer)
+        uow.session.add(location)
+        uow.session.flush()
+        audit.append(uow.session, who, "location.add", "location", location.id,
+                     new={"name": location.name, "range": [min_celsius, max_celsius]})
+        uow.commit()
+        return location.id
+
+
+def local_time(pharmacy: Pharmacy, moment: datetime) -> datetime:
+    return to_local(moment, pharmacy.zone)
+
+

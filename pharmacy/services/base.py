@@ -1,0 +1,95 @@
+"""What every use case needs: the database, the product catalogue, the settings — and the habits
+they share: load the acting user and check the role, record refusals, keep forms fresh."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pharmacy import clock
+from pharmacy.config import Settings
+from pharmacy.db.database import Database, UnitOfWork
+from pharmacy.db.models import Refusal, User
+from pharmacy.domain.errors import NotAllowed, NotFound, PharmacyError, StateConflict
+from pharmacy.domain.monograph import Catalog, Monograph, load_catalog
+
+log = logging.getLogger(__name__)
+
+ROLES = ("technician", "pharmacist", "nurse", "auditor", "admin")
+
+
+@dataclass
+class Pharmacy:
+    """The running system as the services see it. One per process (the web app, the CLI, a test)."""
+
+    db: Database
+    catalog: Catalog
+    settings: Settings
+
+    def uow(self, readonly: bool = False) -> UnitOfWork:
+        return UnitOfWork(self.db, readonly=readonly)
+
+    def product(self, product_id: str) -> Monograph:
+        try:
+            return self.catalog.products[product_id]
+        except KeyError:
+            raise NotFound(f"Product “{product_id}” is not in the catalogue.") from None
+
+    @property
+    def zone(self):
+        return self.settings.zone
+
+
+def build(settings: Settings) -> Pharmacy:
+    folders = [settings.instance / "catalog"] if (settings.instance / "catalog").is_dir() else []
+    return Pharmacy(Database(settings.sqlalchemy_url), load_catalog(folders), settings)
+
+
+def actor(session: Session, username: str, *roles: str) -> User:
+    """The acting user, who must exist, be active and hold one of ``roles`` (none given: any)."""
+    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if user is None or not user.active:
+        raise NotAllowed(f"User “{username}” is not an active user of this pharmacy.")
+    if roles and user.role not in roles:
+        wanted = " or ".join(roles)
+        raise NotAllowed(f"Only a {wanted} may do this; {user.full_name} is signed in as {user.role}.")
+    return user
+
+
+def check_version(current: int, expected: int | None, what: str) -> None:
+    """A stale form (someone else moved the object on) or a double submit changes nothing."""
+    if expected is not None and int(expected) != current:
+        raise StateConflict(
+            f"This {what} was changed since your screen was loaded (by you in another tab, or by a "
+            "colleague). Nothing was recorded: reload and check before you go on."
+        )
+
+
+@contextmanager
+def refusals_recorded(pharmacy: Pharmacy, username: str | None, action: str, object_type: str | None = None,
+                      object_id=None):
+    """Let a refusal propagate unchanged, but keep a note of it in its own transaction: near misses
+    (wrong diluent, expired vial, self-check) are what a safety review asks for."""
+    try:
+        yield
+    except PharmacyError as error:
+        try:
+            with pharmacy.uow() as uow:
+                uow.session.add(Refusal(
+                    at=clock.now(), username=username, action=action, code=error.code,
+                    message=error.message[:2000], object_type=object_type,
+                    object_id=None if object_id is None else str(object_id),
+                ))
+                uow.commit()
+        except Exception:  # the refusal itself must still reach the user
+            log.exception("could not record refusal of %s", action)
+        raise
+
+
+def instance_path(settings: Settings, *parts: str) -> Path:
+    return settings.instance.joinpath(*parts)

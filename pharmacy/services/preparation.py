@@ -1,0 +1,227 @@
+"""Guided preparation (SPEC 2.3), one service per step, each a hard stop.
+
+Scan vial → visual inspection → scan diluent → withdrawn volume → gentle mixing (the server stamps
+the dilution time) → the preparer signs. Every step names the version of the preparation the form
+was loaded with: a double submit or a stale form changes nothing and says so.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from pharmacy import clock
+from pharmacy.db import audit
+from pharmacy.db.models import Bag, DiluentLot, Order, Preparation, PreparationStep, Vial
+from pharmacy.domain import dilution
+from pharmacy.domain.errors import Expired, NotAllowed, NotFound, PharmacyError, StateConflict, WrongProduct
+from pharmacy.domain.inuse import check_ingredient_in_date, to_local, use_by
+from pharmacy.domain.units import VOLUME, parse_quantity
+from pharmacy.services import users
+from pharmacy.services.base import Pharmacy, actor, check_version, refusals_recorded
+from pharmacy.services.stock import read_scan
+
+PREPARERS = ("technician", "pharmacist")
+# state → the step that comes next (what the screen asks for)
+NEXT_STEP = {
+    "started": "vial", "vial_scanned": "inspection", "inspected": "diluent", "diluent_scanned": "volume",
+    "volume_recorded": "mixing", "mixed": "sign", "signed": "check",
+}
+ACTIVE_STATES = tuple(NEXT_STEP)
+
+
+def start(pharmacy: Pharmacy, username: str, order_id: int) -> Preparation:
+    """Start (or resume: a second click must not start a second bag) the preparation of an order."""
+    with refusals_recorded(pharmacy, username, "prep.start", "order", order_id), pharmacy.uow() as uow:
+        user = actor(uow.session, username, *PREPARERS)
+        order = uow.session.execute(select(Order).where(Order.id == order_id).with_for_update()).scalar_one_or_none()
+        if order is None:
+            raise NotFound(f"Order {order_id} does not exist.")
+        active = uow.session.execute(select(Preparation).where(
+            Preparation.order_id == order_id, Preparation.state.in_(ACTIVE_STATES))).scalar_one_or_none()
+        if active is not None:
+            return active
+        if order.state != "verified":
+            raise StateConflict(f"Order {order_id} is {order.state}: only a verified order is prepared.")
+        today = to_local(clock.now(), pharmacy.zone).date()
+        if order.scheduled_on != today:
+            raise PharmacyError(f"This dose is scheduled for {order.scheduled_on:%d %b %Y}. A diluted bag keeps only "
+                                f"{pharmacy.product(order.product_id).in_use_limit} (SmPC 6.3): prepare it on the day.")
+        prep = Preparation(order_id=order.id, state="started", version=1, prepared_by=user.id, started_at=clock.now())
+        uow.session.add(prep)
+        order.state = "in_preparation"
+        uow.session.flush()
+        _record(uow.session, prep, user, "start", {"order": order.id})
+        audit.append(uow.session, username, "prep.start", "preparation", prep.id, new={"order": order.id})
+        uow.commit()
+        return prep
+
+
+def _load(session, prep_id: int, version, expected_state: str, user) -> Preparation:
+    prep = session.execute(select(Preparation).where(Preparation.id == prep_id).with_for_update()).scalar_one_or_none()
+    if prep is None:
+        raise NotFound(f"Preparation {prep_id} does not exist.")
+    if prep.prepared_by != user.id:
+        raise NotAllowed("Only the person who started this preparation may record its steps.")
+    check_version(prep.version, version, "preparation")
+    if prep.state != expected_state:
+        raise StateConflict(f"This step is already done or not yet due (the preparation is at “{prep.state}”). "
+                            "Nothing was recorded.")
+    return prep
+
+
+def _record(session, prep: Preparation, user, step: str, detail: dict) -> None:
+    session.add(PreparationStep(preparation_id=prep.id, step=step, detail=detail, user_id=user.id, at=clock.now()))
+
+
+def _advance(session, prep: Preparation, user, username: str, step: str, state: str, detail: dict) -> None:
+    old = prep.state
+    prep.state, prep.version = state, prep.version + 1
+    _record(session, prep, user, step, detail)
+    audit.append(session, username, f"prep.{step}", "preparation", prep.id, old={"state": old},
+                 new={"state": state, **detail})
+
+
+def _step(pharmacy: Pharmacy, username: str, prep_id: int, version, expected: str, step: str, apply):
+    """Run one step in one transaction: load and lock, check user, version and state, apply, audit."""
+    with refusals_recorded(pharmacy, username, f"prep.{step}", "preparation", prep_id), pharmacy.uow() as uow:
+        user = actor(uow.session, username, *PREPARERS)
+        prep = _load(uow.session, prep_id, version, expected, user)
+        monograph = pharmacy.product(prep.order.product_id)
+        state, detail = apply(uow.session, prep, monograph)
+        _advance(uow.session, prep, user, username, step, state, detail)
+        try:
+            uow.commit()
+        except IntegrityError:
+            raise StateConflict("Another preparation took this item at the same moment. Nothing was recorded; "
+                                "scan another one.") from None
+        return prep
+
+
+def scan_vial(pharmacy: Pharmacy, username: str, prep_id: int, version, raw: str) -> Preparation:
+    def apply(session, prep, monograph):
+        scan = read_scan(pharmacy, raw)
+        if scan.gtin not in monograph.vial_gtins:
+            raise WrongProduct(f"This is not a {monograph.brand} vial (GTIN {scan.gtin}). Scan a {monograph.name} pack.")
+        vial = session.execute(select(Vial).where(Vial.gtin == scan.gtin, Vial.serial == scan.serial)
+                               .with_for_update()).scalar_one_or_none()
+        if vial is None:
+            raise NotFound(f"Vial serial {scan.serial} was never received into stock. Receive it first; "
+                           "a pack that is not in stock must not be used.")
+        if vial.state != "received":
+            raise StateConflict(f"Vial serial {vial.serial} is {vial.state}: a vial is used once only "
+                                "(single-use, SmPC 6.6). Take another vial.")
+        check_ingredient_in_date(vial.expiry, clock.now(), pharmacy.zone, f"Vial lot {vial.lot}")
+        vial.state, prep.vial_id = "in_use", vial.id
+        return "vial_scanned", {"vial": vial.id, "serial": vial.serial, "lot": vial.lot, "expiry": vial.expiry}
+
+    return _step(pharmacy, username, prep_id, version, "started", "vial", apply)
+
+
+def inspect_vial(pharmacy: Pharmacy, username: str, prep_id: int, version, passed: bool, note: str = "") -> Preparation:
+    """SmPC 6.6: particulate matter or discolouration rejects the vial; the step asks for another."""
+    def apply(session, prep, monograph):
+        vial = session.get(Vial, prep.vial_id)
+        if passed:
+            return "inspected", {"passed": True, "vial": vial.id}
+        if len((note or "").strip()) < 3:
+            raise PharmacyError("Say what was wrong with the vial (particles, colour, crack …).")
+        vial.state, prep.vial_id = "rejected", None
+        audit.append(session, username, "vial.reject", "vial", vial.id, old={"state": "in_use"},
+                     new={"state": "rejected"}, reason=note.strip())
+        return "started", {"passed": False, "vial": vial.id, "note": note.strip()}
+
+    return _step(pharmacy, username, prep_id, version, "vial_scanned", "inspection", apply)
+
+
+def scan_diluent(pharmacy: Pharmacy, username: str, prep_id: int, version, raw: str) -> Preparation:
+    def apply(session, prep, monograph):
+        scan = read_scan(pharmacy, raw)
+        dilution.check_diluent(monograph, pharmacy.catalog.diluent_by_gtin(scan.gtin or ""), scanned=scan.gtin or "")
+        lot = session.execute(select(DiluentLot).where(DiluentLot.gtin == scan.gtin, DiluentLot.lot == scan.lot)).scalar_one_or_none()
+        if lot is None:
+            raise NotFound(f"Diluent lot {scan.lot} was never received into stock. Receive it first.")
+        if lot.state != "received":
+            raise StateConflict(f"Diluent lot {lot.lot} is {lot.state} and must not be used.")
+        check_ingredient_in_date(lot.expiry, clock.now(), pharmacy.zone, f"Diluent lot {lot.lot}")
+        prep.diluent_lot_id = lot.id
+        return "diluent_scanned", {"diluent_lot": lot.id, "diluent": lot.diluent_id, "lot": lot.lot, "expiry": lot.expiry}
+
+    return _step(pharmacy, username, prep_id, version, "inspected", "diluent", apply)
+
+
+def record_volume(pharmacy: Pharmacy, username: str, prep_id: int, version, entered: str) -> Preparation:
+    def apply(session, prep, monograph):
+        measured = parse_quantity(entered, VOLUME, maximum=monograph.vial_volume * 2)
+        expected = dilution.withdraw_volume(monograph.dose, monograph.concentration)
+        dilution.check_withdrawn_volume(measured, expected, monograph.withdraw_tolerance)
+        prep.withdrawn_ml, prep.withdrawn_entered = float(measured.to("mL").magnitude), entered.strip()
+        return "volume_recorded", {"withdrawn_ml": prep.withdrawn_ml, "entered": prep.withdrawn_entered}
+
+    return _step(pharmacy, username, prep_id, version, "diluent_scanned", "volume", apply)
+
+
+def confirm_mixing(pharmacy: Pharmacy, username: str, prep_id: int, version) -> Preparation:
+    """Invert gently, do not shake (SmPC 6.6). The dilution time is the server's, never typed."""
+    def apply(session, prep, monograph):
+        prep.dilution_time = clock.now()
+        return "mixed", {"dilution_time": prep.dilution_time.isoformat()}
+
+    return _step(pharmacy, username, prep_id, version, "volume_recorded", "mixing", apply)
+
+
+def sign(pharmacy: Pharmacy, username: str, prep_id: int, version, password: str) -> Bag:
+    """The preparer signs the step list (password again); the bag gets its serial, batch and use-by."""
+    bag_holder: list[Bag] = []
+
+    def apply(session, prep, monograph):
+        users.signature(session, username, password, "preparation")
+        vial, lot = session.get(Vial, prep.vial_id), session.get(DiluentLot, prep.diluent_lot_id)
+        limit = use_by(prep.dilution_time, monograph.in_use_limit, [vial.expiry, lot.expiry], pharmacy.zone)
+        if limit <= clock.now():
+            raise Expired("The bag is already past its use-by time; it cannot be signed. Discard it.")
+        local = to_local(prep.dilution_time, pharmacy.zone)
+        bag = Bag(serial=f"BAG{prep.id:07d}", batch=f"P{local:%y%m%d}-{prep.id}", preparation_id=prep.id,
+                  state="awaiting_check", use_by=limit)
+        session.add(bag)
+        session.flush()
+        prep.signed_at = clock.now()
+        prep.order.state = "prepared"
+        bag_holder.append(bag)
+        audit.append(session, username, "bag.create", "bag", bag.id, new={
+            "serial": bag.serial, "batch": bag.batch, "use_by": limit.isoformat(), "state": bag.state})
+        return "signed", {"bag": bag.serial, "use_by": limit.isoformat(), "meaning": "prepared"}
+
+    _step(pharmacy, username, prep_id, version, "mixed", "sign", apply)
+    return bag_holder[0]
+
+
+def get(pharmacy: Pharmacy, prep_id: int) -> Preparation:
+    with pharmacy.uow(readonly=True) as uow:
+        prep = uow.session.execute(
+            select(Preparation).where(Preparation.id == prep_id).options(
+                selectinload(Preparation.order).selectinload(Order.patient), selectinload(Preparation.steps),
+                selectinload(Preparation.vial), selectinload(Preparation.diluent_lot))
+        ).scalar_one_or_none()
+        if prep is None:
+            raise NotFound(f"Preparation {prep_id} does not exist.")
+        return prep
+
+
+def awaiting_check(pharmacy: Pharmacy) -> list[Preparation]:
+    with pharmacy.uow(readonly=True) as uow:
+        return list(uow.session.execute(
+            select(Preparation).where(Preparation.state == "signed").order_by(Preparation.signed_at)
+            .options(selectinload(Preparation.order).selectinload(Order.patient))
+        ).scalars())
+
+
+def active_for_user(pharmacy: Pharmacy, username: str) -> list[Preparation]:
+    with pharmacy.uow(readonly=True) as uow:
+        user = actor(uow.session, username)
+        return list(uow.session.execute(
+            select(Preparation).where(Preparation.prepared_by == user.id,
+                                      Preparation.state.in_(tuple(s for s in ACTIVE_STATES if s != "signed")))
+            .options(selectinload(Preparation.order).selectinload(Order.patient))
+        ).scalars())

@@ -1,0 +1,64 @@
+"""Check and release (SPEC 2.4): a pharmacist who did not prepare the bag reviews every step, signs
+electronically (password again) and releases or rejects it. Only a released bag can be labelled
+for administration."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from pharmacy import clock
+from pharmacy.db import audit
+from pharmacy.db.models import Bag, Preparation, PreparationStep, Vial
+from pharmacy.domain.errors import Expired, NotFound, PharmacyError, SeparationOfDuties
+from pharmacy.domain.inuse import format_local, is_expired
+from pharmacy.services import users
+from pharmacy.services.base import Pharmacy, actor, check_version, refusals_recorded
+
+DECISIONS = ("released", "rejected")
+
+
+def check_not_preparer(preparer_id: int, checker_id: int) -> None:
+    """Separation of duties (SPEC 3): the user who prepared a bag cannot check it."""
+    if preparer_id == checker_id:
+        raise SeparationOfDuties("You prepared this bag, so you cannot check it. Another pharmacist must "
+                                 "check and release it.")
+
+
+def decide(pharmacy: Pharmacy, username: str, prep_id: int, version, password: str, decision: str,
+           reason: str = "") -> Bag:
+    """Release or reject the bag of a signed preparation, under the checker's electronic signature."""
+    with refusals_recorded(pharmacy, username, f"bag.{decision}", "preparation", prep_id), pharmacy.uow() as uow:
+        if decision not in DECISIONS:
+            raise PharmacyError("Choose release or reject.")
+        checker = actor(uow.session, username, "pharmacist")
+        prep = uow.session.execute(select(Preparation).where(Preparation.id == prep_id).with_for_update()).scalar_one_or_none()
+        if prep is None:
+            raise NotFound(f"Preparation {prep_id} does not exist.")
+        check_not_preparer(prep.prepared_by, checker.id)
+        check_version(prep.version, version, "preparation")
+        if prep.state != "signed":
+            raise PharmacyError(f"This preparation is “{prep.state}”: only a signed preparation is checked.")
+        reason = (reason or "").strip()
+        if decision == "rejected" and len(reason) < 5:
+            raise PharmacyError("Say why the bag is rejected.")
+        bag = uow.session.execute(select(Bag).where(Bag.preparation_id == prep.id)).scalar_one()
+        if decision == "released" and is_expired(bag.use_by, clock.now()):
+            raise Expired(f"The bag expired at {format_local(bag.use_by, pharmacy.zone)} and cannot be released. Reject it.")
+        users.signature(uow.session, username, password, "release" if decision == "released" else "rejection")
+        now = clock.now()
+        prep.state, prep.version = decision, prep.version + 1
+        prep.checked_by, prep.checked_at, prep.check_reason = checker.id, now, reason or None
+        old_bag = bag.state
+        bag.state = decision
+        bag.released_at = now if decision == "released" else None
+        prep.order.state = decision
+        vial = uow.session.get(Vial, prep.vial_id)
+        vial.state = "used"
+        uow.session.add(PreparationStep(preparation_id=prep.id, step="check", user_id=checker.id, at=now, detail={
+            "meaning": decision, "signed_by": checker.full_name, "reason": reason or None}))
+        audit.append(uow.session, username, f"bag.{'release' if decision == 'released' else 'reject'}", "bag", bag.id,
+                     old={"state": old_bag}, new={"state": decision, "signature": checker.full_name,
+                                                  "meaning": decision, "use_by": bag.use_by.isoformat()},
+                     reason=reason or None)
+        uow.commit()
+        return bag

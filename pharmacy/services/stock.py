@@ -1,0 +1,143 @@
+"""Receiving stock from scans (SPEC 2.1): vials by their EU FMD unique identifier, diluent bags by
+GTIN + lot + expiry. Every refusal leaves nothing recorded but the note of the refusal."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from pharmacy import clock
+from pharmacy.db import audit
+from pharmacy.db.models import DiluentLot, Vial
+from pharmacy.domain.errors import DuplicateSerial, ScanError, UnknownProduct
+from pharmacy.domain.gs1 import Scan, parse_scan
+from pharmacy.domain.inuse import check_ingredient_in_date
+from pharmacy.services.base import Pharmacy, actor, refusals_recorded
+
+RECEIVERS = ("technician", "pharmacist", "admin")
+
+
+class Decommissioner(Protocol):
+    """The FMD step: the pack's unique identifier is decommissioned in the national verification
+    system. That system is out of reach here, so the default only records that it was done locally;
+    a pharmacy plugs in its national connector."""
+
+    def decommission(self, gtin: str, serial: str, lot: str, expiry: str) -> str: ...
+
+
+class RecordedLocally:
+    def decommission(self, gtin: str, serial: str, lot: str, expiry: str) -> str:
+        return "recorded-locally"
+
+
+decommissioner: Decommissioner = RecordedLocally()
+
+
+@dataclass(frozen=True)
+class Receipt:
+    kind: str  # "vial" or "diluent"
+    id: int
+    name: str
+    gtin: str
+    serial: str | None
+    lot: str
+    expiry: str
+
+    @property
+    def message(self) -> str:
+        what = f"serial {self.serial}, " if self.serial else ""
+        return f"Received {self.name}: {what}lot {self.lot}, expiry {self.expiry}."
+
+
+def read_scan(pharmacy: Pharmacy, raw: str) -> Scan:
+    return parse_scan(raw, gs_substitutes=pharmacy.settings.gs_substitutes, today=clock.now().date())
+
+
+def _lot_and_expiry(scan: Scan) -> tuple[str, object]:
+    if not scan.lot:
+        raise ScanError("The scan has no batch/lot (10): scan the pack's GS1 code, not another barcode.")
+    if scan.expiry is None:
+        raise ScanError("The scan has no expiry date (17): scan the pack's GS1 code, not another barcode.")
+    return scan.lot, scan.expiry
+
+
+def receive(pharmacy: Pharmacy, username: str, raw: str) -> Receipt:
+    """Record a scanned pack or diluent bag, or refuse it with the reason."""
+    with refusals_recorded(pharmacy, username, "stock.receive"):
+        scan = read_scan(pharmacy, raw)
+        if not scan.gtin:
+            raise ScanError("The scan has no product code (01).")
+        product = pharmacy.catalog.product_by_gtin(scan.gtin)
+        diluent = pharmacy.catalog.diluent_by_gtin(scan.gtin)
+        if product is None and diluent is None:
+            raise UnknownProduct(f"GTIN {scan.gtin} is not a product in this pharmacy's catalogue. Nothing was received.")
+        lot, expiry = _lot_and_expiry(scan)
+        name = product.name if product else diluent.name
+        check_ingredient_in_date(expiry, clock.now(), pharmacy.zone, f"{name} lot {lot}")
+        if product is not None:
+            return _receive_vial(pharmacy, username, scan, product, lot, expiry)
+        return _receive_diluent(pharmacy, username, scan, diluent, lot, expiry)
+
+
+def _receive_vial(pharmacy, username, scan, product, lot, expiry) -> Receipt:
+    if product.serialised and not scan.serial:
+        raise ScanError(f"The {product.brand} pack scan has no serial number (21): every pack carries one "
+                        "(EU FMD). Scan the 2D DataMatrix on the carton.")
+    with pharmacy.uow() as uow:
+        user = actor(uow.session, username, *RECEIVERS)
+        known = uow.session.execute(select(Vial).where(Vial.gtin == scan.gtin, Vial.serial == scan.serial)).scalar_one_or_none()
+        if known is not None:
+            raise _duplicate(scan, known.state)
+        reference = decommissioner.decommission(scan.gtin, scan.serial, lot, expiry.isoformat())
+        vial = Vial(product_id=product.id, gtin=scan.gtin, serial=scan.serial, lot=lot, expiry=expiry,
+                    national_number=scan.national_number, state="received", received_at=clock.now(),
+                    received_by=user.id, decommissioned_at=clock.now(), decommission_ref=reference)
+        uow.session.add(vial)
+        try:
+            uow.session.flush()
+        except IntegrityError:
+            raise _duplicate(scan, "received") from None
+        audit.append(uow.session, username, "stock.receive", "vial", vial.id, new={
+            "gtin": scan.gtin, "serial": scan.serial, "lot": lot, "expiry": expiry.isoformat(),
+            "national_number": scan.national_number, "decommissioned": reference})
+        uow.commit()
+        return Receipt("vial", vial.id, product.name, scan.gtin, scan.serial, lot, expiry.isoformat())
+
+
+def _duplicate(scan: Scan, state: str) -> DuplicateSerial:
+    return DuplicateSerial(
+        f"Serial {scan.serial} of GTIN {scan.gtin} is already known ({state}). A pack serial is unique: "
+        "this may be a falsified pack. Quarantine the pack and tell the responsible pharmacist.")
+
+
+def _receive_diluent(pharmacy, username, scan, diluent, lot, expiry) -> Receipt:
+    with pharmacy.uow() as uow:
+        actor(uow.session, username, *RECEIVERS)
+        row = uow.session.execute(select(DiluentLot).where(DiluentLot.gtin == scan.gtin, DiluentLot.lot == lot)).scalar_one_or_none()
+        if row is not None and row.expiry != expiry:
+            raise ScanError(f"Lot {lot} of {diluent.name} was received with expiry {row.expiry.isoformat()}, "
+                            f"but this bag says {expiry.isoformat()}. Check the bag; nothing was received.")
+        if row is None:
+            row = DiluentLot(diluent_id=diluent.id, gtin=scan.gtin, lot=lot, expiry=expiry, received_count=0,
+                             state="received", received_at=clock.now())
+            uow.session.add(row)
+        row.received_count += 1
+        uow.session.flush()
+        audit.append(uow.session, username, "stock.receive", "diluent_lot", row.id, new={
+            "gtin": scan.gtin, "lot": lot, "expiry": expiry.isoformat(), "count": row.received_count})
+        uow.commit()
+        return Receipt("diluent", row.id, diluent.name, scan.gtin, None, lot, expiry.isoformat())
+
+
+def list_stock(pharmacy: Pharmacy) -> list[dict]:
+    with pharmacy.uow(readonly=True) as uow:
+        vials = uow.session.execute(select(Vial).order_by(Vial.id)).scalars().all()
+        lots = uow.session.execute(select(DiluentLot).order_by(DiluentLot.id)).scalars().all()
+        rows = [{"kind": "vial", "product": v.product_id, "gtin": v.gtin, "serial": v.serial, "lot": v.lot,
+                 "expiry": v.expiry.isoformat(), "state": v.state} for v in vials]
+        rows += [{"kind": "diluent", "product": d.diluent_id, "gtin": d.gtin, "serial": None, "lot": d.lot,
+                  "expiry": d.expiry.isoformat(), "state": d.state, "count": d.received_count} for d in lots]
+        return rows
