@@ -1,0 +1,61 @@
+"""Factories that build data through the services, the way a pharmacy would."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pharmacy import clock
+from pharmacy.domain.gs1 import GS
+from pharmacy.domain.inuse import to_local
+from pharmacy.services import bags, orders, preparation, release, stock, users
+from pharmacy.services.demo import GLUCOSE_SCAN, NACL_SCAN, USERS, WATER_SCAN, vial_scan
+
+PASSWORDS = {username: password for username, _n, _r, password in USERS}
+FRIDGE = "Pharmacy fridge 1"
+__all__ = ["GLUCOSE_SCAN", "NACL_SCAN", "WATER_SCAN", "GS", "vial_scan", "PASSWORDS", "FRIDGE"]
+
+
+def add_users(pharmacy) -> None:
+    for username, name, role, password in USERS:
+        users.add_user(pharmacy, None, username, name, role, password)
+
+
+def stock_up(pharmacy, vials: int = 6, lot: str = "K123A", expiry: str = "280630") -> list[str]:
+    serials = [f"T{lot}{n:06d}" for n in range(1, vials + 1)]
+    for serial in serials:
+        stock.receive(pharmacy, "tech", vial_scan(serial, lot, expiry))
+    for scan in (NACL_SCAN, GLUCOSE_SCAN, WATER_SCAN):
+        stock.receive(pharmacy, "tech", scan)
+    bags.add_location(pharmacy, None, FRIDGE, 2.0, 8.0)
+    return serials
+
+
+def today(pharmacy) -> date:
+    return to_local(clock.now(), pharmacy.zone).date()
+
+
+def patient(identifier: str = "P-1", name: str = "Anna Example", ward: str = "Ward 5", gsrn: str | None = None):
+    return orders.PatientDetails(identifier, name, date(1980, 1, 1), ward, gsrn)
+
+
+def verified_order(pharmacy, who=None, course: int = 1, day: int = 1, on: date | None = None):
+    order = orders.create_order(pharmacy, "tech", who or patient(), "lemtrada", course, day, on or today(pharmacy))
+    return orders.verify_order(pharmacy, "pharm", order.id, premedication_confirmed=True,
+                               override_reason="Course history kept in another hospital's records" if order.state == "blocked" else None)
+
+
+def signed_preparation(pharmacy, vial_serial: str, who=None, diluent: str = NACL_SCAN, preparer: str = "tech"):
+    order = verified_order(pharmacy, who)
+    prep = preparation.start(pharmacy, preparer, order.id)
+    prep = preparation.scan_vial(pharmacy, preparer, prep.id, prep.version, vial_scan(vial_serial))
+    prep = preparation.inspect_vial(pharmacy, preparer, prep.id, prep.version, True)
+    prep = preparation.scan_diluent(pharmacy, preparer, prep.id, prep.version, diluent)
+    prep = preparation.record_volume(pharmacy, preparer, prep.id, prep.version, "1.2 mL")
+    prep = preparation.confirm_mixing(pharmacy, preparer, prep.id, prep.version)
+    bag = preparation.sign(pharmacy, preparer, prep.id, prep.version, PASSWORDS[preparer])
+    return preparation.get(pharmacy, prep.id), bag
+
+
+def released_bag(pharmacy, vial_serial: str, who=None, diluent: str = NACL_SCAN):
+    prep, _ = signed_preparation(pharmacy, vial_serial, who, diluent)
+    return release.decide(pharmacy, "pharm", prep.id, prep.version, PASSWORDS["pharm"], "released")

@@ -1,0 +1,15 @@
+"""The whole bench journey through the services, end to end, on a real database."""
+
+from pharmacy.services import bags, setup
+from tests import factories
+
+
+def test_a_released_bag_is_labelled_stored_and_the_audit_chain_verifies(pharmacy):
+    bag = factories.released_bag(pharmacy, pharmacy.vial_serials[0])
+    printed = bags.print_labels(pharmacy, "tech", [bag.serial])
+    assert printed.pdf.startswith(b"%PDF") and printed.prints == [(bag.serial, 1)]
+    bags.store(pharmacy, "tech", bag.serial, factories.FRIDGE)
+    row = bags.list_bags(pharmacy)[0]
+    assert row["state"] == "stored" and row["vial_serial"] == pharmacy.vial_serials[0]
+    result = setup.verify_audit(pharmacy)
+    assert result.ok and result.checked > 20
