@@ -39,11 +39,20 @@ _FORMATS: dict[str, tuple[str, int, int]] = {
 }
 _SCANNABLE = {GS, *map(chr, range(32, 127))}
 _NEEDS_GTIN = {"10", "17", "21", "7003", *(str(ai) for ai in range(710, 715))}
+# What a pharmacist calls the field biip could not read (its own message quotes a regex).
+_AI_NAMES = {"01": "product code", "10": "batch", "17": "expiry date", "21": "serial number",
+             "7003": "use-by date and time", "8018": "patient number (GSRN)"}
+_BIIP_AI = re.compile(r"GS1 AI \((\d+)\)")
+
+
+def _is_digits(text: str) -> bool:
+    """0–9 only: ``str.isdigit`` also accepts other scripts' digits and superscripts."""
+    return text.isascii() and text.isdigit()
 
 
 def mod10_check_digit(payload: str) -> int:
     """GS1 mod-10: weights 3, 1, 3, … from the right of the digits before the check digit."""
-    if not payload.isdigit():
+    if not _is_digits(payload):
         raise CheckDigitError(f"“{payload}” must be digits only.")
     total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(payload)))
     return (10 - total % 10) % 10
@@ -55,7 +64,7 @@ def with_check_digit(payload: str) -> str:
 
 def validate_mod10(number: str, what: str, lengths: Iterable[int]) -> str:
     lengths = tuple(lengths)
-    if not number.isdigit() or len(number) not in lengths:
+    if not _is_digits(number) or len(number) not in lengths:
         allowed = " or ".join(str(n) for n in lengths)
         raise CheckDigitError(f"{what} “{number}” must be {allowed} digits.")
     expected = mod10_check_digit(number[:-1])
@@ -87,7 +96,7 @@ def _check_value(ai: str, value: str) -> None:
     if not low <= len(value) <= high:
         size = str(low) if low == high else f"{low} to {high}"
         raise ScanError(f"({ai}) must have {size} characters, not {len(value)}: “{value}”.")
-    if kind == "N" and not value.isdigit():
+    if kind == "N" and not _is_digits(value):
         raise ScanError(f"({ai}) must be digits only: “{value}”.")
     if kind == "X" and not _CSET82.match(value):
         raise ScanError(f"({ai}) “{value}” has characters a GS1 barcode cannot carry (GS1 character set 82).")
@@ -138,7 +147,7 @@ def expiry_from_yymmdd(yymmdd: str, *, today: date | None = None) -> date:
 
     The century follows GS1 GenSpecs 7.12: the year lies from 49 years before to 50 after today.
     """
-    if not re.fullmatch(r"\d{6}", yymmdd or ""):
+    if not re.fullmatch(r"[0-9]{6}", yymmdd or ""):
         raise ScanError(f"Expiry “{yymmdd}” must be six digits YYMMDD.")
     yy, mm, dd = int(yymmdd[:2]), int(yymmdd[2:4]), int(yymmdd[4:])
     this_year = (today or date.today()).year
@@ -234,7 +243,12 @@ def parse_scan(raw: str, *, gs_substitutes: Iterable[str] = (), today: date | No
     try:
         message = GS1Message.parse(text, config=biip.ParseConfig(separator_chars=(GS,)))
     except biip.ParseError as error:
-        raise ScanError(f"The scan could not be read as GS1 data ({error}). Scan it again.") from None
+        found = _BIIP_AI.search(str(error))
+        what = f": its ({found[1]}) {_AI_NAMES.get(found[1], 'field')} is not valid" if found else ""
+        raise ScanError(
+            f"The scan could not be read as GS1 data{what} (damaged or cut short?). Scan it again.",
+            detail=str(error),
+        ) from None
     elements: dict[str, str] = {}
     for element in message.element_strings:
         ai = element.ai.ai
