@@ -1,0 +1,129 @@
+"""What a bag label says: the data (``LabelData``), its GS1 element strings and its lines of text.
+
+Times are aware datetimes, UTC inside; the label prints them in the pharmacy's zone with the zone
+shown, and AI 7003 carries the use-by as local YYMMDDhhmm (SPEC section 4 and appendix).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pharmacy.domain.gs1 import element_string, format_7003
+
+from . import barcodes
+from .stocks import LabelStock
+
+PATIENT_AIS = ("8018", *(str(ai) for ai in range(91, 100)))
+
+
+@dataclass(frozen=True)
+class LabelData:
+    pharmacy_name: str
+    patient_name: str
+    patient_id: str
+    patient_dob: dt.date
+    ward: str
+    product_brand: str
+    product_inn: str
+    dose: str
+    diluent: str
+    diluent_volume: str
+    total_volume: str
+    concentration: str
+    route: str
+    infusion: str
+    prepared_at: dt.datetime
+    use_by: dt.datetime
+    timezone: str
+    storage: str
+    vial_lot: str
+    vial_expiry: dt.date
+    diluent_lot: str
+    batch: str
+    bag_serial: str
+    preparation_gtin: str
+    prepared_by: str
+    checked_by: str
+    reprint: int = 0
+    patient_ai: str | None = None
+    patient_ai_value: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("prepared_at", "use_by"):
+            moment = getattr(self, name)
+            if not isinstance(moment, dt.datetime) or moment.utcoffset() is None:
+                raise ValueError(f"LabelData.{name} must be an aware datetime, not {moment!r}.")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError, TypeError):
+            raise ValueError(f"LabelData.timezone {self.timezone!r} is not an IANA time zone.") from None
+        if not isinstance(self.reprint, int) or self.reprint < 0:
+            raise ValueError(f"LabelData.reprint must be 0 (original) or a print number, not {self.reprint!r}.")
+        if self.patient_ai not in (None, *PATIENT_AIS):
+            raise ValueError(f"LabelData.patient_ai must be None, 8018 or 91–99, not {self.patient_ai!r}.")
+        if (self.patient_ai is None) != (self.patient_ai_value is None):
+            raise ValueError("LabelData.patient_ai and patient_ai_value go together.")
+
+    def local(self, moment: dt.datetime) -> dt.datetime:
+        return moment.astimezone(ZoneInfo(self.timezone))
+
+
+def label_pairs(data: LabelData) -> list[tuple[str, str]]:
+    """Content of the GS1 DataMatrix: (01) (10) (7003) (21) and the patient's AI where one is used."""
+    pairs = [
+        ("01", data.preparation_gtin),
+        ("10", data.batch),
+        ("7003", format_7003(data.local(data.use_by))),
+        ("21", data.bag_serial),
+    ]
+    if data.patient_ai:
+        pairs.append((data.patient_ai, data.patient_ai_value))
+    return pairs
+
+
+def linear_pairs(data: LabelData, stock: LabelStock | None = None) -> list[tuple[str, str]]:
+    """Content of the GS1-128: (01) and (21) always (GS1 allows 21 only with 01); with a ``stock``,
+    also the use-by (7003) and the batch (10) when they fit in 48 characters and the label's width
+    at the smallest module. Variable-length fields go last so they need fewer separators."""
+    gtin, use_by = ("01", data.preparation_gtin), ("7003", format_7003(data.local(data.use_by)))
+    batch, serial = ("10", data.batch), ("21", data.bag_serial)
+    minimal = [gtin, serial]
+    if stock is None:
+        return minimal
+    x0, _, x1, _ = stock.content_mm
+    module = barcodes.module_mm(barcodes.GS1_128_MIN_MODULE_MM, stock.dot_mm)
+    for candidate in ([gtin, use_by, batch, serial], [gtin, use_by, serial], [gtin, batch, serial]):
+        data_string = element_string(candidate)
+        if len(data_string) <= barcodes.GS1_128_MAX_CHARS and (
+            barcodes.gs1_128_width_mm(data_string, module) <= x1 - x0
+        ):
+            return candidate
+    return minimal
+
+
+def stamp(data: LabelData, moment: dt.datetime) -> str:
+    """A time as printed: local date and time with the zone's abbreviation (CET, CEST …)."""
+    local = data.local(moment)
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+
+
+def texts(data: LabelData) -> dict[str, str]:
+    """Every line of text on the label, by role; layouts choose where and how large."""
+    return {
+        "pharmacy": data.pharmacy_name,
+        "reprint": f"REPRINT {data.reprint}" if data.reprint else "",
+        "patient": data.patient_name,
+        "patient_ids": f"ID {data.patient_id} · DOB {data.patient_dob:%Y-%m-%d} · Ward {data.ward}",
+        "product": f"{data.product_brand} ({data.product_inn}) {data.dose}",
+        "diluent": f"in {data.diluent} {data.diluent_volume}",
+        "volume": f"Total volume {data.total_volume} · {data.concentration}",
+        "route": f"{data.route} {data.infusion}",
+        "use_by": f"USE BY {stamp(data, data.use_by)}",
+        "prepared": f"Prepared {stamp(data, data.prepared_at)} · times in {data.timezone}",
+        "storage": data.storage,
+        "lots": f"Vial lot {data.vial_lot} exp {data.vial_expiry:%Y-%m-%d} · Diluent lot {data.diluent_lot}",
+        "batch": f"Batch {data.batch} · Bag {data.bag_serial}",
+        "people": f"Prepared by {data.prepared_by} · Checked by {data.checked_by}",
+    }

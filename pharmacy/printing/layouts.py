@@ -1,0 +1,161 @@
+"""Where each part of the label goes, for each layout a stock names (``layout`` in its TOML).
+
+Every part is placed inside the stock's margins and sized from what is left, so nothing is drawn
+outside the label: text through ``textflow`` (shrinks, wraps or is refused), barcodes at whole
+printer dots between the GS1 minimum module and a comfortable maximum.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from reportlab.lib.units import mm
+
+from pharmacy.domain.gs1 import element_string
+
+from . import barcodes, fonts, textflow
+from .content import LabelData, label_pairs, linear_pairs, texts
+from .stocks import LabelStock
+from .textflow import Text
+
+GAP = 1.2 * mm
+
+
+@dataclass(frozen=True)
+class Box:
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+    @property
+    def width(self) -> float:
+        return self.x1 - self.x0
+
+    @property
+    def height(self) -> float:
+        return self.y1 - self.y0
+
+
+def draw_label(canvas, data: LabelData, stock: LabelStock) -> None:
+    box = Box(*(value * mm for value in stock.content_mm))
+    _LAYOUTS[stock.layout](canvas, data, stock, box)
+
+
+def _hri(pairs) -> list[str]:
+    return [f"({ai}){value}" for ai, value in pairs]
+
+
+def _header(canvas, t: dict[str, str], box: Box, size: float, badge_size: float) -> float:
+    """Pharmacy name at the top left, a framed REPRINT n at the top right; returns the y below."""
+    right, used = box.x1, fonts.LEADING * size
+    if t["reprint"]:
+        badge = textflow.place(Text(t["reprint"], badge_size, bold=True, framed=True), box.width / 2)
+        badge_width = fonts.width(t["reprint"], True, badge.size) + 2 * (badge.padding + textflow.FRAME) + 1
+        textflow.draw(canvas, [badge], box.x1 - badge_width, box.y1, badge_width)
+        right, used = box.x1 - badge_width - GAP, max(used, badge.height)
+    name = textflow.fit([Text(t["pharmacy"], size, bold=True)], right - box.x0, max(used, 2.4 * size),
+                        where="pharmacy name")
+    textflow.draw(canvas, name, box.x0, box.y1, right - box.x0)
+    return box.y1 - max(used, textflow.height(name)) - GAP
+
+
+def _linear(canvas, data: LabelData, stock: LabelStock, box: Box, bar_height: float, size: float) -> float:
+    """The GS1-128 across the bottom of ``box``, its text beneath; returns the y above its bars."""
+    pairs = linear_pairs(data, stock)
+    bars = barcodes.gs1_128(element_string(pairs))
+    dot = stock.dot_mm
+    most = min(math.floor(box.width / mm / (len(bars) + 2 * barcodes.GS1_128_QUIET) / dot), round(0.5 / dot))
+    module = barcodes.module_mm(barcodes.GS1_128_MIN_MODULE_MM, dot)
+    if most * dot < module:
+        raise barcodes.BarcodeTooLong(f"The GS1-128 is wider than the {stock.title} label.")
+    module = most * dot * mm
+    text = textflow.fit([Text("".join(_hri(pairs)), size, align="centre", shrink=0.7)], box.width,
+                        3 * size, where="text under the GS1-128")
+    textflow.draw(canvas, text, box.x0, box.y0 + textflow.height(text), box.width)
+    bottom = box.y0 + textflow.height(text) + 0.4 * mm
+    barcodes.draw_bars(canvas, bars, box.x0 + (box.width - len(bars) * module) / 2, bottom, module, bar_height)
+    return bottom + bar_height
+
+
+def _matrix_module(stock: LabelStock, modules: int, room_mm: float, target_mm: float) -> float:
+    """The largest whole-dot module up to ``target_mm`` with which the symbol and its quiet zone fit."""
+    dot = stock.dot_mm
+    dots = min(round(target_mm / dot), math.floor(room_mm / (modules + 2 * barcodes.DATAMATRIX_QUIET) / dot))
+    if dots * dot < barcodes.module_mm(barcodes.DATAMATRIX_MIN_MODULE_MM, dot):
+        raise textflow.LabelOverflow(f"The GS1 DataMatrix does not fit the {stock.title} label.")
+    return dots * dot * mm
+
+
+def _band(t: dict[str, str], size: float, space_before: float = 0.0, lines: int = 1) -> Text:
+    """The use-by, boxed and the largest text on the label; on two lines, "USE BY" stands above."""
+    text = t["use_by"].replace("USE BY ", "USE BY\n") if lines == 2 else t["use_by"]
+    return Text(text, size, bold=True, framed=True, align="centre", shrink=0.7, space_before=space_before)
+
+
+def _landscape(canvas, data: LabelData, stock: LabelStock, box: Box) -> None:
+    """100 × 70 mm: text left and DataMatrix right; the use-by band and the GS1-128 across the bottom."""
+    t = texts(data)
+    top = _header(canvas, t, box, 7, 10)
+    bottom = _linear(canvas, data, stock, Box(box.x0, box.y0, box.x1, top), 8 * mm, 6.5) + GAP
+    band = textflow.fit([_band(t, 15)], box.width, top - bottom, where="use-by line")
+    textflow.draw(canvas, band, box.x0, bottom + textflow.height(band), box.width)
+    middle = Box(box.x0, bottom + textflow.height(band) + GAP, box.x1, top)
+
+    column = 31 * mm
+    pairs = label_pairs(data)
+    hri = textflow.fit([Text(line, 6, shrink=0.7) for line in _hri(pairs)], column, middle.height / 2,
+                       where="text under the DataMatrix")
+    matrix = barcodes.datamatrix(element_string(pairs))
+    room = (middle.height - textflow.height(hri)) / mm
+    module = _matrix_module(stock, len(matrix), min(room, column / mm), 0.5)
+    quiet = barcodes.DATAMATRIX_QUIET * module
+    side = len(matrix) * module
+    left = box.x1 - column
+    barcodes.draw_datamatrix(canvas, matrix, left + quiet, middle.y1 - quiet - side, module)
+    textflow.draw(canvas, hri, left, middle.y1 - side - 2 * quiet, column)
+
+    text = Box(box.x0, middle.y0, left - GAP, middle.y1)
+    items = [
+        Text(t["patient"], 10, bold=True), Text(t["patient_ids"], 7),
+        Text(t["product"], 8.5, bold=True, space_before=2), Text(t["diluent"], 7), Text(t["volume"], 7),
+        Text(t["route"], 7),
+        Text(t["prepared"], 6.5, space_before=2), Text(t["storage"], 6.5, bold=True), Text(t["lots"], 6.5),
+        Text(t["batch"], 6.5), Text(t["people"], 6.5),
+    ]
+    placed = textflow.spread(textflow.fit(items, text.width, text.height), text.height)
+    textflow.draw(canvas, placed, text.x0, text.y1, text.width)
+
+
+def _portrait(canvas, data: LabelData, stock: LabelStock, box: Box) -> None:
+    """4 × 6 in: text top to bottom with the use-by band in it; DataMatrix and GS1-128 at the foot."""
+    t = texts(data)
+    top = _header(canvas, t, box, 9, 14)
+    bottom = _linear(canvas, data, stock, Box(box.x0, box.y0, box.x1, top), 15 * mm, 9) + 2 * GAP
+
+    pairs = label_pairs(data)
+    matrix = barcodes.datamatrix(element_string(pairs))
+    module = _matrix_module(stock, len(matrix), box.width / mm / 2, 0.75)
+    quiet = barcodes.DATAMATRIX_QUIET * module
+    side = len(matrix) * module
+    beside = Box(box.x0 + side + 2 * quiet + GAP, bottom, box.x1, bottom + side + 2 * quiet)
+    hri = textflow.fit([Text(line, 8, shrink=0.7) for line in _hri(pairs)], beside.width, beside.height,
+                       where="text beside the DataMatrix")
+    barcodes.draw_datamatrix(canvas, matrix, box.x0 + quiet, bottom + quiet, module)
+    textflow.draw(canvas, hri, beside.x0, beside.y0 + (beside.height + textflow.height(hri)) / 2, beside.width)
+
+    text = Box(box.x0, beside.y1 + 2 * GAP, box.x1, top)
+    items = [
+        Text(t["patient"], 16, bold=True), Text(t["patient_ids"], 10),
+        Text(t["product"], 13, bold=True, space_before=6), Text(t["diluent"], 10), Text(t["volume"], 10),
+        Text(t["route"], 10),
+        _band(t, 22, space_before=8, lines=2),
+        Text(t["prepared"], 9, space_before=6), Text(t["storage"], 10, bold=True), Text(t["lots"], 9),
+        Text(t["batch"], 9), Text(t["people"], 9),
+    ]
+    placed = textflow.spread(textflow.fit(items, text.width, text.height), text.height)
+    textflow.draw(canvas, placed, text.x0, text.y1, text.width)
+
+
+_LAYOUTS = {"landscape": _landscape, "portrait": _portrait}

@@ -1,0 +1,147 @@
+"""Text that always fits its box: a line shrinks a little, then wraps; a block scales down as a whole.
+
+Strings are drawn with ``canvas.drawString``, which never interprets markup, so a name such as
+``<b>Anna</b> & Co`` prints exactly as typed. Text that cannot fit even at the smallest allowed
+size is refused (``LabelOverflow``) rather than cut off or drawn over the edge of the label.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from pharmacy.domain.errors import PharmacyError
+from pharmacy.printing import fonts
+
+MIN_SCALE = 0.7
+MIN_SIZE = 5.0  # pt; below this a label is not read reliably
+FRAME = 1.2  # pt, line width of the frame round a framed item
+PADDING = 0.3  # em, inside a frame
+
+
+class LabelOverflow(PharmacyError):
+    code = "label_overflow"
+
+
+@dataclass(frozen=True)
+class Text:
+    """One item of a block: ``size`` in points, ``shrink`` = the smallest fraction of it the item
+    may take to stay on one line before it wraps."""
+
+    text: str
+    size: float
+    bold: bool = False
+    shrink: float = 0.8
+    space_before: float = 0.0
+    align: str = "left"
+    framed: bool = False  # boxed, as the use-by line is
+
+
+@dataclass(frozen=True)
+class Placed:
+    item: Text
+    lines: tuple[str, ...]
+    size: float
+    space_before: float
+    padding: float
+
+    @property
+    def height(self) -> float:
+        return self.space_before + 2 * self.padding + len(self.lines) * fonts.LEADING * self.size
+
+
+def wrap(text: str, bold: bool, size: float, width: float) -> list[str]:
+    """Greedy word wrap; a word wider than the box is broken between characters."""
+    if fonts.width(text, bold, size) <= width:
+        return [text]
+    lines: list[str] = []
+    current = ""
+    for word in text.split():
+        candidate = f"{current} {word}" if current else word
+        if fonts.width(candidate, bold, size) <= width:
+            current = candidate
+            continue
+        if current:
+            lines.append(current)
+        current = ""
+        for char in word:
+            if current and fonts.width(current + char, bold, size) > width:
+                lines.append(current)
+                current = ""
+            current += char
+    if current:
+        lines.append(current)
+    return lines or [""]
+
+
+def place(item: Text, width: float, scale: float = 1.0) -> Placed:
+    """Fit one item: on one line per paragraph (``\n``), shrinking down to ``shrink``, else wrapped."""
+    size = max(item.size * scale, MIN_SIZE)
+    padding = PADDING * size if item.framed else 0.0
+    if item.framed:
+        width -= 2 * (padding + FRAME)
+    paragraphs = item.text.split("\n")
+    natural = max(fonts.width(p, item.bold, size) for p in paragraphs)
+    fitted = size * width / natural * 0.999 if natural else size
+    if natural > width and fitted >= max(size * item.shrink, MIN_SIZE):
+        size = fitted
+    lines = [line for p in paragraphs for line in wrap(p, item.bold, size, width)]
+    return Placed(item, tuple(lines), size, item.space_before * scale, padding)
+
+
+def fit(items: Sequence[Text], width: float, height: float, *, where: str = "label") -> list[Placed]:
+    """Lay ``items`` out in a box of ``width`` × ``height`` points at the largest scale that fits."""
+    scale = 1.0
+    while scale >= MIN_SCALE - 1e-9:
+        placed = [place(item, width, scale) for item in items if item.text]
+        if sum(p.height for p in placed) <= height:
+            return placed
+        scale -= 0.05
+    raise LabelOverflow(
+        f"The {where} does not fit the label even in small print; "
+        "shorten the longest entries (names, lots) or choose a larger label stock."
+    )
+
+
+def spread(placed: Sequence[Placed], height: float) -> list[Placed]:
+    """Share the room left in a box among the spaces between groups (items with ``space_before``)."""
+    gaps = [p for p in placed if p.space_before]
+    room = height - sum(p.height for p in placed)
+    if not gaps or room <= 0:
+        return list(placed)
+    extra = room / len(gaps)
+    return [replace(p, space_before=p.space_before + extra) if p.space_before else p for p in placed]
+
+
+def height(placed: Sequence[Placed]) -> float:
+    return sum(p.height for p in placed)
+
+
+def draw(canvas, placed: Sequence[Placed], x: float, top: float, width: float) -> float:
+    """Draw a fitted block below ``top``; returns the y where it ends."""
+    for p in placed:
+        top -= p.space_before
+        inset = 0.0
+        if p.item.framed:
+            _frame(canvas, x, top - p.height + p.space_before, width, p.height - p.space_before)
+            inset = p.padding + FRAME
+        top -= p.padding
+        canvas.setFont(fonts.face(p.item.bold), p.size)
+        for line in p.lines:
+            baseline = top - fonts.ASCENT * p.size
+            if p.item.align == "centre":
+                canvas.drawCentredString(x + width / 2, baseline, line)
+            elif p.item.align == "right":
+                canvas.drawRightString(x + width - inset, baseline, line)
+            else:
+                canvas.drawString(x + inset, baseline, line)
+            top -= fonts.LEADING * p.size
+        top -= p.padding
+    return top
+
+
+def _frame(canvas, x: float, y: float, width: float, height: float) -> None:
+    """A rectangle whose stroke lies wholly inside (x, y, width, height)."""
+    canvas.setLineWidth(FRAME)
+    half = FRAME / 2
+    canvas.rect(x + half, y + half, width - FRAME, height - FRAME, stroke=1, fill=0)
