@@ -6,6 +6,7 @@ person who wrote the file can mend it without reading code.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -120,6 +121,12 @@ class _Fields:
     def number(self, key: str) -> float:
         return float(self.raw(key, (int, float)))
 
+    def whole(self, key: str, minimum: int) -> int:
+        value = self.raw(key, int)
+        if value < minimum:
+            raise self.fail(key, f"must be a whole number of at least {minimum}, not {value}.")
+        return value
+
     def quantity(self, key: str, dimension) -> pint.Quantity:
         raw = self.text(key)
         try:
@@ -151,9 +158,15 @@ def _storage(f: _Fields) -> StorageRange:
 
 
 def _require_smpc(root: dict, source: str) -> None:
-    for name, table in root.items():
-        if isinstance(table, dict) and name != "label" and "smpc" not in table:
-            raise MonographError(f"{source}: table “{name}” has no “smpc” field naming its SmPC section.")
+    for name, value in root.items():
+        tables = [(name, value)] if not isinstance(value, list) else [(f"{name}[{i}]", t) for i, t in enumerate(value)]
+        for where, table in tables:
+            if isinstance(table, dict) and name != "label" and "smpc" not in table:
+                raise MonographError(f"{source}: table “{where}” has no “smpc” field naming its SmPC section.")
+
+
+def _same(a: pint.Quantity, b: pint.Quantity) -> bool:
+    return math.isclose(a.to(b.units).magnitude, b.magnitude, rel_tol=1e-6)
 
 
 def parse_monograph(data: dict, source: str, diluents: dict[str, Diluent]) -> Monograph:
@@ -187,18 +200,25 @@ def parse_monograph(data: dict, source: str, diluents: dict[str, Diluent]) -> Mo
     withdraw = prep.quantity("withdraw", VOLUME)
     if withdraw > vial_volume:
         raise prep.fail("withdraw", f"({withdraw:~P}) is more than the vial holds ({vial_volume:~P}).")
+    concentration, dose = product.quantity("concentration", CONCENTRATION), root_sub["dose"].quantity("amount", MASS)
+    if not _same(strength / vial_volume, concentration):
+        raise product.fail("concentration", f"({concentration:~P}) is not strength / vial_volume "
+                           f"({(strength / vial_volume).to(concentration.units):~P}).")
+    if not _same(dose / concentration, withdraw):
+        raise prep.fail("withdraw", f"({withdraw:~P}) does not hold the dose: {dose:~P} at {concentration:~P} "
+                        f"is {(dose / concentration).to(withdraw.units):~P}.")
     return Monograph(
         id=product.text("id"), brand=product.text("brand"), inn=product.text("inn"), form=product.text("form"),
         strength=strength, vial_volume=vial_volume,
-        concentration=product.quantity("concentration", CONCENTRATION),
+        concentration=concentration,
         vial_gtins=product.gtins("vial_gtins"), serialised=product.flag("serialised"),
         appearance=root_sub["inspection"].text("appearance"), reject_if=root_sub["inspection"].text("reject_if"),
         vial_storage=_storage(root_sub["vial_storage"]), do_not_shake=root_sub["vial_storage"].flag("do_not_shake"),
-        dose=root_sub["dose"].quantity("amount", MASS),
+        dose=dose,
         courses=CourseRules(
             days_per_course=tuple(days),
-            months_between_courses=int(courses.number("months_between_courses")),
-            max_doses_per_day=int(courses.number("max_doses_per_day")),
+            months_between_courses=courses.whole("months_between_courses", minimum=0),
+            max_doses_per_day=courses.whole("max_doses_per_day", minimum=1),
         ),
         withdraw=withdraw, withdraw_tolerance=prep.quantity("withdraw_tolerance", VOLUME),
         diluent_volume=prep.quantity("diluent_volume", VOLUME), permitted_diluents=tuple(permitted),
