@@ -116,6 +116,8 @@ def display_concentration(concentration: pint.Quantity) -> str:
         return "0 mg/mL"
     exponent = value.adjusted() - 1  # two significant figures
     rounded = value.quantize(Decimal(1).scaleb(exponent), ROUND_HALF_UP)
+    if rounded.adjusted() > value.adjusted():  # carried into the next decade: 9.96 → 10, not 10.0
+        rounded = rounded.quantize(Decimal(1).scaleb(exponent + 1), ROUND_HALF_UP)
     return f"{rounded:f} mg/mL"
 
 
