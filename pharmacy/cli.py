@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import sys
 from pathlib import Path
 
 import click
 
-from pharmacy import config
+from pharmacy import clock, config
 from pharmacy.domain.errors import PharmacyError
-from pharmacy.services import bags, base, demo, setup, stock, users
+from pharmacy.printing import exports
+from pharmacy.services import bags, base, demo, setup, stock, trace, users
 
 
 class Context:
@@ -172,6 +175,48 @@ def label_cmd(ctx: Context, serials, output: Path, stock_name, username: str, pr
     output.write_bytes(printed.pdf)
     for serial, number in printed.prints:
         click.echo(f"{serial}: print {number}{' (reprint)' if number > 1 else ''} → {output}")
+
+
+@main.command("recall")
+@click.argument("lot")
+@click.option("--kind", type=click.Choice(trace.KINDS), default="vial", show_default=True)
+@click.option("--serial", default=None, help="One vial serial of the lot only.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "pdf"]), default="table", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--quarantine", "reason", default=None, help="Also quarantine every bag not yet given, with this reason.")
+@click.option("--user", "username", default="pharm", show_default=True)
+@pass_ctx
+def recall_cmd(ctx: Context, lot: str, kind: str, serial, fmt: str, output, reason, username: str) -> None:
+    """Every bag made from a lot: its patient, state, label prints and administration."""
+    pharmacy = ctx.pharmacy
+    try:
+        if reason:
+            done = trace.quarantine_lot(pharmacy, username, lot, kind, reason)
+            click.echo(f"quarantined {len(done['bags'])} bag(s) and {done['stock']} stock item(s)", err=True)
+        rows = trace.recall(pharmacy, lot, kind, serial)
+    except PharmacyError as error:
+        _fail(error)
+    zone = pharmacy.zone
+    query = f"{kind} lot {lot}" + (f", vial serial {serial}" if serial else "")
+    if fmt == "table":
+        data = exports.to_csv(rows, trace.RECALL_COLUMNS, zone).decode("utf-8-sig")
+        _table([dict(zip(trace.RECALL_COLUMNS, line, strict=False)) for line in list(csv.reader(io.StringIO(data)))[1:]],
+               trace.RECALL_COLUMNS)
+        return
+    if fmt == "csv":
+        payload = exports.to_csv(rows, trace.RECALL_COLUMNS, zone)
+    elif fmt == "json":
+        payload = exports.to_json(rows, zone).encode("utf-8")
+    else:
+        payload = exports.report_pdf(f"Recall: {query}", query, trace.RECALL_COLUMNS, rows, generated_by=username,
+                                     generated_at=clock.now(), zone=zone)
+    if output:
+        output.write_bytes(payload)
+        click.echo(f"{len(rows)} bag(s) written to {output}", err=True)
+    elif fmt == "pdf":
+        raise click.UsageError("A PDF needs -o FILE.")
+    else:
+        click.echo(payload.decode("utf-8-sig"), nl=False)
 
 
 @main.group("audit")

@@ -30,6 +30,10 @@ def stock_up(pharmacy, vials: int = 6, lot: str = "K123A", expiry: str = "280630
     return serials
 
 
+def clock_module_now():
+    return clock.now()
+
+
 def today(pharmacy) -> date:
     return to_local(clock.now(), pharmacy.zone).date()
 
