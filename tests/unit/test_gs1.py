@@ -314,7 +314,7 @@ def test_a_scan_keeps_every_ai_in_the_order_scanned():
 
 
 # --- reading scans -------------------------------------------------------------------------------------
-def test_a_bag_label_scan_gives_the_use_by_as_printed_local_time_and_the_patient():
+def test_a_scanned_bag_gives_the_use_by_as_printed_local_time_and_the_patient():
     raw = "]d2" + element_string([("01", BAG), ("10", "P1"), ("7003", "2605011630"), ("21", "B1"), ("8018", GSRN)])
     scan = parse_scan(raw, today=TODAY)
     assert scan.use_by_local == datetime(2026, 5, 1, 16, 30)
@@ -343,7 +343,7 @@ def test_an_empty_scan_is_refused(raw):
         parse_scan(raw)
 
 
-def test_a_barcode_that_is_not_a_gs1_symbology_is_refused():
+def test_a_symbology_that_is_not_gs1_is_refused():
     with pytest.raises(ScanError, match=r"\(\]E0\) is not a GS1 barcode"):
         parse_scan("]E05012345678900")
 

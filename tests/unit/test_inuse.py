@@ -41,7 +41,7 @@ def test_use_by_is_an_aware_utc_datetime_whatever_zone_the_dilution_time_is_in()
     assert result.tzinfo is UTC
 
 
-def test_use_by_is_floored_to_the_minute_so_screen_label_and_7003_agree():
+def test_use_by_is_floored_to_the_minute_so_screen_print_and_ai_7003_agree():
     assert use_by(utc(2026, 6, 10, 8, 17, 45, 123456), EIGHT_HOURS, [], BRUSSELS) == utc(2026, 6, 10, 16, 17)
     assert floor_to_minute(utc(2026, 6, 10, 8, 17, 59, 999999)) == utc(2026, 6, 10, 8, 17)
 
