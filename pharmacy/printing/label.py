@@ -25,7 +25,7 @@ def render_labels(items: Sequence[LabelData], stock: LabelStock) -> bytes:
         raise ValueError("render_labels needs at least one label.")
     fonts.register()
     buffer = io.BytesIO()
-    canvas = Canvas(buffer, pagesize=stock.pagesize, invariant=True, pageCompression=0)
+    canvas = Canvas(buffer, pagesize=stock.pagesize, invariant=True, pageCompression=0, initialFontName=fonts.REGULAR)
     canvas.setTitle("Bag labels " + ", ".join(item.bag_serial for item in items[:5]))
     canvas.setCreator("pharmacy")
     for data in items:

@@ -131,7 +131,7 @@ def _landscape(canvas, data: LabelData, stock: LabelStock, box: Box) -> None:
 def _portrait(canvas, data: LabelData, stock: LabelStock, box: Box) -> None:
     """4 × 6 in: text top to bottom with the use-by band in it; DataMatrix and GS1-128 at the foot."""
     t = texts(data)
-    top = _header(canvas, t, box, 9, 14)
+    top = _header(canvas, t, box, 9, 16)
     bottom = _linear(canvas, data, stock, Box(box.x0, box.y0, box.x1, top), 15 * mm, 9) + 2 * GAP
 
     pairs = label_pairs(data)

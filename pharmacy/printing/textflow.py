@@ -50,28 +50,50 @@ class Placed:
         return self.space_before + 2 * self.padding + len(self.lines) * fonts.LEADING * self.size
 
 
+SEPARATOR = " · "  # between the fields of one line; lines break here first
+
+
 def wrap(text: str, bold: bool, size: float, width: float) -> list[str]:
-    """Greedy word wrap; a word wider than the box is broken between characters."""
-    if fonts.width(text, bold, size) <= width:
+    """Break at field separators first, then between words, and inside a word only when it is wider
+    than the box on its own. A line that goes on after a separator ends with "·"."""
+    def fits(line: str) -> bool:
+        return fonts.width(line, bold, size) <= width
+
+    if fits(text):
         return [text]
     lines: list[str] = []
     current = ""
-    for word in text.split():
+    for segment in text.split(SEPARATOR):
+        candidate = f"{current}{SEPARATOR}{segment}" if current else segment
+        if fits(candidate):
+            current = candidate
+            continue
+        if current:
+            lines.append(current + SEPARATOR.rstrip())
+        pieces = [segment] if fits(segment) else _wrap_words(segment, fits)
+        lines.extend(pieces[:-1])
+        current = pieces[-1]
+    lines.append(current)
+    return lines
+
+
+def _wrap_words(text: str, fits) -> list[str]:
+    lines: list[str] = []
+    current = ""
+    for word in text.split(" "):
         candidate = f"{current} {word}" if current else word
-        if fonts.width(candidate, bold, size) <= width:
+        if fits(candidate):
             current = candidate
             continue
         if current:
             lines.append(current)
         current = ""
         for char in word:
-            if current and fonts.width(current + char, bold, size) > width:
+            if current and not fits(current + char):
                 lines.append(current)
                 current = ""
             current += char
-    if current:
-        lines.append(current)
-    return lines or [""]
+    return [*lines, current] if current or not lines else lines
 
 
 def place(item: Text, width: float, scale: float = 1.0) -> Placed:

@@ -79,12 +79,8 @@ def rasterise(pdf: bytes, page: int = 0, dpi: int = 300, grow_mm: float = 0.0):
 def decode(pdf: bytes, page: int = 0):
     """Every barcode zxing-cpp finds on the page rendered at 300 dpi, keyed by symbology identifier."""
     image = rasterise(pdf, page)
-    found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.DataMatrix | zxingcpp.BarcodeFormat.Code128)
+    found = zxingcpp.read_barcodes(image, formats=(zxingcpp.BarcodeFormat.DataMatrix, zxingcpp.BarcodeFormat.Code128))
     return {result.symbology_identifier: result for result in found}
-
-
-def page_count(pdf: bytes) -> int:
-    return len(pypdf.PdfReader(io.BytesIO(pdf)).pages)
 
 
 def pdf_text(pdf: bytes, page: int = 0) -> str:
