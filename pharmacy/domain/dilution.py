@@ -42,7 +42,7 @@ def check_withdrawn_volume(measured: pint.Quantity, expected: pint.Quantity, tol
     difference = abs((measured - expected).to("mL"))
     if difference > tolerance.to("mL") * (1 + 1e-9):
         raise VolumeOutOfTolerance(
-            f"{display_volume(measured)} withdrawn, but {display_volume(expected)} "
+            f"{display_volume(measured, places=2)} withdrawn, but {display_volume(expected)} "
             f"± {display_volume(tolerance, places=2)} is required. Do not continue with this syringe: "
             "correct the volume and enter it again.",
             measured=str(measured), expected=str(expected),

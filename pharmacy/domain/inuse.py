@@ -50,7 +50,8 @@ def is_expired(use_by_time: datetime, now: datetime) -> bool:
 
 
 def check_ingredient_in_date(expiry: date, now: datetime, zone: ZoneInfo, what: str) -> None:
-    if _aware(now, "now") > expiry_end(expiry, zone):
+    # the same boundary as a bag's use-by: from the expiry end on, it is expired
+    if is_expired(expiry_end(expiry, zone), now):
         raise Expired(f"{what} expired on {expiry:%d %b %Y}: it must not be used.", expiry=expiry.isoformat())
 
 

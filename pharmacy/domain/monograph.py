@@ -7,6 +7,7 @@ person who wrote the file can mend it without reading code.
 from __future__ import annotations
 
 import math
+import math
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -135,8 +136,8 @@ class _Fields:
             raise self.fail(key, f"“{raw}” is not a quantity ({error}).") from None
         if not isinstance(value, pint.Quantity) or value.dimensionality != dimension:
             raise self.fail(key, f"“{raw}” must be {describe(dimension)} with its unit.")
-        if not value.magnitude > 0:
-            raise self.fail(key, f"“{raw}” must be positive.")
+        if not (math.isfinite(float(value.magnitude)) and value.magnitude > 0):
+            raise self.fail(key, f"“{raw}” must be a positive, finite number.")
         return value
 
     def gtins(self, key: str) -> tuple[str, ...]:

@@ -97,7 +97,13 @@ def test_ingredients_expiring_later_leave_the_8_hour_limit_in_force_smpc_6_3():
 
 def test_an_ingredient_is_usable_up_to_the_end_of_its_expiry_date():
     end = expiry_end(date(2026, 6, 30), BRUSSELS)
-    assert check_ingredient_in_date(date(2026, 6, 30), end, BRUSSELS, "LEMTRADA batch K123A") is None
+    assert check_ingredient_in_date(date(2026, 6, 30), end - timedelta(seconds=1), BRUSSELS, "LEMTRADA batch K123A") is None
+
+
+def test_an_ingredient_is_expired_from_its_expiry_end_on_like_a_bag_at_its_use_by():
+    end = expiry_end(date(2026, 6, 30), BRUSSELS)
+    with pytest.raises(Expired):
+        check_ingredient_in_date(date(2026, 6, 30), end, BRUSSELS, "LEMTRADA batch K123A")
 
 
 def test_an_ingredient_past_its_expiry_date_is_refused_with_its_name_and_date():
