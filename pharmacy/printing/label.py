@@ -23,9 +23,8 @@ def render_labels(items: Sequence[LabelData], stock: LabelStock) -> bytes:
     items = list(items)
     if not items:
         raise ValueError("render_labels needs at least one label.")
-    fonts.register()
     buffer = io.BytesIO()
-    canvas = Canvas(buffer, pagesize=stock.pagesize, invariant=True, pageCompression=0, initialFontName=fonts.REGULAR)
+    canvas = new_canvas(buffer, stock)
     canvas.setTitle("Bag labels " + ", ".join(item.bag_serial for item in items[:5]))
     canvas.setCreator("pharmacy")
     for data in items:
@@ -37,3 +36,12 @@ def render_labels(items: Sequence[LabelData], stock: LabelStock) -> bytes:
 
 def render_label(data: LabelData, stock: LabelStock) -> bytes:
     return render_labels([data], stock)
+
+
+def new_canvas(buffer, stock: LabelStock) -> Canvas:
+    """A canvas for label pages. ``invariant``: the same label gives the same bytes. No page
+    compression: a label is small and goes to a local printer, and compressing would cost more
+    time than the whole text layout."""
+    fonts.register()
+    return Canvas(buffer, pagesize=stock.pagesize, invariant=True, pageCompression=0,
+                  initialFontName=fonts.REGULAR)
