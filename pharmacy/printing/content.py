@@ -14,6 +14,7 @@ from pharmacy.domain.gs1 import element_string, format_7003
 
 from . import barcodes
 from .stocks import LabelStock
+from .textflow import NBSP
 
 PATIENT_AIS = ("8018", *(str(ai) for ai in range(91, 100)))
 
@@ -103,27 +104,30 @@ def linear_pairs(data: LabelData, stock: LabelStock | None = None) -> list[tuple
     return minimal
 
 
+
+
 def stamp(data: LabelData, moment: dt.datetime) -> str:
     """A time as printed: local date and time with the zone's abbreviation (CET, CEST …)."""
     local = data.local(moment)
-    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+    return NBSP.join((f"{local:%Y-%m-%d}", f"{local:%H:%M}", local.tzname() or ""))
 
 
 def texts(data: LabelData) -> dict[str, str]:
     """Every line of text on the label, by role; layouts choose where and how large."""
+    nb = NBSP  # caption and value stay on one line
     return {
         "pharmacy": data.pharmacy_name,
         "reprint": f"REPRINT {data.reprint}" if data.reprint else "",
         "patient": data.patient_name,
-        "patient_ids": f"ID {data.patient_id} · DOB {data.patient_dob:%Y-%m-%d} · Ward {data.ward}",
+        "patient_ids": f"ID{nb}{data.patient_id} · DOB{nb}{data.patient_dob:%Y-%m-%d} · Ward{nb}{data.ward}",
         "product": f"{data.product_brand} ({data.product_inn}) {data.dose}",
         "diluent": f"in {data.diluent} {data.diluent_volume}",
         "volume": f"Total volume {data.total_volume} · {data.concentration}",
         "route": f"{data.route} {data.infusion}",
         "use_by": f"USE BY {stamp(data, data.use_by)}",
-        "prepared": f"Prepared {stamp(data, data.prepared_at)} · times in {data.timezone}",
+        "prepared": f"Prepared{nb}{stamp(data, data.prepared_at)} · times in {data.timezone}",
         "storage": data.storage,
-        "lots": f"Vial lot {data.vial_lot} exp {data.vial_expiry:%Y-%m-%d} · Diluent lot {data.diluent_lot}",
-        "batch": f"Batch {data.batch} · Bag {data.bag_serial}",
-        "people": f"Prepared by {data.prepared_by} · Checked by {data.checked_by}",
+        "lots": f"Vial lot{nb}{data.vial_lot} exp{nb}{data.vial_expiry:%Y-%m-%d} · Diluent lot{nb}{data.diluent_lot}",
+        "batch": f"Batch{nb}{data.batch} · Bag{nb}{data.bag_serial}",
+        "people": f"Prepared by{nb}{data.prepared_by} · Checked by{nb}{data.checked_by}",
     }

@@ -88,6 +88,39 @@ def _matrix_module(stock: LabelStock, modules: int, room_mm: float, target_mm: f
     return dots * dot * mm
 
 
+@dataclass(frozen=True)
+class _Matrix:
+    """A GS1 DataMatrix with its human-readable lines beneath, sized for a column."""
+
+    matrix: tuple
+    module: float
+    text: list
+
+    @property
+    def side(self) -> float:
+        return (len(self.matrix) + 2 * barcodes.DATAMATRIX_QUIET) * self.module
+
+    @property
+    def height(self) -> float:
+        return self.side + textflow.height(self.text)
+
+
+def _matrix(data: LabelData, stock: LabelStock, width: float, height: float, target_mm: float,
+            size: float) -> _Matrix:
+    pairs = label_pairs(data)
+    text = textflow.fit([Text(line, size, shrink=0.7) for line in _hri(pairs)], width, height / 2,
+                        where="text under the DataMatrix")
+    matrix = barcodes.datamatrix(element_string(pairs))
+    room = min(height - textflow.height(text), width) / mm
+    return _Matrix(matrix, _matrix_module(stock, len(matrix), room, target_mm), text)
+
+
+def _draw_matrix(canvas, symbol: _Matrix, x: float, top: float, width: float) -> None:
+    quiet = barcodes.DATAMATRIX_QUIET * symbol.module
+    barcodes.draw_datamatrix(canvas, symbol.matrix, x + quiet, top - symbol.side + quiet, symbol.module)
+    textflow.draw(canvas, symbol.text, x, top - symbol.side, width)
+
+
 def _band(t: dict[str, str], size: float, space_before: float = 0.0, lines: int = 1) -> Text:
     """The use-by, boxed and the largest text on the label; on two lines, "USE BY" stands above."""
     text = t["use_by"].replace("USE BY ", "USE BY\n") if lines == 2 else t["use_by"]
@@ -104,19 +137,8 @@ def _landscape(canvas, data: LabelData, stock: LabelStock, box: Box) -> None:
     middle = Box(box.x0, bottom + textflow.height(band) + GAP, box.x1, top)
 
     column = 31 * mm
-    pairs = label_pairs(data)
-    hri = textflow.fit([Text(line, 6, shrink=0.7) for line in _hri(pairs)], column, middle.height / 2,
-                       where="text under the DataMatrix")
-    matrix = barcodes.datamatrix(element_string(pairs))
-    room = (middle.height - textflow.height(hri)) / mm
-    module = _matrix_module(stock, len(matrix), min(room, column / mm), 0.5)
-    quiet = barcodes.DATAMATRIX_QUIET * module
-    side = len(matrix) * module
-    left = box.x1 - column
-    barcodes.draw_datamatrix(canvas, matrix, left + quiet, middle.y1 - quiet - side, module)
-    textflow.draw(canvas, hri, left, middle.y1 - side - 2 * quiet, column)
-
-    text = Box(box.x0, middle.y0, left - GAP, middle.y1)
+    _draw_matrix(canvas, _matrix(data, stock, column, middle.height, 0.5, 6), box.x1 - column, middle.y1, column)
+    text = Box(box.x0, middle.y0, box.x1 - column - GAP, middle.y1)
     items = [
         Text(t["patient"], 10, bold=True), Text(t["patient_ids"], 7),
         Text(t["product"], 8.5, bold=True, space_before=2), Text(t["diluent"], 7), Text(t["volume"], 7),
@@ -129,30 +151,29 @@ def _landscape(canvas, data: LabelData, stock: LabelStock, box: Box) -> None:
 
 
 def _portrait(canvas, data: LabelData, stock: LabelStock, box: Box) -> None:
-    """4 × 6 in: text top to bottom with the use-by band in it; DataMatrix and GS1-128 at the foot."""
+    """4 × 6 in: patient, product and the use-by band from the top; at the foot the DataMatrix with
+    the preparation details beside it, and the GS1-128."""
     t = texts(data)
     top = _header(canvas, t, box, 9, 16)
     bottom = _linear(canvas, data, stock, Box(box.x0, box.y0, box.x1, top), 15 * mm, 9) + 2 * GAP
 
-    pairs = label_pairs(data)
-    matrix = barcodes.datamatrix(element_string(pairs))
-    module = _matrix_module(stock, len(matrix), box.width / mm / 2, 0.75)
-    quiet = barcodes.DATAMATRIX_QUIET * module
-    side = len(matrix) * module
-    beside = Box(box.x0 + side + 2 * quiet + GAP, bottom, box.x1, bottom + side + 2 * quiet)
-    hri = textflow.fit([Text(line, 8, shrink=0.7) for line in _hri(pairs)], beside.width, beside.height,
-                       where="text beside the DataMatrix")
-    barcodes.draw_datamatrix(canvas, matrix, box.x0 + quiet, bottom + quiet, module)
-    textflow.draw(canvas, hri, beside.x0, beside.y0 + (beside.height + textflow.height(hri)) / 2, beside.width)
+    widest = max(fonts.width(line, False, 7) for line in _hri(label_pairs(data)))
+    column = min(max(widest + 1, 25 * mm), box.width / 2)
+    symbol = _matrix(data, stock, column, (top - bottom) / 2, 0.75, 7)
+    details = Box(box.x0 + column + 2 * GAP, bottom, box.x1, top)
+    items = [Text(t["prepared"], 8.5, shrink=1), Text(t["lots"], 8.5, shrink=1, space_before=3),
+             Text(t["batch"], 8.5, shrink=1), Text(t["people"], 8.5, shrink=1, space_before=3)]
+    placed = textflow.fit(items, details.width, (top - bottom) / 2, where="preparation details")
+    row_top = bottom + max(symbol.height, textflow.height(placed))
+    _draw_matrix(canvas, symbol, box.x0, row_top, column)
+    textflow.draw(canvas, placed, details.x0, row_top, details.width)
 
-    text = Box(box.x0, beside.y1 + 2 * GAP, box.x1, top)
+    text = Box(box.x0, row_top + 2 * GAP, box.x1, top)
     items = [
         Text(t["patient"], 16, bold=True), Text(t["patient_ids"], 10),
         Text(t["product"], 13, bold=True, space_before=6), Text(t["diluent"], 10), Text(t["volume"], 10),
         Text(t["route"], 10),
-        _band(t, 22, space_before=8, lines=2),
-        Text(t["prepared"], 9, space_before=6), Text(t["storage"], 10, bold=True), Text(t["lots"], 9),
-        Text(t["batch"], 9), Text(t["people"], 9),
+        _band(t, 22, space_before=8, lines=2), Text(t["storage"], 10, bold=True, space_before=4),
     ]
     placed = textflow.spread(textflow.fit(items, text.width, text.height), text.height)
     textflow.draw(canvas, placed, text.x0, text.y1, text.width)

@@ -51,6 +51,7 @@ class Placed:
 
 
 SEPARATOR = " · "  # between the fields of one line; lines break here first
+NBSP = "\u00a0"  # joins a caption to its value, a date to its time: lines break there last
 
 
 def wrap(text: str, bold: bool, size: float, width: float) -> list[str]:
@@ -62,6 +63,11 @@ def wrap(text: str, bold: bool, size: float, width: float) -> list[str]:
     if fits(text):
         return [text]
     lines: list[str] = []
+
+    def flush(line: str) -> None:
+        marked = line + SEPARATOR.rstrip()
+        lines.append(marked if fits(marked) else line)
+
     current = ""
     for segment in text.split(SEPARATOR):
         candidate = f"{current}{SEPARATOR}{segment}" if current else segment
@@ -69,7 +75,7 @@ def wrap(text: str, bold: bool, size: float, width: float) -> list[str]:
             current = candidate
             continue
         if current:
-            lines.append(current + SEPARATOR.rstrip())
+            flush(current)
         pieces = [segment] if fits(segment) else _wrap_words(segment, fits)
         lines.extend(pieces[:-1])
         current = pieces[-1]
@@ -78,9 +84,14 @@ def wrap(text: str, bold: bool, size: float, width: float) -> list[str]:
 
 
 def _wrap_words(text: str, fits) -> list[str]:
+    """Greedy word wrap. Words joined by no-break spaces stay together unless they cannot fit
+    even on a line of their own."""
+    words = []
+    for word in text.split(" "):
+        words += word.split(NBSP) if not fits(word) else [word]
     lines: list[str] = []
     current = ""
-    for word in text.split(" "):
+    for word in words:
         candidate = f"{current} {word}" if current else word
         if fits(candidate):
             current = candidate
