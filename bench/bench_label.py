@@ -29,24 +29,15 @@ try:
 except ModuleNotFoundError:  # run from a checkout that is not installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pharmacy.domain.gs1 import element_string, human_readable, with_check_digit
+from pharmacy.domain.gs1 import element_string, human_readable
 from pharmacy.printing import barcodes, fonts
 from pharmacy.printing.label import LabelData, label_pairs, linear_pairs, new_canvas, render_label
+from pharmacy.printing.sample import SAMPLE_GSRN, sample_label
 from pharmacy.printing.stocks import LabelStock, load_stock
 
 TARGET = 2.0
 STOCKS = ("bag-100x70", "thermal-4x6")
-BASE = LabelData(
-    pharmacy_name="Demo University Hospital Pharmacy", patient_name="Anna Janssens", patient_id="P0012345",
-    patient_dob=dt.date(1984, 2, 29), ward="Neurology 4B", product_brand="LEMTRADA", product_inn="alemtuzumab",
-    dose="12 mg", diluent="Sodium chloride 0.9%", diluent_volume="100 mL", total_volume="approx. 101.2 mL",
-    concentration="0.12 mg/mL", route="IV infusion", infusion="over approx. 4 h at 25.3 mL/h",
-    prepared_at=dt.datetime(2026, 3, 10, 8, 15, tzinfo=dt.UTC), use_by=dt.datetime(2026, 3, 10, 16, 15, tzinfo=dt.UTC),
-    timezone="Europe/Brussels", storage="Store at 2–8 °C. Protect from light. Do not shake.", vial_lot="ABC1234",
-    vial_expiry=dt.date(2027, 3, 31), diluent_lot="23K1507", batch="P2603100001", bag_serial="B00012345",
-    preparation_gtin=with_check_digit("0540000000001"), prepared_by="J. Peeters", checked_by="M. Dubois",
-    patient_ai="8018", patient_ai_value=with_check_digit("10614141123456789"),
-)
+BASE = sample_label(patient_ai="8018", patient_ai_value=SAMPLE_GSRN)
 
 
 def bag(i: int) -> LabelData:

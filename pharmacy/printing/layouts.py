@@ -52,7 +52,7 @@ def _header(canvas, t: dict[str, str], box: Box, size: float, badge_size: float)
     right, used = box.x1, fonts.LEADING * size
     if t["reprint"]:
         badge = textflow.place(Text(t["reprint"], badge_size, bold=True, framed=True), box.width / 2)
-        badge_width = fonts.width(t["reprint"], True, badge.size) + 2 * (badge.padding + textflow.FRAME) + 1
+        badge_width = fonts.width(t["reprint"], True, badge.size) + 2 * (badge.padding + textflow.FRAME) + 1  # +1 pt: rounding
         textflow.draw(canvas, [badge], box.x1 - badge_width, box.y1, badge_width)
         right, used = box.x1 - badge_width - GAP, max(used, badge.height)
     name = textflow.fit([Text(t["pharmacy"], size, bold=True)], right - box.x0, max(used, 2.4 * size),
@@ -65,12 +65,11 @@ def _linear(canvas, data: LabelData, stock: LabelStock, box: Box, bar_height: fl
     """The GS1-128 across the bottom of ``box``, its text beneath; returns the y above its bars."""
     pairs = linear_pairs(data, stock)
     bars = barcodes.gs1_128(element_string(pairs))
-    dot = stock.dot_mm
-    most = min(math.floor(box.width / mm / (len(bars) + 2 * barcodes.GS1_128_QUIET) / dot), round(0.5 / dot))
-    module = barcodes.module_mm(barcodes.GS1_128_MIN_MODULE_MM, dot)
-    if most * dot < module:
+    dot = stock.dot_mm  # modules of whole dots: as wide as fits, up to 0.5 mm, never under the minimum
+    dots = min(math.floor(box.width / mm / (len(bars) + 2 * barcodes.GS1_128_QUIET) / dot), round(0.5 / dot))
+    if dots * dot < barcodes.module_mm(barcodes.GS1_128_MIN_MODULE_MM, dot):
         raise barcodes.BarcodeTooLong(f"The GS1-128 is wider than the {stock.title} label.")
-    module = most * dot * mm
+    module = dots * dot * mm
     text = textflow.fit([Text("".join(_hri(pairs)), size, align="centre", shrink=0.7)], box.width,
                         3 * size, where="text under the GS1-128")
     textflow.draw(canvas, text, box.x0, box.y0 + textflow.height(text), box.width)

@@ -2,55 +2,23 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import io
-from dataclasses import replace
 
 import pypdf
 import pypdfium2
 import zxingcpp
 from reportlab.pdfgen.canvas import Canvas
 
-from pharmacy.domain.gs1 import with_check_digit
 from pharmacy.printing.label import LabelData
+from pharmacy.printing.sample import SAMPLE_GSRN, SAMPLE_GTIN, sample_label
 
-UTC = dt.UTC
-GTIN = with_check_digit("0540000000001")  # a GS1 Belgium-style preparation GTIN
-GSRN = with_check_digit("10614141123456789")
+GTIN, GSRN = SAMPLE_GTIN, SAMPLE_GSRN
 MM = 72 / 25.4
 
 
-def make_label(**overrides) -> LabelData:
+def make_label(**changes) -> LabelData:
     """A released LEMTRADA bag: diluted 2026-03-10 09:15 CET, use-by 8 h later."""
-    data = LabelData(
-        pharmacy_name="Demo University Hospital Pharmacy",
-        patient_name="Anna Janssens",
-        patient_id="P0012345",
-        patient_dob=dt.date(1984, 2, 29),
-        ward="Neurology 4B",
-        product_brand="LEMTRADA",
-        product_inn="alemtuzumab",
-        dose="12 mg",
-        diluent="Sodium chloride 0.9%",
-        diluent_volume="100 mL",
-        total_volume="approx. 101.2 mL",
-        concentration="0.12 mg/mL",
-        route="IV infusion",
-        infusion="over approx. 4 h at 25.3 mL/h",
-        prepared_at=dt.datetime(2026, 3, 10, 8, 15, tzinfo=UTC),
-        use_by=dt.datetime(2026, 3, 10, 16, 15, tzinfo=UTC),
-        timezone="Europe/Brussels",
-        storage="Store at 2–8 °C. Protect from light. Do not shake.",
-        vial_lot="ABC1234",
-        vial_expiry=dt.date(2027, 3, 31),
-        diluent_lot="23K1507",
-        batch="P2603100001",
-        bag_serial="B00012345",
-        preparation_gtin=GTIN,
-        prepared_by="J. Peeters",
-        checked_by="M. Dubois",
-    )
-    return replace(data, **overrides)
+    return sample_label(**changes)
 
 
 def rasterise(pdf: bytes, page: int = 0, dpi: int = 300, grow_mm: float = 0.0):
