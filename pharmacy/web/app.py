@@ -1,0 +1,120 @@
+"""The Flask application factory: settings, the running pharmacy, extensions, blueprints, guards."""
+
+from __future__ import annotations
+
+import importlib.resources
+import os
+import secrets
+from dataclasses import fields
+from pathlib import Path
+
+from flask import Flask, redirect, url_for
+from flask_login import current_user
+from sqlalchemy import text
+
+from pharmacy import config as pharmacy_config
+from pharmacy.services import base, setup
+from pharmacy.services.users import get_user
+from pharmacy.web import auth, bags, check, orders, prep, stock
+from pharmacy.web.common import get_pharmacy, register_template_helpers
+from pharmacy.web.errors import register_error_handlers
+from pharmacy.web.extensions import csrf, login_manager
+from pharmacy.web.security import PUBLIC, SIGNED_IN, Anonymous, WebUser, guard, permission
+
+SETTINGS_FIELDS = {f.name for f in fields(pharmacy_config.Settings)}
+HOME_BY_ROLE = {"technician": "orders.worklist", "pharmacist": "orders.worklist", "auditor": "orders.worklist",
+                "nurse": "bags.index", "admin": "stock.index"}
+
+
+def templates_folder() -> Path:
+    """``pharmacy/templates`` in an installed wheel, the top-level ``templates/`` in a checkout."""
+    installed = importlib.resources.files("pharmacy") / "templates"
+    if installed.is_dir():
+        return Path(str(installed))
+    return Path(__file__).resolve().parents[2] / "templates"
+
+
+def create_app(config: dict | None = None, pharmacy: base.Pharmacy | None = None) -> Flask:
+    """``config``: lower-case keys override pharmacy settings (``pharmacy.config.Settings``),
+    upper-case keys are Flask settings (``TESTING``, ``SESSION_COOKIE_SECURE`` …)."""
+    config = dict(config or {})
+    if pharmacy is None:
+        pharmacy = base.build(pharmacy_config.load({k: v for k, v in config.items() if k in SETTINGS_FIELDS}))
+        setup.init_db(pharmacy)
+    instance = Path(pharmacy.settings.instance).resolve()
+    app = Flask(__name__, template_folder=str(templates_folder()), instance_path=str(instance))
+    app.extensions["pharmacy"] = pharmacy
+    app.config.update(
+        SECRET_KEY=pharmacy.settings.secret_key or _persistent_secret(instance),
+        SESSION_COOKIE_NAME="pharmacy_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=os.environ.get("PHARMACY_SECURE_COOKIES", "") in ("1", "true", "yes"),
+        WTF_CSRF_TIME_LIMIT=None,  # a token lives as long as its session, which the idle timeout ends
+        MAX_CONTENT_LENGTH=1024 * 1024,
+    )
+    app.config.update({k: v for k, v in config.items() if k.isupper()})
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_template_helpers(app)
+    register_security(app)
+    return app
+
+
+def _persistent_secret(instance: Path) -> str:
+    """One random key per installation, kept in the instance folder, so sessions survive a restart."""
+    path = instance / "secret_key"
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def register_extensions(app: Flask) -> None:
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.session_protection = "strong"
+    login_manager.anonymous_user = Anonymous
+    login_manager.login_view = "auth.login"
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        user = get_user(get_pharmacy(), int(user_id)) if user_id.isdigit() else None
+        return WebUser(user) if user is not None and user.active else None
+
+
+def register_blueprints(app: Flask) -> None:
+    for module in (auth, orders, prep, check, bags, stock):
+        app.register_blueprint(module.bp)
+
+    @app.get("/")
+    @permission(SIGNED_IN)
+    def home():
+        """Each role starts where its work is."""
+        return redirect(url_for(HOME_BY_ROLE.get(current_user.role, "bags.index")))
+
+    @app.get("/healthz")
+    @permission(PUBLIC)  # explicit: monitoring probes it without signing in; it shows no data
+    def healthz():
+        """The app answers and the database is reachable."""
+        with get_pharmacy().uow(readonly=True) as uow:
+            uow.session.execute(text("SELECT 1"))
+        return {"status": "ok"}
+
+
+def register_security(app: Flask) -> None:
+    app.before_request(guard)
+
+    @app.after_request
+    def headers(response):
+        response.headers.setdefault("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; "
+                                    "form-action 'self'; base-uri 'none'")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if response.mimetype == "text/html":  # screens show patient data: never from a cache
+            response.headers["Cache-Control"] = "no-store"
+        return response

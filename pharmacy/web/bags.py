@@ -1,0 +1,81 @@
+"""Bags: the list, one bag with its use-by, the label PDF, storage and disposal."""
+
+from __future__ import annotations
+
+from io import BytesIO
+
+from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
+
+from pharmacy import clock
+from pharmacy.domain.errors import PharmacyError
+from pharmacy.services import bags as bag_service
+from pharmacy.services import screens
+from pharmacy.web import forms
+from pharmacy.web.common import get_pharmacy, username
+from pharmacy.web.security import permission
+
+bp = Blueprint("bags", __name__, url_prefix="/bags")
+
+
+@bp.get("/")
+@permission("bags.view")
+def index():
+    """Every bag with its state (expired is decided from the clock at each look) and use-by."""
+    state = request.args.get("state") or None
+    return render_template("bags/index.html", rows=bag_service.list_bags(get_pharmacy(), state), state=state)
+
+
+def _show(serial: str, error: PharmacyError | None = None, status: int = 200):
+    pharmacy = get_pharmacy()
+    bag = bag_service.get_bag(pharmacy, serial)
+    prep = bag.preparation
+    locations = bag_service.locations(pharmacy)
+    return render_template(
+        "bags/show.html", bag=bag, prep=prep, order=prep.order, patient=prep.order.patient,
+        state=bag_service.state_of(bag, clock.now()), labellable=bag_service.LABELLABLE,
+        names=screens.user_names(pharmacy, [prep.prepared_by, prep.checked_by]), locations=locations,
+        location=next((loc.name for loc in locations if loc.id == bag.location_id), None),
+        product=pharmacy.product(prep.order.product_id), diluents=pharmacy.catalog.diluents, error=error), status
+
+
+@bp.get("/<serial>")
+@permission("bags.view")
+def show(serial: str):
+    """One bag: its use-by (prominent), ingredients, and what can be done with it now."""
+    return _show(serial)
+
+
+@bp.get("/<serial>/label.pdf")
+@permission("bags.label")
+def label(serial: str):
+    """The bag label as a PDF. Every download is a recorded print; the second says REPRINT."""
+    printed = bag_service.print_labels(get_pharmacy(), username(), [serial])
+    response = send_file(BytesIO(printed.pdf), mimetype="application/pdf", as_attachment=True,
+                         download_name=f"{serial}-label-{printed.prints[0][1]}.pdf", max_age=0)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/<serial>/store")
+@permission("bags.handle")
+def store(serial: str):
+    """Put a released bag into a 2–8 °C location."""
+    try:
+        location = forms.text("location", "The storage location")
+        bag_service.store(get_pharmacy(), username(), serial, location)
+    except PharmacyError as error:
+        return _show(serial, error, error.http_status)
+    flash(f"Bag {serial} stored in {location}.", "success")
+    return redirect(url_for("bags.show", serial=serial))
+
+
+@bp.post("/<serial>/dispose")
+@permission("bags.handle")
+def dispose(serial: str):
+    """Record a bag as destroyed, with the reason."""
+    try:
+        bag_service.dispose_bag(get_pharmacy(), username(), serial, forms.text("reason", "The reason"))
+    except PharmacyError as error:
+        return _show(serial, error, error.http_status)
+    flash(f"Bag {serial} recorded as destroyed.", "success")
+    return redirect(url_for("bags.show", serial=serial))

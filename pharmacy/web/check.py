@@ -1,0 +1,64 @@
+"""Check and release: a pharmacist who did not prepare the bag reviews every recorded step, signs
+with the password and releases or rejects it."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_login import current_user
+
+from pharmacy.domain.errors import PharmacyError
+from pharmacy.services import preparation, release, screens
+from pharmacy.web import forms
+from pharmacy.web.common import get_pharmacy, local, username
+from pharmacy.web.prep import product_facts
+from pharmacy.web.security import permission
+
+bp = Blueprint("check", __name__, url_prefix="/check")
+
+
+@bp.get("/")
+@permission("check.view")
+def index():
+    """Bags waiting for their check, oldest signature first."""
+    pharmacy = get_pharmacy()
+    awaiting = preparation.awaiting_check(pharmacy)
+    bags = screens.bags_by_preparation(pharmacy, [p.id for p in awaiting])
+    names = screens.user_names(pharmacy, [p.prepared_by for p in awaiting])
+    return render_template("check/index.html", rows=[{"prep": p, "bag": bags.get(p.id)} for p in awaiting],
+                           names=names)
+
+
+def _review(prep_id: int, error: PharmacyError | None = None, status: int = 200):
+    pharmacy = get_pharmacy()
+    prep = preparation.get(pharmacy, prep_id)
+    monograph = pharmacy.product(prep.order.product_id)
+    names = screens.user_names(pharmacy, [prep.prepared_by, prep.checked_by, *(s.user_id for s in prep.steps)])
+    return render_template(
+        "check/review.html", prep=prep, order=prep.order, patient=prep.order.patient, monograph=monograph,
+        facts=product_facts(monograph), bag=screens.bags_by_preparation(pharmacy, [prep.id]).get(prep.id),
+        names=names, diluents=pharmacy.catalog.diluents, error=error,
+        own_preparation=prep.prepared_by == current_user.id), status
+
+
+@bp.get("/<int:prep_id>")
+@permission("check.view")
+def review(prep_id: int):
+    """Every recorded step, scan, user and time of one preparation, and the release form."""
+    return _review(prep_id)
+
+
+@bp.post("/<int:prep_id>")
+@permission("check.release")
+def decide(prep_id: int):
+    """Release or reject under the pharmacist's electronic signature (password again)."""
+    try:
+        decision = forms.choice("decision", "release or reject", release.DECISIONS)
+        bag = release.decide(get_pharmacy(), username(), prep_id, forms.version(), forms.raw("password"), decision,
+                             forms.text("reason", "Reason", required=False))
+    except PharmacyError as error:
+        return _review(prep_id, error, error.http_status)
+    if decision == "released":
+        flash(f"Bag {bag.serial} released. Use by {local(bag.use_by)}.", "success")
+    else:
+        flash(f"Bag {bag.serial} rejected. It must be disposed of.", "warning")
+    return redirect(url_for("bags.show", serial=bag.serial))

@@ -1,0 +1,45 @@
+"""Refusals and errors as pages: a ``PharmacyError`` becomes a 4xx page with its message, a missing
+CSRF token a 400 that says what to do, anything unexpected a plain 500. Never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import render_template
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from pharmacy.domain.errors import PharmacyError
+
+log = logging.getLogger(__name__)
+
+TITLES = {400: "Form not accepted", 401: "Not signed", 403: "Not allowed", 404: "Not found",
+          405: "Not possible here", 409: "Already changed", 422: "Refused"}
+
+
+def refused(error: PharmacyError):
+    return render_template("errors/error.html", title=TITLES.get(error.http_status, "Refused"),
+                           error=error), error.http_status
+
+
+def csrf_failed(error: CSRFError):
+    message = ("This form could not be accepted: its security token is missing or no longer valid "
+               f"({error.description}). Nothing was recorded. Go back, reload the page and try again.")
+    return render_template("errors/error.html", title="Form not accepted", message=message), 400
+
+
+def http_error(error: HTTPException):
+    status = error.code or 500
+    if status >= 500:
+        log.error("unexpected error: %s", getattr(error, "original_exception", error))
+        message = ("Something went wrong on the server. Nothing you typed was lost in the records: check the "
+                   "screen you came from before you go on, and tell your IT support if it happens again.")
+    else:
+        message = error.description
+    return render_template("errors/error.html", title=TITLES.get(status, error.name), message=message), status
+
+
+def register_error_handlers(app) -> None:
+    app.register_error_handler(PharmacyError, refused)
+    app.register_error_handler(CSRFError, csrf_failed)
+    app.register_error_handler(HTTPException, http_error)

@@ -1,0 +1,63 @@
+"""Reading form fields. Only the shape of the input is checked here (a number is a number, a date
+is a date); every rule about its meaning lives in the services."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import request
+
+from pharmacy.domain.errors import PharmacyError
+
+
+class FormError(PharmacyError):
+    code = "form_invalid"
+    http_status = 400
+
+
+def text(name: str, what: str, required: bool = True) -> str:
+    value = (request.form.get(name) or "").strip()
+    if required and not value:
+        raise FormError(f"{what} is required.")
+    return value
+
+
+def raw(name: str) -> str:
+    """A scan exactly as the scanner typed it (the services strip and read it)."""
+    return request.form.get(name) or ""
+
+
+def whole_number(name: str, what: str) -> int:
+    value = text(name, what)
+    if not value.isascii() or not value.isdigit():
+        raise FormError(f"{what} must be a whole number, not “{value}”.")
+    return int(value)
+
+
+def a_date(name: str, what: str) -> date:
+    value = text(name, what)
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise FormError(f"{what} must be a date (YYYY-MM-DD), not “{value}”.") from None
+
+
+def checked(name: str) -> bool:
+    return request.form.get(name) in ("on", "yes", "1", "true")
+
+
+def choice(name: str, what: str, allowed: tuple[str, ...]) -> str:
+    value = request.form.get(name) or ""
+    if value not in allowed:
+        raise FormError(f"Choose {what}.")
+    return value
+
+
+def version() -> int:
+    """The version of the object the form was loaded with. Without it a stale form could not be told
+    from a fresh one, so a form without it is refused."""
+    value = request.form.get("version") or ""
+    if not value.isascii() or not value.isdigit():
+        raise FormError("This form is incomplete (it does not say which version of the record it was loaded "
+                        "with). Nothing was recorded: reload the page.")
+    return int(value)

@@ -1,0 +1,107 @@
+"""Dose orders: entry, pharmacist verification with the pre-medication plan, and the day's worklist."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+
+from pharmacy.domain.errors import CourseRuleBreach, PharmacyError
+from pharmacy.services import orders, preparation, screens
+from pharmacy.web import forms
+from pharmacy.web.common import get_pharmacy, today, username
+from pharmacy.web.prep import TITLES as STEP_TITLES
+from pharmacy.web.security import permission
+
+bp = Blueprint("orders", __name__)
+
+
+@bp.get("/worklist")
+@permission("worklist.view")
+def worklist():
+    """Today's verified orders (urgent first, then oldest) and the bags waiting for their check."""
+    pharmacy = get_pharmacy()
+    todo = orders.worklist(pharmacy, today())
+    preps = screens.active_preparations(pharmacy, [o.id for o in todo])
+    awaiting = preparation.awaiting_check(pharmacy)
+    bags = screens.bags_by_preparation(pharmacy, [p.id for p in awaiting])
+    names = screens.user_names(pharmacy, [p.prepared_by for p in [*preps.values(), *awaiting]])
+    rows = []
+    for order in todo:
+        prep = preps.get(order.id)
+        rows.append({"order": order, "prep": prep, "step": preparation.NEXT_STEP.get(prep.state) if prep else None,
+                     "use_by": screens.provisional_use_by(pharmacy, prep, order.product_id) if prep else None,
+                     "preparer": names.get(prep.prepared_by) if prep else None})
+    checks = [{"prep": p, "bag": bags.get(p.id), "preparer": names.get(p.prepared_by)} for p in awaiting]
+    return render_template("orders/worklist.html", rows=rows, checks=checks, day=today(),
+                           step_titles=STEP_TITLES)
+
+
+def _products():
+    return sorted(get_pharmacy().catalog.products.values(), key=lambda p: p.brand)
+
+
+@bp.route("/orders/new", methods=["GET", "POST"])
+@permission("orders.enter")
+def new():
+    """Enter a dose order. A broken course rule does not stop the entry: the order is blocked."""
+    if request.method == "GET":
+        return render_template("orders/new.html", products=_products(), values={"scheduled_on": today().isoformat(),
+                                                                               "course": "1", "course_day": "1"})
+    pharmacy = get_pharmacy()
+    try:
+        patient = orders.PatientDetails(
+            identifier=forms.text("identifier", "Patient identifier"), name=forms.text("name", "Patient name"),
+            date_of_birth=forms.a_date("date_of_birth", "Date of birth"), ward=forms.text("ward", "Ward"),
+            gsrn=forms.text("gsrn", "GSRN", required=False) or None)
+        product = forms.choice("product", "a product", tuple(pharmacy.catalog.products))
+        order = orders.create_order(pharmacy, username(), patient, product, forms.whole_number("course", "Course"),
+                                    forms.whole_number("course_day", "Course day"),
+                                    forms.a_date("scheduled_on", "Date of the dose"), forms.checked("urgent"))
+    except PharmacyError as error:
+        return render_template("orders/new.html", products=_products(), values=request.form, error=error), \
+            error.http_status
+    if order.state == "blocked":
+        flash(f"Order {order.id} was entered but is BLOCKED by the course rules below: a pharmacist must "
+              "review it and may override with a written reason.", "warning")
+    else:
+        flash(f"Order {order.id} entered. It now waits for a pharmacist's verification.", "success")
+    return redirect(url_for("orders.show", order_id=order.id))
+
+
+@bp.get("/orders/pending")
+@permission("orders.view")
+def pending():
+    """Orders waiting for a pharmacist's verification."""
+    return render_template("orders/pending.html", orders=orders.pending_verification(get_pharmacy()))
+
+
+def _show(order_id: int, error: PharmacyError | None = None, status: int = 200):
+    pharmacy = get_pharmacy()
+    order = orders.get_order(pharmacy, order_id)
+    monograph = pharmacy.product(order.product_id)
+    names = screens.user_names(pharmacy, [order.created_by, order.verified_by, order.override_by])
+    breach = error.violations if isinstance(error, CourseRuleBreach) else None
+    return render_template(
+        "orders/show.html", order=order, monograph=monograph, names=names, error=error,
+        required_premedication=monograph.premedication_for_day(order.course_day),
+        optional_premedication=[p for p in monograph.premedication if not p.required],
+        needs_override=order.state == "blocked" or breach is not None, values=request.form), status
+
+
+@bp.get("/orders/<int:order_id>")
+@permission("orders.view")
+def show(order_id: int):
+    """One order; for a pharmacist, the verification form with the day's pre-medication plan."""
+    return _show(order_id)
+
+
+@bp.post("/orders/<int:order_id>/verify")
+@permission("orders.verify")
+def verify(order_id: int):
+    """Verify: confirm the pre-medication; override a broken course rule with a written reason."""
+    try:
+        orders.verify_order(get_pharmacy(), username(), order_id, forms.checked("premedication_confirmed"),
+                            forms.text("override_reason", "Override reason", required=False) or None)
+    except PharmacyError as error:
+        return _show(order_id, error, error.http_status)
+    flash(f"Order {order_id} verified: it is on today's worklist when it is due.", "success")
+    return redirect(url_for("orders.pending"))

@@ -1,0 +1,139 @@
+"""Guided preparation: one screen per step (``preparation.NEXT_STEP``), each a hard stop.
+
+Every form carries the preparation's ``version``: a double submit or a stale form is refused by
+the service (``StateConflict``) and the screen shows why, with nothing changed. A refusal is shown
+on the same step screen, with the scan field empty and focused again, ready for the next scan."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+
+from pharmacy.domain import dilution
+from pharmacy.domain.errors import PharmacyError
+from pharmacy.domain.monograph import Monograph
+from pharmacy.services import preparation, screens
+from pharmacy.web import forms
+from pharmacy.web.common import get_pharmacy, local, username
+from pharmacy.web.security import permission
+
+bp = Blueprint("prep", __name__, url_prefix="/prep")
+
+STEPS = ("vial", "inspection", "diluent", "volume", "mixing", "sign")
+TITLES = {"vial": "Scan the vial", "inspection": "Inspect the vial", "diluent": "Scan the diluent bag",
+          "volume": "Record the withdrawn volume", "mixing": "Mix gently", "sign": "Sign the preparation",
+          "check": "Waiting for the pharmacist's check"}
+SHORT = {"vial": "Vial", "inspection": "Inspection", "diluent": "Diluent", "volume": "Volume", "mixing": "Mixing",
+         "sign": "Sign"}
+
+
+def product_facts(monograph: Monograph) -> list[dict]:
+    """The monograph's facts as the bench reads them; ``steps`` says on which screens each matters most."""
+    plan = dilution.plan(monograph)
+    storage = monograph.in_use_storage
+    hours = monograph.in_use_limit.total_seconds() / 3600
+    return [
+        {"label": "Dose", "value": dilution.display_mass(plan.dose), "steps": {"vial", "volume", "sign"}},
+        {"label": "Vial", "value": f"{dilution.display_mass(monograph.strength)} in "
+                                   f"{dilution.display_volume(monograph.vial_volume)} "
+                                   f"({dilution.display_concentration(monograph.concentration)}), single use",
+         "steps": {"vial"}},
+        {"label": "Vial storage", "value": monograph.vial_storage.text, "steps": {"vial"}},
+        {"label": "Appearance", "value": f"{monograph.appearance} {monograph.reject_if}", "steps": {"inspection"}},
+        {"label": "Diluent", "value": f"{dilution.permitted_names(monograph)} only — no other diluent",
+         "steps": {"diluent"}},
+        {"label": "Withdraw", "value": f"{dilution.display_volume(plan.withdraw)} "
+                                       f"(± {dilution.display_volume(monograph.withdraw_tolerance, places=2)})",
+         "steps": {"volume"}},
+        {"label": "Mixing", "value": monograph.mixing, "steps": {"mixing"}},
+        {"label": "Final bag", "value": f"approx. {dilution.display_volume(plan.final_volume)}, "
+                                        f"{dilution.display_concentration(plan.concentration)}", "steps": {"sign"}},
+        {"label": "Infusion", "value": f"{monograph.route} over approx. {dilution.display_duration(plan.duration)} "
+                                       f"at {dilution.display_rate(plan.rate)}", "steps": {"sign"}},
+        {"label": "In use", "value": f"at most {hours:g} h after dilution, at {storage.min_celsius:g}–"
+                                     f"{storage.max_celsius:g} °C" + (", protected from light" if storage.protect_from_light
+                                                                       else ""), "steps": {"mixing", "sign"}},
+    ]
+
+
+@bp.post("/start/<int:order_id>")
+@permission("prep.work")
+def start(order_id: int):
+    """Start the preparation of a verified order (or resume the one under way)."""
+    prep = preparation.start(get_pharmacy(), username(), order_id)
+    return redirect(url_for("prep.show", prep_id=prep.id))
+
+
+def _screen(prep_id: int, error: PharmacyError | None = None, status: int = 200):
+    pharmacy = get_pharmacy()
+    prep = preparation.get(pharmacy, prep_id)
+    monograph = pharmacy.product(prep.order.product_id)
+    step = preparation.NEXT_STEP.get(prep.state)
+    template = f"prep/{step}.html" if step in STEPS else "prep/done.html"
+    bag = screens.bags_by_preparation(pharmacy, [prep.id]).get(prep.id)
+    names = screens.user_names(pharmacy, [prep.prepared_by, prep.checked_by, *(s.user_id for s in prep.steps)])
+    return render_template(
+        template, prep=prep, order=prep.order, patient=prep.order.patient, step=step, steps=STEPS, titles=TITLES, short=SHORT,
+        monograph=monograph, facts=product_facts(monograph), diluents=pharmacy.catalog.diluents, bag=bag,
+        names=names, error=error, is_preparer=prep.prepared_by == current_user.id,
+        use_by=screens.provisional_use_by(pharmacy, prep, prep.order.product_id)), status
+
+
+@bp.get("/<int:prep_id>")
+@permission("prep.work")
+def show(prep_id: int):
+    """The screen of the step that comes next."""
+    return _screen(prep_id)
+
+
+def _vial(pharmacy, user, prep_id, version):
+    preparation.scan_vial(pharmacy, user, prep_id, version, forms.raw("scan"))
+    return "Vial accepted. Inspect it now.", "success"
+
+
+def _inspection(pharmacy, user, prep_id, version):
+    passed = forms.choice("result", "pass or fail", ("pass", "fail")) == "pass"
+    preparation.inspect_vial(pharmacy, user, prep_id, version, passed, forms.text("note", "Reason", required=False))
+    if passed:
+        return "Inspection passed.", "success"
+    return "Vial rejected and recorded. Put it aside for disposal, take another vial and scan it.", "warning"
+
+
+def _diluent(pharmacy, user, prep_id, version):
+    preparation.scan_diluent(pharmacy, user, prep_id, version, forms.raw("scan"))
+    return "Diluent bag accepted.", "success"
+
+
+def _volume(pharmacy, user, prep_id, version):
+    preparation.record_volume(pharmacy, user, prep_id, version, forms.text("volume", "The withdrawn volume"))
+    return "Volume recorded.", "success"
+
+
+def _mixing(pharmacy, user, prep_id, version):
+    prep = preparation.confirm_mixing(pharmacy, user, prep_id, version)
+    return f"Mixing confirmed. Dilution time stamped: {local(prep.dilution_time)}.", "success"
+
+
+def _sign(pharmacy, user, prep_id, version):
+    bag = preparation.sign(pharmacy, user, prep_id, version, forms.raw("password"))
+    return (f"Signed. Bag {bag.serial} now waits for a pharmacist's check. Use by {local(bag.use_by)}; "
+            "keep it at 2–8 °C, protected from light."), "success"
+
+
+ACTIONS = {"vial": _vial, "inspection": _inspection, "diluent": _diluent, "volume": _volume, "mixing": _mixing,
+           "sign": _sign}
+
+
+@bp.post("/<int:prep_id>/<step>")
+@permission("prep.work")
+def record(prep_id: int, step: str):
+    """Record one step; a refusal re-shows the step screen with the reason and changes nothing."""
+    action = ACTIONS.get(step)
+    if action is None:
+        abort(404)
+    try:
+        message, category = action(get_pharmacy(), username(), prep_id, forms.version())
+    except PharmacyError as error:
+        return _screen(prep_id, error, error.http_status)
+    flash(message, category)
+    return redirect(url_for("prep.show", prep_id=prep_id))

@@ -1,0 +1,68 @@
+"""The web app on the test database, and a small browser over Flask's test client that carries the
+CSRF token of the last page it saw (CSRF stays switched on in every web test)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from pharmacy.web.app import create_app
+from tests.factories import PASSWORDS
+
+_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+class Browser:
+    def __init__(self, client) -> None:
+        self.client = client
+        self.token: str | None = None
+
+    def _seen(self, response):
+        if response.mimetype == "text/html":
+            match = _TOKEN.search(response.get_data(as_text=True))
+            if match:
+                self.token = match[1]
+        return response
+
+    def get(self, url: str, **kwargs):
+        return self._seen(self.client.get(url, **kwargs))
+
+    def post(self, url: str, data: dict | None = None, *, csrf: bool = True, **kwargs):
+        data = dict(data or {})
+        if csrf:
+            data.setdefault("csrf_token", self.token)
+        return self._seen(self.client.post(url, data=data, **kwargs))
+
+    def login(self, username: str, password: str | None = None):
+        self.get("/login")
+        response = self.post("/login", {"username": username, "password": password or PASSWORDS[username]})
+        if response.status_code == 302:
+            self.get("/", follow_redirects=True)  # the new session's token
+        return response
+
+
+def text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+@pytest.fixture
+def app(pharmacy):
+    return create_app({"TESTING": True}, pharmacy=pharmacy)
+
+
+@pytest.fixture
+def browser(app):
+    return Browser(app.test_client())
+
+
+@pytest.fixture
+def signed_in(app):
+    """``signed_in("tech")``: a browser with that demo user signed in."""
+    def sign_in(username: str) -> Browser:
+        browser = Browser(app.test_client())
+        response = browser.login(username)
+        assert response.status_code == 302, text(response)
+        return browser
+
+    return sign_in
