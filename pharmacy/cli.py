@@ -28,6 +28,7 @@ class Context:
             except config.ConfigError as error:
                 raise click.ClickException(str(error)) from None
             self._pharmacy = base.build(settings)
+            click.get_current_context().call_on_close(self._pharmacy.db.dispose)  # no connection outlives the command
             click.echo(f"pharmacy: instance {settings.instance} · database {_safe_url(settings.sqlalchemy_url)}",
                        err=True)
         return self._pharmacy

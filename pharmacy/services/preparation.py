@@ -41,6 +41,7 @@ def start(pharmacy: Pharmacy, username: str, order_id: int) -> Preparation:
         active = uow.session.execute(select(Preparation).where(
             Preparation.order_id == order_id, Preparation.state.in_(ACTIVE_STATES))).scalar_one_or_none()
         if active is not None:
+            uow.session.expunge(active)  # nothing to write; the rollback on exit must not expire it
             return active
         if order.state != "verified":
             raise StateConflict(f"Order {order_id} is {order.state}: only a verified order is prepared.")
