@@ -111,7 +111,7 @@ def stock_group() -> None:
 
 @stock_group.command("receive")
 @click.argument("scan")
-@click.option("--user", "username", default="tech", show_default=True, help="Who receives the stock.")
+@click.option("--user", "username", required=True, help="Who receives the stock (a technician or pharmacist).")
 @pass_ctx
 def stock_receive(ctx: Context, scan: str, username: str) -> None:
     """Receive a pack or diluent bag from its scanned GS1 string (GS as ASCII 29 or a configured substitute)."""
@@ -164,7 +164,7 @@ def bags_cmd(ctx: Context, state: str | None, fmt: str) -> None:
 @click.argument("serials", nargs=-1, required=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--stock", "stock_name", default=None, help="Label stock (a file in labels/).")
-@click.option("--user", "username", default="pharm", show_default=True)
+@click.option("--user", "username", required=True, help="Who prints (a technician or pharmacist).")
 @click.option("--printer", default=None, help="Also send to this CUPS queue (lp -d).")
 @pass_ctx
 def label_cmd(ctx: Context, serials, output: Path, stock_name, username: str, printer) -> None:
@@ -185,13 +185,15 @@ def label_cmd(ctx: Context, serials, output: Path, stock_name, username: str, pr
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "pdf"]), default="table", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--quarantine", "reason", default=None, help="Also quarantine every bag not yet given, with this reason.")
-@click.option("--user", "username", default="pharm", show_default=True)
+@click.option("--user", "username", default=None, help="Who runs the recall (a pharmacist, to quarantine).")
 @pass_ctx
 def recall_cmd(ctx: Context, lot: str, kind: str, serial, fmt: str, output, reason, username: str) -> None:
     """Every bag made from a lot: its patient, state, label prints and administration."""
     pharmacy = ctx.pharmacy
     try:
         if reason:
+            if not username:
+                raise click.UsageError("--quarantine needs --user (the pharmacist who confirms it).")
             done = trace.quarantine_lot(pharmacy, username, lot, kind, reason)
             click.echo(f"quarantined {len(done['bags'])} bag(s) and {done['stock']} stock item(s)", err=True)
         rows = trace.recall(pharmacy, lot, kind, serial)
@@ -209,7 +211,8 @@ def recall_cmd(ctx: Context, lot: str, kind: str, serial, fmt: str, output, reas
     elif fmt == "json":
         payload = exports.to_json(rows, zone).encode("utf-8")
     else:
-        payload = exports.report_pdf(f"Recall: {query}", query, trace.RECALL_COLUMNS, rows, generated_by=username,
+        payload = exports.report_pdf(f"Recall: {query}", query, trace.RECALL_COLUMNS, rows,
+                                     generated_by=username or "the pharmacy command line",
                                      generated_at=clock.now(), zone=zone)
     if output:
         output.write_bytes(payload)

@@ -10,15 +10,23 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import create_engine, text
 
 from pharmacy import clock as clock_module
 from pharmacy import config
-from pharmacy.services import base, setup
+from pharmacy.services import base, setup, users
 from tests import factories
 
 ZONE = "Europe/Brussels"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch):
+    """argon2id still, at its lowest cost: the production parameters take ~0.1 s a hash, and every
+    test pharmacy has seven users. (tests/unit/test_password_hashing checks the production ones.)"""
+    monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 class Clock:

@@ -91,15 +91,17 @@ def _receive_vial(pharmacy, username, scan, product, lot, expiry) -> Receipt:
         known = uow.session.execute(select(Vial).where(Vial.gtin == scan.gtin, Vial.serial == scan.serial)).scalar_one_or_none()
         if known is not None:
             raise _duplicate(scan, known.state)
-        reference = decommissioner.decommission(scan.gtin, scan.serial, lot, expiry.isoformat())
         vial = Vial(product_id=product.id, gtin=scan.gtin, serial=scan.serial, lot=lot, expiry=expiry,
                     national_number=scan.national_number, state="received", received_at=clock.now(),
-                    received_by=user.id, decommissioned_at=clock.now(), decommission_ref=reference)
+                    received_by=user.id)
         uow.session.add(vial)
         try:
-            uow.session.flush()
+            uow.session.flush()  # the serial is ours (unique constraint) before the pack is decommissioned
         except IntegrityError:
             raise _duplicate(scan, "received") from None
+        vial.decommission_ref = decommissioner.decommission(scan.gtin, scan.serial, lot, expiry.isoformat())
+        vial.decommissioned_at = clock.now()
+        reference = vial.decommission_ref
         audit.append(uow.session, username, "stock.receive", "vial", vial.id, new={
             "gtin": scan.gtin, "serial": scan.serial, "lot": lot, "expiry": expiry.isoformat(),
             "national_number": scan.national_number, "decommissioned": reference})

@@ -4,17 +4,9 @@ tmp_path (SQLite) and the frozen clock."""
 from __future__ import annotations
 
 import pytest
-from argon2 import PasswordHasher
 from click.testing import CliRunner
 
 from pharmacy.cli import main
-from pharmacy.services import users
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch):
-    """argon2id at its lowest cost: the demo hashes seven passwords per run."""
-    monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 class Pharmacy:

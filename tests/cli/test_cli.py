@@ -89,15 +89,15 @@ def test_demo_prints_the_demo_users_and_a_second_run_changes_nothing(cli):
 
 
 def test_stock_receive_records_a_valid_scan(demo_cli):
-    result = demo_cli.ok("stock", "receive", SCAN)
+    result = demo_cli.ok("stock", "receive", SCAN, "--user", "tech")
     assert "Received LEMTRADA" in result.stdout and "serial CLI0000001, lot K123A, expiry 2028-06-30" in result.stdout
     assert "CLI0000001" in {row["serial"] for row in as_json(demo_cli.ok("stock", "list", "--format", "json"))}
 
 
 def test_stock_receive_refuses_with_a_non_zero_exit_and_the_reason_on_stderr(demo_cli):
-    demo_cli.ok("stock", "receive", SCAN)
+    demo_cli.ok("stock", "receive", SCAN, "--user", "tech")
     before = as_json(demo_cli.ok("stock", "list", "--format", "json"))
-    result = demo_cli.run("stock", "receive", SCAN)
+    result = demo_cli.run("stock", "receive", SCAN, "--user", "tech")
     assert result.exit_code == 1
     assert result.stderr.splitlines()[-1].startswith("Refused: Serial CLI0000001")
     assert "falsified" in result.stderr and "Received" not in result.stdout
@@ -149,14 +149,14 @@ def test_bags_past_their_use_by_are_listed_as_expired(demo_cli, clock):
 def test_label_writes_a_pdf_and_the_second_print_is_a_reprint(demo_cli, tmp_path):
     serial = next(r["serial"] for r in as_json(demo_cli.ok("bags", "--format", "json")) if r["state"] == "stored")
     target = tmp_path / "label.pdf"
-    result = demo_cli.ok("label", serial, "-o", str(target))
+    result = demo_cli.ok("label", serial, "--user", "pharm", "-o", str(target))
     assert target.read_bytes().startswith(b"%PDF")
     assert f"{serial}: print 2 (reprint)" in result.stdout  # the demo printed the first one
 
 
 def test_label_of_a_bag_awaiting_the_check_is_refused(demo_cli, tmp_path):
     serial = as_json(demo_cli.ok("bags", "--state", "awaiting_check", "--format", "json"))[0]["serial"]
-    result = demo_cli.run("label", serial, "-o", str(tmp_path / "no.pdf"))
+    result = demo_cli.run("label", serial, "--user", "pharm", "-o", str(tmp_path / "no.pdf"))
     assert result.exit_code == 1 and "only a released bag gets a label" in result.stderr
     assert not (tmp_path / "no.pdf").exists()
 
@@ -179,7 +179,7 @@ def test_backup_writes_a_copy_that_verifies_and_restore_brings_it_back(demo_cli,
         assert backup.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     backup.close()
     stock_at_backup = as_json(demo_cli.ok("stock", "list", "--format", "json"))
-    demo_cli.ok("stock", "receive", SCAN)
+    demo_cli.ok("stock", "receive", SCAN, "--user", "tech")
     assert len(as_json(demo_cli.ok("stock", "list", "--format", "json"))) == len(stock_at_backup) + 1
     restored = demo_cli.ok("restore", str(copy))
     assert f"audit chain intact: {entries} entries checked" in restored.stdout
@@ -200,7 +200,7 @@ def test_restore_refuses_a_backup_whose_audit_chain_is_broken(demo_cli, tmp_path
     copy = tmp_path / "tampered.sqlite3"
     demo_cli.ok("backup", str(copy))
     tamper(copy, 5)
-    demo_cli.ok("stock", "receive", SCAN)
+    demo_cli.ok("stock", "receive", SCAN, "--user", "tech")
     result = demo_cli.run("restore", str(copy))
     assert result.exit_code == 1 and "audit chain is broken" in result.stderr and "not restored" in result.stderr
     assert "CLI0000001" in {r["serial"] for r in as_json(demo_cli.ok("stock", "list", "--format", "json"))}
