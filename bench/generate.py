@@ -11,7 +11,6 @@ reads them back, so the application's own queries run on it unchanged.
 from __future__ import annotations
 
 import argparse
-import json
 import sqlite3
 import sys
 import time
@@ -103,11 +102,12 @@ def seed(path: Path, bags: int, entries: int) -> None:
         for n in block:
             i = n + 1
             at = START + timedelta(seconds=n * 3)
-            new = {"state": "x", "n": i}
-            digest = audit.entry_hash(previous, i, at, f"user{i % 30 + 1}", actions[i % 6], "bag", str(i % max(bags, 1) + 1),
-                                      None, new, None)
-            rows.append((i, ts(at), f"user{i % 30 + 1}", actions[i % 6], "bag", str(i % max(bags, 1) + 1),
-                         json.dumps(new, sort_keys=True), previous, digest))
+            new = audit.json_text({"state": "x", "n": i})
+            stored = ts(at)
+            digest = audit.entry_hash(previous, i, audit.canonical_time(stored), f"user{i % 30 + 1}", actions[i % 6],
+                                      "bag", str(i % max(bags, 1) + 1), None, new, None)
+            rows.append((i, stored, f"user{i % 30 + 1}", actions[i % 6], "bag", str(i % max(bags, 1) + 1),
+                         new, previous, digest))
             previous = digest
         con.executemany("INSERT INTO audit_entries (id, at, username, action, object_type, object_id, old, new, reason, "
                         "prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, NULL, ?, ?)", rows)

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import String, select, type_coerce
 from sqlalchemy.orm import Session
 
 from pharmacy import clock
@@ -20,16 +20,25 @@ from pharmacy.db.models import AuditEntry, AuditHead
 GENESIS = "0" * 64
 
 
-def _canonical_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def canonical_time(value) -> str:
+    """The entry's time as hashed: UTC, microseconds, ``Z``. Accepts what the column gives back
+    (an aware datetime) and what the SQLite driver gives raw (``YYYY-MM-DD HH:MM:SS.ffffff``)."""
+    if isinstance(value, str):
+        text = value.replace(" ", "T")
+        return (text if "." in text else text + ".000000") + "Z"
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def entry_hash(prev_hash: str, id_: int, at: datetime, username: str, action: str, object_type: str,
-               object_id: str, old, new, reason) -> str:
-    body = json.dumps(
-        [id_, _canonical_time(at), username, action, object_type, object_id, old, new, reason],
-        sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str,
-    )
+def json_text(value) -> str | None:
+    """Old/new values as stored and hashed: JSON with sorted keys; dates become their ISO text."""
+    return None if value is None else json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def entry_hash(prev_hash: str, id_: int, at: str, username: str, action: str, object_type: str,
+               object_id: str, old_json: str | None, new_json: str | None, reason: str | None) -> str:
+    """SHA-256 over the previous hash and the entry's fields exactly as stored (``at`` canonical)."""
+    body = json.dumps([id_, at, username, action, object_type, object_id, old_json, new_json, reason],
+                      ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
 
 
@@ -42,23 +51,17 @@ def _head(session: Session) -> AuditHead:
     return head
 
 
-def _plain(value):
-    """JSON-able old/new values; dates and quantities become their text."""
-    if value is None:
-        return None
-    return json.loads(json.dumps(value, default=str, sort_keys=True))
-
-
 def append(session: Session, username: str, action: str, object_type: str, object_id, *,
            old=None, new=None, reason: str | None = None) -> AuditEntry:
     head = _head(session)
     at = clock.now()
     id_ = head.last_id + 1
-    old, new = _plain(old), _plain(new)
-    digest = entry_hash(head.last_hash, id_, at, username, action, object_type, str(object_id), old, new, reason)
+    old_json, new_json = json_text(old), json_text(new)
+    digest = entry_hash(head.last_hash, id_, canonical_time(at), username, action, object_type, str(object_id),
+                        old_json, new_json, reason)
     entry = AuditEntry(
         id=id_, at=at, username=username, action=action, object_type=object_type, object_id=str(object_id),
-        old=old, new=new, reason=reason, prev_hash=head.last_hash, hash=digest,
+        old_json=old_json, new_json=new_json, reason=reason, prev_hash=head.last_hash, hash=digest,
     )
     session.add(entry)
     head.last_id, head.last_hash = id_, digest
@@ -74,30 +77,29 @@ class Verification:
     problem: str = ""
 
 
-def verify(session: Session, batch: int = 5000) -> Verification:
-    """Walk the whole chain in id order, in batches (constant memory)."""
-    previous_hash, expected_id, checked = GENESIS, 1, 0
-    last_seen = 0
+def verify(session: Session, batch: int = 20_000) -> Verification:
+    """Walk the whole chain in id order, in batches (constant memory). Columns are read raw (no
+    datetime or JSON parsing): the hash covers the stored text, so that is all it needs."""
+    table = AuditEntry.__table__
+    columns = [table.c.id, type_coerce(table.c.at, String()), table.c.username, table.c.action, table.c.object_type,
+               table.c.object_id, table.c.old, table.c.new, table.c.reason, table.c.prev_hash, table.c.hash]
+    previous_hash, expected_id, checked, last_seen = GENESIS, 1, 0, 0
+    sha256, dumps = hashlib.sha256, json.dumps
     while True:
-        rows = session.execute(
-            select(AuditEntry.id, AuditEntry.at, AuditEntry.username, AuditEntry.action, AuditEntry.object_type,
-                   AuditEntry.object_id, AuditEntry.old, AuditEntry.new, AuditEntry.reason,
-                   AuditEntry.prev_hash, AuditEntry.hash)
-            .where(AuditEntry.id > last_seen).order_by(AuditEntry.id).limit(batch)
-        ).all()
+        rows = session.execute(select(*columns).where(table.c.id > last_seen).order_by(table.c.id).limit(batch)).all()
         if not rows:
             break
-        for row in rows:
-            if row.id != expected_id:
+        for id_, at, username, action, object_type, object_id, old, new, reason, prev_hash, digest in rows:
+            if id_ != expected_id:
                 return Verification(False, checked, expected_id, f"entry {expected_id} is missing")
-            if row.prev_hash != previous_hash:
-                return Verification(False, checked, row.id, f"entry {row.id} does not chain onto entry {row.id - 1}")
-            digest = entry_hash(row.prev_hash, row.id, row.at, row.username, row.action, row.object_type,
-                                row.object_id, row.old, row.new, row.reason)
-            if digest != row.hash:
-                return Verification(False, checked, row.id, f"entry {row.id} was changed after it was written")
-            previous_hash, expected_id, checked = row.hash, row.id + 1, checked + 1
-        last_seen = rows[-1].id
+            if prev_hash != previous_hash:
+                return Verification(False, checked, id_, f"entry {id_} does not chain onto entry {id_ - 1}")
+            body = dumps([id_, canonical_time(at), username, action, object_type, object_id, old, new, reason],
+                         ensure_ascii=False, separators=(",", ":"))
+            if sha256((prev_hash + body).encode("utf-8")).hexdigest() != digest:
+                return Verification(False, checked, id_, f"entry {id_} was changed after it was written")
+            previous_hash, expected_id, checked = digest, id_ + 1, checked + 1
+        last_seen = rows[-1][0]
     head = session.get(AuditHead, 1)
     if head is not None and (head.last_id != checked or head.last_hash != previous_hash):
         return Verification(False, checked, checked + 1, f"the chain ends at entry {checked} but the head "

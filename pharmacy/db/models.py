@@ -3,6 +3,7 @@ values computed at import time. Constraint names follow one convention so migrat
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 
 from sqlalchemy import (
@@ -257,11 +258,20 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(40), index=True)
     object_type: Mapped[str] = mapped_column(String(20))
     object_id: Mapped[str] = mapped_column(String(40))
-    old: Mapped[dict | None] = mapped_column(JSONText)
-    new: Mapped[dict | None] = mapped_column(JSONText)
+    # old/new are kept as the exact JSON text that was hashed (see db/audit.py)
+    old_json: Mapped[str | None] = mapped_column("old", Text)
+    new_json: Mapped[str | None] = mapped_column("new", Text)
     reason: Mapped[str | None] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+    @property
+    def old(self) -> dict | None:
+        return None if self.old_json is None else json.loads(self.old_json)
+
+    @property
+    def new(self) -> dict | None:
+        return None if self.new_json is None else json.loads(self.new_json)
 
 
 class AuditHead(Base):

@@ -30,6 +30,17 @@ class UTCDateTime(TypeDecorator):
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
 
+    def result_processor(self, dialect, coltype):
+        """SQLite keeps the UTC time as ISO text; the C ``fromisoformat`` reads it several times faster
+        than the generic parser, which matters for a recall of thousands of bags."""
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+
+        def process(value):
+            return None if value is None else datetime.fromisoformat(value + "+00:00")
+
+        return process
+
 
 class JSONText(TypeDecorator):
     """JSON kept as text, keys sorted, so it reads and hashes the same on every database."""

@@ -66,10 +66,14 @@ def recall(pharmacy: Pharmacy, lot: str, kind: str = "vial", serial: str | None 
         raise PharmacyError("Give the lot number to recall.")
     now = clock.now()
     with pharmacy.uow(readonly=True) as uow:
-        rows = uow.session.execute(_recall_query(lot.strip(), kind, serial)).all()
-    return [dict(zip(RECALL_COLUMNS, (
-        r.serial, r.batch, effective_state(r.state, r.use_by, now), r.use_by, r.identifier, r.name, r.ward, r.lot,
-        r.vial_serial, r.diluent_lot, r.prints, r.started_at, r.ended_at), strict=True)) for r in rows]
+        # Core execution: plain columns need none of the ORM's row machinery
+        rows = uow.session.connection().execute(_recall_query(lot.strip(), kind, serial)).all()
+    result = []
+    for row in rows:
+        item = dict(zip(RECALL_COLUMNS, row, strict=True))
+        item["state"] = effective_state(item["state"], item["use_by"], now)
+        result.append(item)
+    return result
 
 
 def quarantine_lot(pharmacy: Pharmacy, username: str, lot: str, kind: str, reason: str) -> dict:

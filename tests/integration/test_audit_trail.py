@@ -95,8 +95,9 @@ def test_a_changed_entry_whose_hash_was_recomputed_breaks_the_link_to_the_next_o
     entries = audit_entries(pharmacy)
     target = entries[4]
     forged_reason = "backdated"
-    forged = audit.entry_hash(target.prev_hash, target.id, target.at, target.username, target.action,
-                              target.object_type, target.object_id, target.old, target.new, forged_reason)
+    forged = audit.entry_hash(target.prev_hash, target.id, audit.canonical_time(target.at), target.username,
+                              target.action, target.object_type, target.object_id, target.old_json, target.new_json,
+                              forged_reason)
     behind_the_back(sqlite_file, "DROP TRIGGER audit_entries_no_update",
                     f"UPDATE audit_entries SET reason = '{forged_reason}', hash = '{forged}' WHERE id = {target.id}")
     result = verified(pharmacy)
