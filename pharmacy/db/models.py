@@ -6,17 +6,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 
-from sqlalchemy import (
-    Boolean,
-    Date,
-    Float,
-    ForeignKey,
-    Integer,
-    MetaData,
-    String,
-    Text,
-    UniqueConstraint,
-)
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from pharmacy.db.types import JSONText, UTCDateTime, utcnow

@@ -7,7 +7,6 @@ person who wrote the file can mend it without reading code.
 from __future__ import annotations
 
 import math
-import math
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass

@@ -13,16 +13,7 @@ from sqlalchemy.orm import selectinload
 
 from pharmacy import clock
 from pharmacy.db import audit
-from pharmacy.db.models import (
-    Bag,
-    BagMove,
-    Disposal,
-    LabelPrint,
-    Order,
-    Preparation,
-    StorageLocation,
-    User,
-)
+from pharmacy.db.models import Bag, BagMove, Disposal, LabelPrint, Order, Preparation, StorageLocation, User
 from pharmacy.domain import dilution
 from pharmacy.domain.errors import NotFound, PharmacyError, StateConflict
 from pharmacy.domain.inuse import effective_state, to_local

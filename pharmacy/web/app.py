@@ -15,7 +15,7 @@ from sqlalchemy import text
 from pharmacy import config as pharmacy_config
 from pharmacy.services import base, setup
 from pharmacy.services.users import get_user
-from pharmacy.web import auth, bags, check, orders, prep, stock
+from pharmacy.web import api, auth, bags, check, orders, prep, stock
 from pharmacy.web.common import get_pharmacy, register_template_helpers
 from pharmacy.web.errors import register_error_handlers
 from pharmacy.web.extensions import csrf, login_manager
@@ -87,7 +87,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    for module in (auth, orders, prep, check, bags, stock):
+    for module in (auth, orders, prep, check, bags, stock, api):
         app.register_blueprint(module.bp)
 
     @app.get("/")
