@@ -13,7 +13,7 @@ import click
 from pharmacy import clock, config
 from pharmacy.domain.errors import PharmacyError
 from pharmacy.printing import exports
-from pharmacy.services import bags, base, demo, setup, stock, trace, users
+from pharmacy.services import bags, base, coldchain, demo, setup, stock, trace, users
 
 
 class Context:
@@ -221,6 +221,32 @@ def recall_cmd(ctx: Context, lot: str, kind: str, serial, fmt: str, output, reas
         raise click.UsageError("A PDF needs -o FILE.")
     else:
         click.echo(payload.decode("utf-8-sig"), nl=False)
+
+
+@main.group("temps")
+def temps_group() -> None:
+    """Temperature readings of storage locations."""
+
+
+@temps_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--user", "username", required=True, help="Who imports the readings.")
+@pass_ctx
+def temps_import(ctx: Context, file: Path, username: str) -> None:
+    """Import readings from a CSV (location,time,celsius; time with its UTC offset). Bad rows are
+    reported by line and left out; a reading already stored is not imported twice."""
+    try:
+        result = coldchain.import_csv(ctx.pharmacy, username, file.read_text(encoding="utf-8-sig"))
+    except (PharmacyError, UnicodeDecodeError) as error:
+        _fail(error if isinstance(error, PharmacyError) else PharmacyError(f"{file} is not UTF-8 text."))
+    for line, message in result.errors:
+        click.echo(f"line {line}: {message}", err=True)
+    click.echo(f"{result.imported} reading(s) imported, {result.duplicates} already present, "
+               f"{len(result.errors)} refused")
+    for serial in result.quarantined:
+        click.echo(f"QUARANTINED bag {serial}: a reading was outside its location's range")
+    if result.errors:
+        sys.exit(2)
 
 
 @main.group("audit")

@@ -15,7 +15,7 @@ from pharmacy import clock
 from pharmacy.db import audit
 from pharmacy.db.models import Bag, BagMove, Disposal, LabelPrint, Order, Preparation, StorageLocation, User
 from pharmacy.domain import dilution
-from pharmacy.domain.errors import NotFound, PharmacyError, StateConflict
+from pharmacy.domain.errors import NotAllowed, NotFound, PharmacyError, StateConflict
 from pharmacy.domain.inuse import effective_state, to_local
 from pharmacy.printing.label import LabelData, render_labels
 from pharmacy.printing.stocks import load_stock
@@ -179,6 +179,8 @@ def dispose_bag(pharmacy: Pharmacy, username: str, serial: str, reason: str) -> 
     with refusals_recorded(pharmacy, username, "bag.dispose", "bag", serial), pharmacy.uow() as uow:
         user = actor(uow.session, username, "technician", "pharmacist", "nurse")
         bag = _bag(uow.session, serial, lock=True)
+        if bag.state == "quarantined" and user.role != "pharmacist":
+            raise NotAllowed("A quarantined bag is discarded by a pharmacist, who reviews the excursion first.")
         if bag.state in ("destroyed", "administered", "in_administration"):
             raise StateConflict(f"Bag {bag.serial} is {bag.state.replace('_', ' ')} and cannot be disposed of.")
         if len((reason or "").strip()) < 5:
