@@ -3,6 +3,7 @@ CSRF token of the last page it saw (CSRF stays switched on in every web test).""
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -11,6 +12,7 @@ from pharmacy.web.app import create_app
 from tests.factories import PASSWORDS
 
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+_VERSION = re.compile(r'name="version" value="(\d+)"')
 
 
 class Browser:
@@ -43,7 +45,13 @@ class Browser:
 
 
 def text(response) -> str:
-    return response.get_data(as_text=True)
+    """The page as a person reads it (entities such as &#39; turned back into characters)."""
+    return html.unescape(response.get_data(as_text=True))
+
+
+def version_on(response) -> str:
+    """The preparation version the page's forms carry."""
+    return _VERSION.search(response.get_data(as_text=True))[1]
 
 
 @pytest.fixture

@@ -1,0 +1,72 @@
+"""Receiving stock by scan, the bag list, storing and disposing of bags."""
+
+from __future__ import annotations
+
+from pharmacy.services import bags, stock
+from tests import factories
+from tests.web.conftest import text
+
+
+def test_a_pack_is_received_by_scanning_it(signed_in, pharmacy):
+    tech = signed_in("tech")
+    response = tech.post("/stock/receive", {"scan": factories.vial_scan("NEW000000001").replace(factories.GS, "<GS>")})
+    assert response.status_code == 302
+    page = text(tech.get("/stock/"))
+    assert "Received LEMTRADA (alemtuzumab): serial NEW000000001, lot K123A, expiry 2028-06-30." in page
+    assert any(row["serial"] == "NEW000000001" for row in stock.list_stock(pharmacy))
+
+
+def test_a_pack_serial_seen_before_is_refused(signed_in, pharmacy):
+    response = signed_in("tech").post("/stock/receive", {"scan": factories.vial_scan(pharmacy.vial_serials[0])})
+    assert response.status_code == 409
+    assert "this may be a falsified pack" in text(response)
+
+
+def test_a_plain_ean_is_refused_with_its_reason(signed_in):
+    response = signed_in("tech").post("/stock/receive", {"scan": "5901234123457"})
+    assert response.status_code == 422
+    assert "This is a plain product barcode (EAN/UPC)" in text(response)
+
+
+def test_an_auditor_sees_the_stock_without_the_receive_form(signed_in):
+    page = text(signed_in("auditor").get("/stock/"))
+    assert "K123A" in page and 'name="scan"' not in page
+
+
+def test_the_bag_list_shows_state_and_use_by_in_local_time(signed_in, pharmacy):
+    bag = factories.released_bag(pharmacy, pharmacy.vial_serials[0])
+    page = text(signed_in("nurse").get("/bags/"))
+    assert bag.serial in page and "released" in page and "20 Nov 2026 17:00 CET" in page
+
+
+def test_an_expired_bag_shows_as_expired(signed_in, pharmacy, clock):
+    bag = factories.released_bag(pharmacy, pharmacy.vial_serials[0])
+    clock.advance(hours=9)
+    page = text(signed_in("tech").get(f"/bags/{bag.serial}"))
+    assert "EXPIRED" in page and "Print label" not in page
+
+
+def test_a_released_bag_is_stored_in_the_fridge(signed_in, pharmacy):
+    bag = factories.released_bag(pharmacy, pharmacy.vial_serials[0])
+    tech = signed_in("tech")
+    tech.get(f"/bags/{bag.serial}")
+    response = tech.post(f"/bags/{bag.serial}/store", {"location": factories.FRIDGE})
+    assert response.status_code == 302
+    assert bags.get_bag(pharmacy, bag.serial).state == "stored"
+    assert factories.FRIDGE in text(tech.get(f"/bags/{bag.serial}"))
+
+
+def test_disposal_needs_a_reason(signed_in, pharmacy):
+    bag = factories.released_bag(pharmacy, pharmacy.vial_serials[0])
+    nurse = signed_in("nurse")
+    nurse.get(f"/bags/{bag.serial}")
+    refused = nurse.post(f"/bags/{bag.serial}/dispose", {"reason": "bad"})
+    assert refused.status_code == 422 and "Say why the bag is destroyed" in text(refused)
+    assert nurse.post(f"/bags/{bag.serial}/dispose", {"reason": "Dropped on the floor"}).status_code == 302
+    assert bags.get_bag(pharmacy, bag.serial).state == "destroyed"
+
+
+def test_an_unknown_bag_is_not_found(signed_in):
+    response = signed_in("nurse").get("/bags/NOPE")
+    assert response.status_code == 404
+    assert "No bag with serial “NOPE”." in text(response)
