@@ -16,16 +16,19 @@ from pharmacy.web.security import permission
 bp = Blueprint("check", __name__, url_prefix="/check")
 
 
+def awaiting_rows(pharmacy) -> list[dict]:
+    """Signed preparations waiting for their check (oldest signature first), with bag and preparer."""
+    awaiting = preparation.awaiting_check(pharmacy)
+    bags = screens.bags_by_preparation(pharmacy, [p.id for p in awaiting])
+    names = screens.user_names(pharmacy, [p.prepared_by for p in awaiting])
+    return [{"prep": p, "bag": bags.get(p.id), "preparer": names.get(p.prepared_by, "")} for p in awaiting]
+
+
 @bp.get("/")
 @permission("check.view")
 def index():
     """Bags waiting for their check, oldest signature first."""
-    pharmacy = get_pharmacy()
-    awaiting = preparation.awaiting_check(pharmacy)
-    bags = screens.bags_by_preparation(pharmacy, [p.id for p in awaiting])
-    names = screens.user_names(pharmacy, [p.prepared_by for p in awaiting])
-    return render_template("check/index.html", rows=[{"prep": p, "bag": bags.get(p.id)} for p in awaiting],
-                           names=names)
+    return render_template("check/index.html", rows=awaiting_rows(get_pharmacy()))
 
 
 def _review(prep_id: int, error: PharmacyError | None = None, status: int = 200):

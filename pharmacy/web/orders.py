@@ -7,6 +7,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from pharmacy.domain.errors import CourseRuleBreach, PharmacyError
 from pharmacy.services import orders, preparation, screens
 from pharmacy.web import forms
+from pharmacy.web.check import awaiting_rows
 from pharmacy.web.common import get_pharmacy, today, username
 from pharmacy.web.prep import TITLES as STEP_TITLES
 from pharmacy.web.security import permission
@@ -21,17 +22,14 @@ def worklist():
     pharmacy = get_pharmacy()
     todo = orders.worklist(pharmacy, today())
     preps = screens.active_preparations(pharmacy, [o.id for o in todo])
-    awaiting = preparation.awaiting_check(pharmacy)
-    bags = screens.bags_by_preparation(pharmacy, [p.id for p in awaiting])
-    names = screens.user_names(pharmacy, [p.prepared_by for p in [*preps.values(), *awaiting]])
+    names = screens.user_names(pharmacy, [p.prepared_by for p in preps.values()])
     rows = []
     for order in todo:
         prep = preps.get(order.id)
         rows.append({"order": order, "prep": prep, "step": preparation.NEXT_STEP.get(prep.state) if prep else None,
                      "use_by": screens.provisional_use_by(pharmacy, prep, order.product_id) if prep else None,
                      "preparer": names.get(prep.prepared_by) if prep else None})
-    checks = [{"prep": p, "bag": bags.get(p.id), "preparer": names.get(p.prepared_by)} for p in awaiting]
-    return render_template("orders/worklist.html", rows=rows, checks=checks, day=today(),
+    return render_template("orders/worklist.html", rows=rows, checks=awaiting_rows(pharmacy), day=today(),
                            step_titles=STEP_TITLES)
 
 

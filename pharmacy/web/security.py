@@ -109,7 +109,7 @@ def guard():
         abort(403, "This page declares no permission, so nobody may open it.")
     if needed in (PUBLIC, API):
         return None
-    next_url = request.full_path if request.method == "GET" else None
+    next_url = request.full_path.rstrip("?") if request.method == "GET" else None
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login", next=next_url))
     if _idle_too_long():

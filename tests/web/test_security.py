@@ -151,7 +151,7 @@ def test_an_idle_session_is_signed_out(signed_in, clock):
     clock.advance(minutes=16)
     response = tech.get("/worklist")
     assert response.status_code == 302
-    assert response.headers["Location"] == "/login?next=/worklist?"
+    assert response.headers["Location"] == "/login?next=/worklist"
     page = tech.get(response.headers["Location"])
     assert "signed out after 15 minutes without activity" in text(page)
     assert tech.get("/worklist").status_code == 302  # the session is gone, not just this request
