@@ -10,7 +10,7 @@ from flask_login import current_user
 
 from pharmacy import clock
 from pharmacy.domain.dilution import display_mass, display_volume
-from pharmacy.domain.inuse import format_local, to_local
+from pharmacy.domain.inuse import format_local, is_expired, to_local
 from pharmacy.services.base import Pharmacy
 
 
@@ -45,10 +45,9 @@ def seconds_left(value) -> int:
 
 def countdown(value) -> str:
     """Jinja filter: time left until ``value``, as the bench reads it (“3 h 05 min left”)."""
-    left = seconds_left(value)
-    if left <= 0:
+    if is_expired(_moment(value), clock.now()):
         return "EXPIRED"
-    hours, minutes = divmod(left // 60, 60)
+    hours, minutes = divmod(seconds_left(value) // 60, 60)
     return f"{hours} h {minutes:02d} min left" if hours else f"{minutes} min left"
 
 

@@ -21,8 +21,8 @@ START_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
 
 
-@pytest.fixture
-def chromium_path() -> str:
+def require_chromium() -> str:
+    """Debian's chromium from PATH. Missing: a skip on a developer's machine, a failure in CI."""
     path = shutil.which("chromium")
     if path is None:
         message = "Debian's chromium is not on PATH (apt-get install chromium); browser tests need it"
@@ -30,6 +30,11 @@ def chromium_path() -> str:
             pytest.fail(message + ": in CI a missing browser is a failure, not a skip")
         pytest.skip(message)
     return path
+
+
+@pytest.fixture
+def chromium_path() -> str:
+    return require_chromium()
 
 
 class LiveServer:
