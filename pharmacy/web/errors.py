@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import render_template
+from flask import jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -36,6 +36,8 @@ def http_error(error: HTTPException):
                    "screen you came from before you go on, and tell your IT support if it happens again.")
     else:
         message = error.description
+    if request.path.startswith("/api/"):  # other systems get JSON with a stable code, never a page
+        return jsonify({"code": error.name.lower().replace(" ", "_"), "message": message}), status
     return render_template("errors/error.html", title=TITLES.get(status, error.name), message=message), status
 
 

@@ -1,0 +1,232 @@
+"""The JSON API under ``/api/v1`` for other systems: monitoring, wards, the hospital's order system.
+
+Authenticated with per-user or per-device tokens (``pharmacy tokens create``) sent as
+``Authorization: Bearer …``, role-checked like the screens. Errors are JSON with a stable ``code``
+and a human ``message``. The OpenAPI document is built from the same declarations as the routes, so
+the two cannot drift apart (and a test checks it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from functools import wraps
+
+from flask import Blueprint, g, jsonify, request
+
+from pharmacy import __version__, clock
+from pharmacy.domain.coldchain import ReadingError, reading
+from pharmacy.domain.errors import AdministrationRefused, NotAllowed, PharmacyError
+from pharmacy.printing.exports import cell
+from pharmacy.services import administration, bags, coldchain, orders, stock, trace, users
+from pharmacy.web.common import get_pharmacy
+from pharmacy.web.extensions import csrf
+from pharmacy.web.security import API, PUBLIC
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    rule: str
+    method: str
+    summary: str
+    roles: tuple[str, ...]
+    body: dict | None
+
+
+ENDPOINTS: list[Endpoint] = []
+
+
+class BadRequest(PharmacyError):
+    code = "bad_request"
+    http_status = 400
+
+
+def endpoint(rule: str, method: str, summary: str, roles: tuple[str, ...], body: dict | None = None):
+    """Declare a route: its roles, its request body's fields (for OpenAPI) and its token check."""
+
+    def wrap(view):
+        @wraps(view)
+        def guarded(*args, **kwargs):
+            header = request.headers.get("Authorization", "")
+            if not header.startswith("Bearer "):
+                raise NotAllowed("Send an API token as “Authorization: Bearer …”.")
+            user = users.user_for_token(get_pharmacy(), header[7:].strip())
+            if user.role not in roles:
+                raise NotAllowed(f"A {user.role} token may not {summary[0].lower() + summary[1:]}.")
+            g.api_user = user.username
+            return view(*args, **kwargs)
+
+        guarded.permission = API
+        ENDPOINTS.append(Endpoint(rule, method, summary, roles, body))
+        bp.add_url_rule(rule, view.__name__, guarded, methods=[method])
+        return guarded
+
+    return wrap
+
+
+def _body(*required: str) -> dict:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise BadRequest("The request body must be a JSON object.")
+    missing = [name for name in required if data.get(name) in (None, "")]
+    if missing:
+        raise BadRequest(f"Missing field(s): {', '.join(missing)}.")
+    return data
+
+
+def _date(value, name: str) -> date:
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise BadRequest(f"{name} must be a date like 2026-11-20.") from None
+
+
+def _int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadRequest(f"{name} must be a whole number.")
+    return value
+
+
+def _json(value):
+    zone = get_pharmacy().zone
+    if isinstance(value, dict):
+        return {k: _json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json(v) for v in value]
+    if hasattr(value, "isoformat"):
+        return cell(value, zone)
+    return value
+
+
+STOCK = ("technician", "pharmacist")
+WARD = ("nurse", "pharmacist")
+READ = ("technician", "pharmacist", "nurse", "auditor")
+
+
+@endpoint("/stock/receive", "POST", "Receive a scanned pack or diluent bag", STOCK, {"scan": "string"})
+def receive_stock():
+    receipt = stock.receive(get_pharmacy(), g.api_user, _body("scan")["scan"])
+    return jsonify({"kind": receipt.kind, "gtin": receipt.gtin, "serial": receipt.serial, "lot": receipt.lot,
+                    "expiry": receipt.expiry, "message": receipt.message}), 201
+
+
+@endpoint("/orders", "POST", "Create a dose order", STOCK, {
+    "patient": "object: identifier, name, date_of_birth, ward", "product": "string", "course": "integer",
+    "course_day": "integer", "scheduled_on": "date", "urgent": "boolean"})
+def create_order():
+    data = _body("patient", "product", "course", "course_day", "scheduled_on")
+    person = data["patient"]
+    if not isinstance(person, dict):
+        raise BadRequest("patient must be an object with identifier, name, date_of_birth and ward.")
+    details = orders.PatientDetails(str(person.get("identifier") or ""), str(person.get("name") or ""),
+                                    _date(person.get("date_of_birth"), "patient.date_of_birth"),
+                                    str(person.get("ward") or ""), person.get("gsrn"))
+    order = orders.create_order(get_pharmacy(), g.api_user, details, str(data["product"]), _int(data["course"], "course"),
+                                _int(data["course_day"], "course_day"), _date(data["scheduled_on"], "scheduled_on"),
+                                bool(data.get("urgent", False)))
+    return jsonify({"order": order.id, "state": order.state, "violations": order.violations or []}), 201
+
+
+@endpoint("/bags/<serial>", "GET", "Read a bag's status", READ)
+def bag_status(serial):
+    bag = bags.get_bag(get_pharmacy(), serial)
+    return jsonify(_json(bags.bag_row(bag, clock.now())))
+
+
+@endpoint("/bedside/check", "POST", "Check a bag against a patient's wristband", WARD,
+          {"bag_scan": "string", "patient_scan": "string"})
+def bedside_check():
+    data = _body("bag_scan", "patient_scan")
+    verdict = administration.bedside_check(get_pharmacy(), g.api_user, data["bag_scan"], data["patient_scan"])
+    return jsonify({"ok": verdict.ok, "serial": verdict.serial, "use_by": verdict.use_by,
+                    "reasons": [{"code": r.code, "message": r.message} for r in verdict.reasons]})
+
+
+@endpoint("/administrations", "POST", "Start an administration at the bedside", WARD,
+          {"bag_scan": "string", "patient_scan": "string"})
+def administration_start():
+    data = _body("bag_scan", "patient_scan")
+    record = administration.start(get_pharmacy(), g.api_user, data["bag_scan"], data["patient_scan"])
+    return jsonify({"administration": record.id, "started_at": _json(record.started_at)}), 201
+
+
+@endpoint("/administrations/<serial>/end", "POST", "End or interrupt an administration", WARD,
+          {"interrupted_reason": "string (optional)"})
+def administration_end(serial):
+    data = request.get_json(silent=True) or {}
+    record = administration.end(get_pharmacy(), g.api_user, serial, data.get("interrupted_reason"))
+    return jsonify({"administration": record.id, "ended_at": _json(record.ended_at),
+                    "observe_until": administration.observation_until(get_pharmacy(), record)})
+
+
+@endpoint("/temperatures", "POST", "Send temperature readings", ("technician", "pharmacist", "nurse", "admin"),
+          {"readings": "array of {location, time (ISO 8601 with offset), celsius}"})
+def temperatures():
+    rows = _body("readings")["readings"]
+    if not isinstance(rows, list) or not rows or len(rows) > 10_000:
+        raise BadRequest("readings must be a list of 1 to 10,000 objects.")
+    items, errors = [], []
+    for number, row in enumerate(rows):
+        try:
+            if not isinstance(row, dict):
+                raise ReadingError("each reading must be an object")
+            items.append((number, reading(str(row.get("location") or ""), str(row.get("time") or ""), row.get("celsius", ""))))
+        except ReadingError as error:
+            errors.append((number, error.message))
+    result = coldchain.record(get_pharmacy(), g.api_user, items, "api", errors)
+    return jsonify({"imported": result.imported, "duplicates": result.duplicates, "quarantined": result.quarantined,
+                    "errors": [{"index": n, "message": m} for n, m in result.errors]})
+
+
+@endpoint("/recall/<lot>", "GET", "List every bag made from a lot", ("pharmacist", "auditor"))
+def recall(lot):
+    kind = request.args.get("kind", "vial")
+    return jsonify(_json(trace.recall(get_pharmacy(), lot, kind, request.args.get("serial"))))
+
+
+def openapi() -> dict:
+    paths: dict = {}
+    for e in ENDPOINTS:
+        path = "/api/v1" + e.rule.replace("<", "{").replace(">", "}")
+        operation = {
+            "summary": e.summary, "description": f"Roles: {', '.join(e.roles)}.", "security": [{"token": []}],
+            "responses": {"200": {"description": "OK"}, "201": {"description": "Created"},
+                          "4XX": {"description": "Refused", "content": {"application/json": {
+                              "schema": {"$ref": "#/components/schemas/Error"}}}}},
+        }
+        params = [p[1:-1] for p in e.rule.split("/") if p.startswith("<")]
+        if params:
+            operation["parameters"] = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+                                       for p in params]
+        if e.body:
+            operation["requestBody"] = {"content": {"application/json": {"schema": {
+                "type": "object", "properties": {k: {"description": v} for k, v in e.body.items()}}}}}
+        paths.setdefault(path, {})[e.method.lower()] = operation
+    return {
+        "openapi": "3.0.3", "info": {"title": "Pharmacy compounding API", "version": __version__},
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"token": {"type": "http", "scheme": "bearer"}},
+            "schemas": {"Error": {"type": "object", "required": ["code", "message"],
+                                  "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}},
+        },
+    }
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    return jsonify(openapi())
+
+
+openapi_document.permission = PUBLIC
+
+
+@bp.errorhandler(PharmacyError)
+def refused(error: PharmacyError):
+    body = {"code": error.code, "message": error.message}
+    if isinstance(error, AdministrationRefused):
+        body["reasons"] = [{"code": r.code, "message": r.message} for r in error.reasons]
+    return jsonify(body), error.http_status
