@@ -51,6 +51,18 @@ def countdown(value) -> str:
     return f"{hours} h {minutes:02d} min left" if hours else f"{minutes} min left"
 
 
+# The main menu: (endpoint, permission, label). An area adds its own line; the menu shows a line only
+# to the roles whose permissions include it.
+NAV = [
+    ("orders.worklist", "worklist.view", "Worklist"),
+    ("orders.new", "orders.enter", "New order"),
+    ("orders.pending", "orders.view", "Orders to verify"),
+    ("check.index", "check.view", "Check & release"),
+    ("bags.index", "bags.view", "Bags"),
+    ("stock.index", "stock.view", "Stock"),
+]
+
+
 def register_template_helpers(app) -> None:
     app.add_template_filter(local, "local")
     app.add_template_filter(countdown, "countdown")
@@ -61,6 +73,6 @@ def register_template_helpers(app) -> None:
     @app.context_processor
     def pharmacy_context():
         pharmacy = get_pharmacy()
-        return {"pharmacy_name": pharmacy.settings.pharmacy_name, "timezone": pharmacy.settings.timezone,
+        return {"nav_items": NAV, "pharmacy_name": pharmacy.settings.pharmacy_name, "timezone": pharmacy.settings.timezone,
                 "catalog": pharmacy.catalog,
                 "gs_substitute": (pharmacy.settings.gs_substitutes or ("\x1d",))[0]}
