@@ -31,7 +31,7 @@ CHUNK = 50_000
 
 
 def ts(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f+00:00")  # as UTCDateTime writes it
 
 
 def lot_of(n: int) -> str:

@@ -21,11 +21,10 @@ GENESIS = "0" * 64
 
 
 def canonical_time(value) -> str:
-    """The entry's time as hashed: UTC, microseconds, ``Z``. Accepts what the column gives back
-    (an aware datetime) and what the SQLite driver gives raw (``YYYY-MM-DD HH:MM:SS.ffffff``)."""
+    """The entry's time as hashed: UTC, microseconds, ``Z``. Accepts what the column gives back (an
+    aware datetime) and what SQLite holds raw (``YYYY-MM-DD HH:MM:SS.ffffff+00:00``)."""
     if isinstance(value, str):
-        text = value.replace(" ", "T")
-        return (text if "." in text else text + ".000000") + "Z"
+        return value[:26].replace(" ", "T") + "Z"
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 

@@ -5,15 +5,31 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Text
+from sqlalchemy import DateTime, String, Text
 from sqlalchemy.types import TypeDecorator
 
 
+_SQLITE_FORMAT = "%Y-%m-%d %H:%M:%S.%f+00:00"  # fixed width: text order is time order
+
+
+def _from_sqlite(value, _parse=datetime.fromisoformat):
+    return None if value is None else _parse(value)
+
+
 class UTCDateTime(TypeDecorator):
-    """Aware datetimes in, aware UTC datetimes out; a naive datetime is a bug and is refused."""
+    """Aware datetimes in, aware UTC datetimes out; a naive datetime is a bug and is refused.
+
+    PostgreSQL keeps a ``timestamptz``. SQLite has no time type: there the value is ISO text in UTC
+    with its offset and always six decimals, so text comparison is time comparison and the C
+    ``fromisoformat`` reads it back directly (it matters for a recall of thousands of bags)."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(32))
+        return dialect.type_descriptor(DateTime(timezone=True))
 
     def process_bind_param(self, value, dialect):
         if value is None:
@@ -21,25 +37,19 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError("naive datetime given to a UTC column")
         value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        return value.strftime(_SQLITE_FORMAT) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value, dialect):
         if value is None:
             return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        if isinstance(value, str):
+            return datetime.fromisoformat(value)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
     def result_processor(self, dialect, coltype):
-        """SQLite keeps the UTC time as ISO text; the C ``fromisoformat`` reads it several times faster
-        than the generic parser, which matters for a recall of thousands of bags."""
-        if dialect.name != "sqlite":
-            return super().result_processor(dialect, coltype)
-
-        def process(value):
-            return None if value is None else datetime.fromisoformat(value + "+00:00")
-
-        return process
+        if dialect.name == "sqlite":
+            return _from_sqlite
+        return super().result_processor(dialect, coltype)
 
 
 class JSONText(TypeDecorator):
