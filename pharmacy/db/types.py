@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from sqlalchemy import DateTime, String, Text
 from sqlalchemy.types import TypeDecorator
 
-
 _SQLITE_FORMAT = "%Y-%m-%d %H:%M:%S.%f+00:00"  # fixed width: text order is time order
 
 
