@@ -7,6 +7,7 @@ import logging
 
 from flask import jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from pharmacy.domain.errors import PharmacyError
@@ -41,7 +42,21 @@ def http_error(error: HTTPException):
     return render_template("errors/error.html", title=TITLES.get(status, error.name), message=message), status
 
 
+STORAGE_FAILED = ("The record could not be written: the database is full or cannot be written (disk full, "
+                  "read-only file or server unavailable). Nothing of this step was recorded. Do not go on with "
+                  "the preparation: tell IT support, and repeat the step once they have fixed it.")
+
+
+def database_failed(error: DBAPIError):
+    """Disk full, read-only file, lost server: the transaction was rolled back whole; say so plainly."""
+    log.error("database error: %s", error.orig if getattr(error, "orig", None) else error)
+    if request.path.startswith("/api/"):
+        return jsonify({"code": "storage_unavailable", "message": STORAGE_FAILED}), 503
+    return render_template("errors/error.html", title="Not recorded", message=STORAGE_FAILED), 503
+
+
 def register_error_handlers(app) -> None:
     app.register_error_handler(PharmacyError, refused)
+    app.register_error_handler(DBAPIError, database_failed)
     app.register_error_handler(CSRFError, csrf_failed)
     app.register_error_handler(HTTPException, http_error)
