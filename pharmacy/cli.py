@@ -318,8 +318,10 @@ def serve(ctx: Context, host: str, port: int, with_demo: bool, threads: int) -> 
     """Run the web app under waitress (a production WSGI server)."""
     import waitress
 
+    from pharmacy.web import logs
     from pharmacy.web.app import create_app
 
+    logs.configure()
     pharmacy = ctx.pharmacy
     setup.init_db(pharmacy)
     if with_demo:

@@ -19,6 +19,7 @@ from pharmacy.web import api, auth, bags, check, orders, prep, stock
 from pharmacy.web.common import get_pharmacy, register_template_helpers
 from pharmacy.web.errors import register_error_handlers
 from pharmacy.web.extensions import csrf, login_manager
+from pharmacy.web.logs import register_logging
 from pharmacy.web.security import PUBLIC, SIGNED_IN, Anonymous, WebUser, guard, permission
 
 SETTINGS_FIELDS = {f.name for f in fields(pharmacy_config.Settings)}
@@ -59,6 +60,7 @@ def create_app(config: dict | None = None, pharmacy: base.Pharmacy | None = None
     register_error_handlers(app)
     register_template_helpers(app)
     register_security(app)
+    register_logging(app)
     return app
 
 

@@ -1,0 +1,30 @@
+"""One log line per request with user, route, status and time — and no password or patient data."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from tests import factories
+
+
+def test_every_request_is_logged_once_with_user_route_status_and_time(signed_in, pharmacy, caplog):
+    bag = factories.released_bag(pharmacy, pharmacy.vial_serials[0], factories.patient("P-77", "Secret Name"))
+    nurse = signed_in("nurse")
+    with caplog.at_level(logging.INFO, logger="pharmacy.requests"):
+        nurse.get(f"/bags/{bag.serial}")
+        nurse.get("/login")
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "pharmacy.requests"]
+    assert len(lines) == 2
+    assert lines[0] == {**lines[0], "user": "nurse", "method": "GET", "route": "/bags/<serial>", "status": 200}
+    assert isinstance(lines[0]["ms"], float)
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "Secret Name" not in logged and "P-77" not in logged and bag.serial not in logged
+
+
+def test_a_sign_in_is_logged_without_the_password(browser, caplog):
+    browser.get("/login")
+    with caplog.at_level(logging.DEBUG):
+        browser.post("/login", {"username": "tech", "password": factories.PASSWORDS["tech"]})
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert factories.PASSWORDS["tech"] not in logged and "/login" in logged
