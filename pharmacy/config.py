@@ -42,6 +42,8 @@ class Settings:
     idle_timeout_minutes: int = 15
     printer: str = ""
     label_stock: str = "bag-100x70"
+    # A storage location with no temperature reading for longer than this is flagged on the dashboard.
+    reading_interval_minutes: int = 30
 
     @property
     def zone(self) -> ZoneInfo:
@@ -59,6 +61,7 @@ _ENV = {
     "patient_ai": "PHARMACY_PATIENT_AI", "secret_key": "PHARMACY_SECRET_KEY",
     "idle_timeout_minutes": "PHARMACY_IDLE_TIMEOUT_MINUTES", "printer": "PHARMACY_PRINTER",
     "label_stock": "PHARMACY_LABEL_STOCK",
+    "reading_interval_minutes": "PHARMACY_READING_INTERVAL_MINUTES",
 }
 
 
@@ -80,6 +83,10 @@ def load(overrides: dict | None = None, environ=None) -> Settings:
             values[f.name] = tuple(s for s in raw.split(",") if s)
         elif f.name == "idle_timeout_minutes":
             values[f.name] = int(raw)
+        elif f.name == "reading_interval_minutes":
+            if not raw.strip().isdigit():
+                raise ConfigError(f"PHARMACY_READING_INTERVAL_MINUTES must be a whole number of minutes, not “{raw}”.")
+            values[f.name] = int(raw)
         else:
             values[f.name] = raw
     settings = replace(Settings(), **values, **(overrides or {}))
@@ -94,6 +101,8 @@ def validate(settings: Settings) -> None:
         raise ConfigError(f"PHARMACY_TIMEZONE “{settings.timezone}” is not an IANA time zone name.") from None
     if settings.administration_policy not in ("start", "end"):
         raise ConfigError('PHARMACY_ADMINISTRATION_POLICY must be "start" or "end".')
+    if settings.reading_interval_minutes < 1:
+        raise ConfigError("PHARMACY_READING_INTERVAL_MINUTES must be at least 1.")
     ai = settings.patient_ai
     if ai not in ("none", "8018") and not (ai.isdigit() and 91 <= int(ai) <= 99):
         raise ConfigError('PHARMACY_PATIENT_AI must be "none", "8018" or an internal AI from 91 to 99.')

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date
 
 from pharmacy import clock
-from pharmacy.domain.gs1 import GS
+from pharmacy.domain.gs1 import GS, element_string
 from pharmacy.domain.inuse import to_local
+from pharmacy.printing.label import label_pairs, linear_pairs
 from pharmacy.services import bags, orders, preparation, release, stock, users
 from pharmacy.services.demo import GLUCOSE_SCAN, NACL_SCAN, USERS, WATER_SCAN, vial_scan
 
@@ -48,8 +49,9 @@ def verified_order(pharmacy, who=None, course: int = 1, day: int = 1, on: date |
                                override_reason="Course history kept in another hospital's records" if order.state == "blocked" else None)
 
 
-def signed_preparation(pharmacy, vial_serial: str, who=None, diluent: str = NACL_SCAN, preparer: str = "tech"):
-    order = verified_order(pharmacy, who)
+def signed_preparation(pharmacy, vial_serial: str, who=None, diluent: str = NACL_SCAN, preparer: str = "tech",
+                       on: date | None = None):
+    order = verified_order(pharmacy, who, on=on)
     prep = preparation.start(pharmacy, preparer, order.id)
     prep = preparation.scan_vial(pharmacy, preparer, prep.id, prep.version, vial_scan(vial_serial))
     prep = preparation.inspect_vial(pharmacy, preparer, prep.id, prep.version, True)
@@ -60,6 +62,20 @@ def signed_preparation(pharmacy, vial_serial: str, who=None, diluent: str = NACL
     return preparation.get(pharmacy, prep.id), bag
 
 
-def released_bag(pharmacy, vial_serial: str, who=None, diluent: str = NACL_SCAN):
-    prep, _ = signed_preparation(pharmacy, vial_serial, who, diluent)
+def released_bag(pharmacy, vial_serial: str, who=None, diluent: str = NACL_SCAN, on: date | None = None):
+    prep, _ = signed_preparation(pharmacy, vial_serial, who, diluent, on=on)
     return release.decide(pharmacy, "pharm", prep.id, prep.version, PASSWORDS["pharm"], "released")
+
+
+def label_scan(pharmacy, serial: str, symbol: str = "datamatrix") -> str:
+    """What a scanner types for the bag's label: the DataMatrix (``]d2``) or the GS1-128 (``]C1``)."""
+    with pharmacy.uow(readonly=True) as uow:
+        data = bags.label_data(pharmacy, uow.session, bags._bag(uow.session, serial), reprint=0)
+    if symbol == "datamatrix":
+        return "]d2" + element_string(label_pairs(data))
+    return "]C1" + element_string(linear_pairs(data))
+
+
+def wristband_scan(gsrn: str) -> str:
+    """A GS1 wristband: the patient's GSRN (8018) in a GS1-128."""
+    return "]C1" + element_string([("8018", gsrn)])

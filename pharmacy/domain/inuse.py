@@ -45,8 +45,11 @@ def use_by(dilution_time: datetime, in_use_limit: timedelta, expiries: Iterable[
 
 
 def is_expired(use_by_time: datetime, now: datetime) -> bool:
-    """A bag is expired from its use-by minute on: at use-by it is refused."""
-    return _aware(now, "now") >= _aware(use_by_time, "use-by")
+    """A bag is expired from its use-by minute on: at use-by it is refused. (Aware datetimes compare
+    as instants whatever their zones; only a naive one is an error. Called per row of a recall.)"""
+    if now.tzinfo is None or use_by_time.tzinfo is None:
+        _aware(now, "now"), _aware(use_by_time, "use-by")  # raises, naming which
+    return now >= use_by_time
 
 
 def check_ingredient_in_date(expiry: date, now: datetime, zone: ZoneInfo, what: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -54,7 +54,9 @@ def _patient_from_wristband(pharmacy: Pharmacy, session, raw: str) -> Patient | 
     text = (raw or "").strip()
     if not text:
         raise ScanError("Scan the patient's wristband.")
-    if text.startswith("]") or "8018" in text[:6]:
+    # a GS1 wristband: with its symbology identifier, or (8018) and the 18-digit GSRN; anything else is
+    # the hospital's patient identifier (which may well contain the digits 8018)
+    if text.startswith("]") or (text.startswith("8018") and text[4:22].isdigit() and len(text) >= 22):
         scan = read_scan(pharmacy, text)
         if scan.gsrn:
             return session.execute(select(Patient).where(Patient.gsrn == scan.gsrn)).scalar_one_or_none()
@@ -140,13 +142,14 @@ def end(pharmacy: Pharmacy, username: str, serial: str, interrupted_reason: str 
         return record
 
 
-def observation_until(pharmacy: Pharmacy, record: Administration) -> str | None:
+def observation_end(pharmacy: Pharmacy, product_id: str, ended_at: datetime) -> datetime:
     """SmPC 4.4: observe the patient for at least 2 hours after the infusion."""
+    return ended_at + timedelta(seconds=pharmacy.product(product_id).observation.to("second").magnitude)
+
+
+def observation_until(pharmacy: Pharmacy, record: Administration) -> str | None:
     if record.ended_at is None:
         return None
-    bag = None
     with pharmacy.uow(readonly=True) as uow:
-        bag = uow.session.get(Bag, record.bag_id)
-        monograph = pharmacy.product(bag.preparation.order.product_id)
-    hours = timedelta(seconds=monograph.observation.to("second").magnitude)
-    return format_local(record.ended_at + hours, pharmacy.zone)
+        product_id = uow.session.get(Bag, record.bag_id).preparation.order.product_id
+    return format_local(observation_end(pharmacy, product_id, record.ended_at), pharmacy.zone)

@@ -23,6 +23,7 @@ from pharmacy.services.base import Pharmacy, actor, refusals_recorded
 
 log = logging.getLogger(__name__)
 LABELLABLE = ("released", "stored")
+QUARANTINE_DISPOSERS = ("pharmacist",)  # who reviews an excursion and discards a quarantined bag
 _BAG_OPTIONS = (
     selectinload(Bag.preparation).selectinload(Preparation.order).selectinload(Order.patient),
     selectinload(Bag.preparation).selectinload(Preparation.vial),
@@ -179,7 +180,7 @@ def dispose_bag(pharmacy: Pharmacy, username: str, serial: str, reason: str) -> 
     with refusals_recorded(pharmacy, username, "bag.dispose", "bag", serial), pharmacy.uow() as uow:
         user = actor(uow.session, username, "technician", "pharmacist", "nurse")
         bag = _bag(uow.session, serial, lock=True)
-        if bag.state == "quarantined" and user.role != "pharmacist":
+        if bag.state == "quarantined" and user.role not in QUARANTINE_DISPOSERS:
             raise NotAllowed("A quarantined bag is discarded by a pharmacist, who reviews the excursion first.")
         if bag.state in ("destroyed", "administered", "in_administration"):
             raise StateConflict(f"Bag {bag.serial} is {bag.state.replace('_', ' ')} and cannot be disposed of.")
@@ -206,6 +207,8 @@ def add_location(pharmacy: Pharmacy, username: str | None, name: str, min_celsiu
         raise PharmacyError("A location needs a name and a range whose minimum is below its maximum.")
     with pharmacy.uow() as uow:
         who = actor(uow.session, username, "admin").username if username else "system"
+        if uow.session.execute(select(StorageLocation.id).where(StorageLocation.name == name.strip())).first():
+            raise StateConflict(f"A storage location named “{name.strip()}” exists already.")
         location = StorageLocation(name=name.strip(), min_celsius=min_celsius, max_celsius=max_celsius, printer=printer)
         uow.session.add(location)
         uow.session.flush()

@@ -83,7 +83,8 @@ def refusals_recorded(pharmacy: Pharmacy, username: str | None, action: str, obj
                 uow.session.add(Refusal(
                     at=clock.now(), username=username, action=action, code=error.code,
                     message=error.message[:2000], object_type=object_type,
-                    object_id=None if object_id is None else str(object_id),
+                    # the column holds 40 characters: a raw label scan is longer (PostgreSQL refused it whole)
+                    object_id=None if object_id is None else str(object_id)[:40],
                 ))
                 uow.commit()
         except Exception:  # the refusal itself must still reach the user

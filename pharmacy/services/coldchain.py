@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
@@ -28,17 +28,20 @@ class Recorded:
 
 
 def _quarantine(session, username: str, location: StorageLocation, row: Reading) -> list[str]:
-    """Every bag stored at ``location`` when the out-of-range reading was taken."""
-    stored = session.execute(select(Bag).where(Bag.location_id == location.id, Bag.state == "stored")).scalars().all()
+    """Every still-stored bag that was at ``location`` when the out-of-range reading was taken — also
+    one moved elsewhere since (a CSV of the fridge log often comes in after the bag went to the ward)."""
+    been_there = select(BagMove.bag_id).where(BagMove.location_id == location.id, BagMove.at <= row.at)
+    stored = session.execute(select(Bag).where(Bag.id.in_(been_there), Bag.state == "stored")).scalars().all()
     serials = []
     for bag in stored:
-        moved_in = session.execute(select(BagMove.at).where(BagMove.bag_id == bag.id, BagMove.location_id == location.id)
-                                   .order_by(BagMove.at.desc()).limit(1)).scalar_one_or_none()
-        if moved_in is None or moved_in > row.at:
+        there_then = session.execute(select(BagMove.location_id).where(BagMove.bag_id == bag.id, BagMove.at <= row.at)
+                                     .order_by(BagMove.at.desc(), BagMove.id.desc()).limit(1)).scalar_one()
+        if there_then != location.id:
             continue
         bag.state = "quarantined"
         audit.append(session, username, "bag.quarantine", "bag", bag.id, old={"state": "stored"},
-                     new={"state": "quarantined"}, reason=(
+                     new={"state": "quarantined", "location": location.name, "reading_at": row.at.astimezone(UTC).isoformat(),
+                          "celsius": row.celsius}, reason=(
                          f"{location.name} read {row.celsius:g} °C at {row.at.isoformat()} "
                          f"(permitted {location.min_celsius:g}–{location.max_celsius:g} °C)"))
         serials.append(bag.serial)
@@ -111,7 +114,8 @@ def location_gaps(pharmacy: Pharmacy, interval: timedelta) -> dict[str, list[tup
         for location in uow.session.execute(select(StorageLocation)).scalars():
             times = uow.session.execute(select(TemperatureReading.at).where(
                 TemperatureReading.location_id == location.id, TemperatureReading.at >= since)).scalars().all()
-            found[location.name] = gaps([since, *times] if not times else times, interval, until=now)
+            # from the start of the window: a day's silence before one late reading is a gap too
+            found[location.name] = gaps([since, *times], interval, until=now)
     return found
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from pharmacy import config as pharmacy_config
 from pharmacy.services import base, setup
 from pharmacy.services.users import get_user
-from pharmacy.web import api, auth, bags, check, orders, prep, stock
+from pharmacy.web import api, auth, bags, check, orders, prep, stock, storage, ward
 from pharmacy.web.common import get_pharmacy, register_template_helpers
 from pharmacy.web.errors import register_error_handlers
 from pharmacy.web.extensions import csrf, login_manager
@@ -24,7 +24,7 @@ from pharmacy.web.security import PUBLIC, SIGNED_IN, Anonymous, WebUser, guard, 
 
 SETTINGS_FIELDS = {f.name for f in fields(pharmacy_config.Settings)}
 HOME_BY_ROLE = {"technician": "orders.worklist", "pharmacist": "orders.worklist", "auditor": "orders.worklist",
-                "nurse": "bags.index", "admin": "stock.index"}
+                "nurse": "ward.index", "admin": "stock.index"}
 
 
 def templates_folder() -> Path:
@@ -90,6 +90,8 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     for module in (auth, orders, prep, check, bags, stock, api):
+        app.register_blueprint(module.bp)
+    for module in (storage, ward):  # the cold chain and the ward
         app.register_blueprint(module.bp)
 
     @app.get("/")

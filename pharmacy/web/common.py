@@ -60,6 +60,9 @@ NAV = [
     ("check.index", "check.view", "Check & release"),
     ("bags.index", "bags.view", "Bags"),
     ("stock.index", "stock.view", "Stock"),
+    ("storage.dashboard", "dashboard.view", "Dashboard"),
+    ("storage.index", "storage.locations", "Storage"),  # the others reach it from the dashboard
+    ("ward.index", "ward.bedside", "Bedside"),
 ]
 
 

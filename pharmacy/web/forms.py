@@ -3,7 +3,9 @@ is a date); every rule about its meaning lives in the services."""
 
 from __future__ import annotations
 
-from datetime import date
+import math
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from flask import request
 
@@ -61,3 +63,33 @@ def version() -> int:
         raise FormError("This form is incomplete (it does not say which version of the record it was loaded "
                         "with). Nothing was recorded: reload the page.")
     return int(value)
+
+
+def number(name: str, what: str) -> float:
+    """A decimal number; a comma is read as the decimal sign (2,5 = 2.5)."""
+    value = text(name, what)
+    try:
+        result = float(value.replace(",", "."))
+    except ValueError:
+        raise FormError(f"{what} must be a number, not “{value}”.") from None
+    if not math.isfinite(result):
+        raise FormError(f"{what} must be a number, not “{value}”.")
+    return result
+
+
+def local_datetime(name: str, what: str, zone: ZoneInfo) -> datetime:
+    """A time from a ``datetime-local`` field, read in the pharmacy's zone (or ISO text with its own
+    offset). A wall time that the clock change makes happen twice, or not at all, is refused: only its
+    UTC offset could say which instant was meant."""
+    value = text(name, what)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise FormError(f"{what} must be a date and time (YYYY-MM-DD HH:MM), not “{value}”.") from None
+    if moment.tzinfo is not None:
+        return moment
+    first, second = moment.replace(tzinfo=zone, fold=0), moment.replace(tzinfo=zone, fold=1)
+    if first.utcoffset() != second.utcoffset():
+        raise FormError(f"{moment:%d %b %Y %H:%M} happens twice or not at all in {zone.key} (the clocks change "
+                        "that night): give the time with its UTC offset, e.g. 2026-10-25T02:30:00+01:00.")
+    return first

@@ -31,6 +31,11 @@ PERMISSIONS = {
     "bags.handle": "store or dispose of bags",
     "stock.view": "see stock",
     "stock.receive": "receive stock",
+    "dashboard.view": "see the bag dashboard",
+    "storage.view": "see storage locations and temperatures",
+    "storage.locations": "add storage locations",
+    "temps.record": "record temperature readings",
+    "ward.bedside": "check and give bags at the bedside",
 }
 _READ = {"worklist.view", "orders.view", "check.view", "bags.view", "stock.view"}
 _TECHNICIAN = _READ - {"check.view"} | {"orders.enter", "prep.work", "bags.label", "bags.handle", "stock.receive"}
@@ -41,6 +46,17 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "auditor": frozenset(_READ),  # reads everything, changes nothing
     "admin": frozenset({"bags.view", "stock.view", "stock.receive"}),
 }
+# Cold chain and ward (web/storage.py, web/ward.py). Recording readings: the roles of
+# services.coldchain.RECORDERS; the bedside: those of services.administration.NURSES.
+_COLD_CHAIN = {
+    "technician": {"dashboard.view", "storage.view", "temps.record"},
+    "pharmacist": {"dashboard.view", "storage.view", "temps.record", "ward.bedside"},
+    "nurse": {"dashboard.view", "storage.view", "temps.record", "ward.bedside"},
+    "auditor": {"dashboard.view", "storage.view"},
+    "admin": {"storage.view", "storage.locations", "temps.record"},
+}
+for _role, _extra in _COLD_CHAIN.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _extra
 # Flask's own endpoint for files in pharmacy/web/static; it cannot carry an attribute.
 PUBLIC_ENDPOINTS = frozenset({"static"})
 

@@ -212,7 +212,7 @@ def test_after_sign_in_only_a_local_next_is_followed(browser):
 
 
 @pytest.mark.parametrize(("username", "home"), [("tech", "/worklist"), ("pharm", "/worklist"),
-                                                ("auditor", "/worklist"), ("nurse", "/bags/"), ("admin", "/stock/")])
+                                                ("auditor", "/worklist"), ("nurse", "/ward/"), ("admin", "/stock/")])
 def test_each_role_starts_where_its_work_is(signed_in, username, home):
     assert signed_in(username).get("/").headers["Location"] == home
 

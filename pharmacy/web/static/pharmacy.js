@@ -8,6 +8,12 @@
  *    server refuses a double submit anyway; this only spares the message).
  * 3. Countdowns ([data-seconds-left]) tick every 30 s from the server's figure, so a wrong clock
  *    on the workstation cannot make a bag look fresher than it is.
+ * 4. Live countdowns ([data-use-by], ISO with offset) tick every 5 s, measured against the server's
+ *    clock ([data-server-now] on the page) for the same reason. A page marked data-reload-on-expiry
+ *    (the dashboard) reloads when one runs out, so the server decides the new state and offers the
+ *    discard; not while someone is typing in it.
+ * 5. A form with two scan fields (bag, then location): Enter in the first moves on to the second
+ *    while that is still empty, instead of sending the form half-filled.
  */
 (function () {
   "use strict";
@@ -49,24 +55,74 @@
     document.querySelectorAll("form[data-sent]").forEach(function (form) { form.removeAttribute("data-sent"); });
   });
 
+  /* the same words as the server's countdown filter (web/common.countdown); true when it runs out now */
+  function showLeft(el, left) {
+    var row = el.closest("[data-bag-row]");
+    if (left <= 0) {
+      var crossed = !el.classList.contains("is-expired");
+      el.textContent = "EXPIRED";
+      el.classList.remove("is-urgent");
+      el.classList.add("is-expired");
+      if (row) { row.classList.remove("is-urgent"); row.classList.add("is-expired"); }
+      return crossed;
+    }
+    var minutes = Math.floor(left / 60), hours = Math.floor(minutes / 60);
+    minutes = minutes % 60;
+    el.textContent = hours ? hours + " h " + (minutes < 10 ? "0" : "") + minutes + " min left" : minutes + " min left";
+    if (left < 3600) {
+      el.classList.add("is-urgent");
+      if (row) { row.classList.add("is-urgent"); }
+    }
+    return false;
+  }
+
   var counters = document.querySelectorAll("[data-seconds-left]");
   if (counters.length) {
     var loaded = Date.now();
     var tick = function () {
       var elapsed = Math.floor((Date.now() - loaded) / 1000);
       counters.forEach(function (el) {
-        var left = parseInt(el.getAttribute("data-seconds-left"), 10) - elapsed;
-        if (left <= 0) {
-          el.textContent = "EXPIRED";
-          el.classList.add("is-expired");
-          return;
-        }
-        var minutes = Math.floor(left / 60), hours = Math.floor(minutes / 60);
-        minutes = minutes % 60;
-        el.textContent = hours ? hours + " h " + (minutes < 10 ? "0" : "") + minutes + " min left" : minutes + " min left";
-        if (left < 3600) { el.classList.add("is-urgent"); }
+        showLeft(el, parseInt(el.getAttribute("data-seconds-left"), 10) - elapsed);
       });
     };
     window.setInterval(tick, 30000);
   }
+
+  var live = document.querySelectorAll("[data-use-by]");
+  if (live.length) {
+    var anchor = document.querySelector("[data-server-now]");
+    var skew = anchor ? Date.parse(anchor.getAttribute("data-server-now")) - Date.now() : 0;
+    var busy = function () {
+      var active = document.activeElement;
+      return document.querySelector("details[open]") !== null ||
+        (active !== null && ["INPUT", "SELECT", "TEXTAREA"].indexOf(active.tagName) !== -1);
+    };
+    var render = function () {
+      var now = Date.now() + skew, ranOut = false;
+      live.forEach(function (el) {
+        var left = Math.floor((Date.parse(el.getAttribute("data-use-by")) - now) / 1000);
+        ranOut = showLeft(el, left) || ranOut;
+      });
+      if (ranOut && anchor && anchor.hasAttribute("data-reload-on-expiry") && !busy()) {
+        window.location.reload();
+      }
+    };
+    render();
+    window.setInterval(render, 5000);
+  }
+
+  document.querySelectorAll("form").forEach(function (form) {
+    var scans = form.querySelectorAll("input[data-scan]");
+    if (scans.length < 2) { return; }
+    scans.forEach(function (input, index) {
+      var next = scans[index + 1];
+      if (!next) { return; }
+      input.addEventListener("keydown", function (event) {
+        if (event.key === "Enter" && input.value.trim() !== "" && next.value.trim() === "") {
+          event.preventDefault();
+          next.focus();
+        }
+      });
+    });
+  });
 })();

@@ -1,0 +1,199 @@
+"""Storage and the cold chain: put a released bag into a location, the locations and their readings,
+temperatures by form or CSV, and the dashboard of every live bag with its countdown to use-by."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from pharmacy import clock
+from pharmacy.domain.coldchain import reading
+from pharmacy.domain.errors import PharmacyError
+from pharmacy.services import administration, coldchain
+from pharmacy.services import bags as bag_service
+from pharmacy.services import dashboard as overview
+from pharmacy.web import forms
+from pharmacy.web.common import get_pharmacy, today, username
+from pharmacy.web.security import permission
+
+bp = Blueprint("storage", __name__)
+ERRORS_SHOWN = 200  # bad CSV rows listed on screen; the rest are counted
+
+
+@bp.app_template_filter("duration")
+def duration(value: timedelta) -> str:
+    """A stretch of time as people say it: “2 h 55 min”, “45 min”."""
+    hours, minutes = divmod(int(value.total_seconds()) // 60, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+
+
+@bp.app_template_filter("local_iso")
+def local_iso(value: datetime) -> str:
+    """An instant as ISO 8601 with the pharmacy's offset, for the live countdowns (``data-use-by``)."""
+    return value.astimezone(get_pharmacy().zone).isoformat(timespec="seconds")
+
+
+def _interval() -> timedelta:
+    return timedelta(minutes=get_pharmacy().settings.reading_interval_minutes)
+
+
+# --- the dashboard -------------------------------------------------------------------------------
+
+def _dashboard(error: PharmacyError | None = None, status: int = 200):
+    pharmacy = get_pharmacy()
+    return render_template(
+        "storage/dashboard.html", bags=overview.live_bags(pharmacy), locations=overview.locations(pharmacy, _interval()),
+        interval=_interval(), now=clock.now(), to_discard=overview.TO_DISCARD, error=error,
+        may_discard_quarantined=current_user.role in bag_service.QUARANTINE_DISPOSERS), status
+
+
+@bp.get("/dashboard")
+@permission("dashboard.view")
+def dashboard():
+    """Every live bag with a live countdown to its use-by (the server decides the state at each load),
+    the bags to discard, and the locations whose temperature record has a gap."""
+    return _dashboard()
+
+
+@bp.post("/dashboard/<serial>/discard")
+@permission("bags.handle")
+def discard(serial: str):
+    """Record an expired or quarantined bag as destroyed, with the reason (quarantined: a pharmacist)."""
+    try:
+        bag_service.dispose_bag(get_pharmacy(), username(), serial, forms.text("reason", "The reason"))
+    except PharmacyError as error:
+        return _dashboard(error, error.http_status)
+    flash(f"Bag {serial} recorded as destroyed. Put it in the cytotoxic waste.", "success")
+    return redirect(url_for("storage.dashboard"))
+
+
+# --- storage -------------------------------------------------------------------------------------
+
+def _index(error: PharmacyError | None = None, status: int = 200, form: dict | None = None):
+    pharmacy = get_pharmacy()
+    return render_template("storage/index.html", locations=overview.locations(pharmacy, _interval()),
+                           moves=overview.moves(pharmacy), interval=_interval(), error=error,
+                           form=form or {}), status
+
+
+@bp.get("/storage/")
+@permission("storage.view")
+def index():
+    """The locations with their range and last reading, the bag moves, and the form to store a bag."""
+    return _index()
+
+
+@bp.post("/storage/store")
+@permission("bags.handle")
+def store():
+    """Put a released bag into a location: scan its label (or type its serial), pick or scan the location."""
+    pharmacy = get_pharmacy()
+    try:
+        scan = forms.text("bag", "The bag's label scan")
+        location = forms.text("location", "The storage location")
+        bag = bag_service.store(pharmacy, username(), administration.bag_serial_from_scan(pharmacy, scan), location)
+    except PharmacyError as error:
+        return _index(error, error.http_status, {"location": request.form.get("location", "")})
+    flash(f"Bag {bag.serial} stored in {location}.", "success")
+    return redirect(url_for("storage.index"))
+
+
+@bp.post("/storage/locations")
+@permission("storage.locations")
+def add_location():
+    """A new storage location with its permitted range (2–8 °C unless said otherwise)."""
+    try:
+        name = forms.text("name", "The location's name")
+        low, high = forms.number("min_celsius", "The lowest temperature"), forms.number("max_celsius", "The highest temperature")
+        bag_service.add_location(get_pharmacy(), username(), name, low, high)
+    except PharmacyError as error:
+        return _index(error, error.http_status, dict(request.form))
+    flash(f"Location {name} added ({low:g}–{high:g} °C).", "success")
+    return redirect(url_for("storage.index"))
+
+
+def _day(value: str | None) -> date:
+    try:
+        return date.fromisoformat(value) if value else today()
+    except ValueError:
+        raise forms.FormError(f"The day must be a date (YYYY-MM-DD), not “{value}”.") from None
+
+
+@bp.get("/storage/locations/<int:location_id>")
+@permission("storage.view")
+def location(location_id: int):
+    """One location's readings of a day (local), its excursions with the bags they quarantined, its
+    gaps over the last day and the bags moved in."""
+    pharmacy = get_pharmacy()
+    place = overview.location(pharmacy, location_id)
+    day = _day(request.args.get("day"))
+    start = datetime.combine(day, time(0), tzinfo=pharmacy.zone)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=pharmacy.zone)
+    readings = [r for r in coldchain.readings_for(pharmacy, place.name, start, end) if r.at < end]
+    excursions = overview.excursions(pharmacy, location_id, start, end - timedelta(microseconds=1))
+    status = next(s for s in overview.locations(pharmacy, _interval()) if s.id == location_id)
+    return render_template("storage/location.html", place=place, status=status, day=day, readings=readings,
+                           excursions=excursions, out_of_range={e.at for e in excursions}, interval=_interval(),
+                           moves=overview.moves(pharmacy, location_id), previous=day - timedelta(days=1),
+                           next=day + timedelta(days=1) if day < today() else None)
+
+
+# --- temperatures --------------------------------------------------------------------------------
+
+def _temperatures(error: PharmacyError | None = None, status: int = 200, result=None, form: dict | None = None):
+    pharmacy = get_pharmacy()
+    return render_template("storage/temperatures.html", locations=bag_service.locations(pharmacy), error=error,
+                           result=result, errors_shown=ERRORS_SHOWN, form=form or {},
+                           now_local=clock.now().astimezone(pharmacy.zone).strftime("%Y-%m-%d %H:%M")), status
+
+
+@bp.get("/storage/temperatures")
+@permission("temps.record")
+def temperatures():
+    """Record one reading, or upload a CSV of readings (the same import as ``pharmacy temps import``)."""
+    return _temperatures()
+
+
+@bp.post("/storage/temperatures")
+@permission("temps.record")
+def record_reading():
+    """One reading by hand; out of range, it quarantines the bags that were stored there."""
+    pharmacy = get_pharmacy()
+    try:
+        item = reading(forms.text("location", "The location"), forms.local_datetime("time", "The time", pharmacy.zone),
+                       forms.text("celsius", "The temperature"))
+        result = coldchain.record(pharmacy, username(), [(1, item)], "form")
+        if result.errors:
+            message = result.errors[0][1]
+            raise PharmacyError(message[:1].upper() + message[1:] + ".")
+    except PharmacyError as error:
+        return _temperatures(error, error.http_status, form=dict(request.form))
+    if result.duplicates:
+        flash(f"{item.location} already has a reading at that time: nothing was recorded twice.", "info")
+    elif result.quarantined:
+        flash(f"{item.celsius:g} °C is out of range for {item.location}. QUARANTINED: {', '.join(result.quarantined)}. "
+              "A pharmacist reviews the excursion and discards them.", "warning")
+    else:
+        flash(f"Reading recorded: {item.location}, {item.celsius:g} °C.", "success")
+    return redirect(url_for("storage.temperatures"))
+
+
+@bp.post("/storage/temperatures/import")
+@permission("temps.record")
+def import_readings():
+    """A CSV of readings (location,time,celsius; time with its UTC offset): good rows are kept, bad
+    rows listed by line, nothing imported twice."""
+    upload = request.files.get("file")
+    try:
+        if upload is None or not upload.filename:
+            raise forms.FormError("Choose the CSV file to upload.")
+        try:
+            content = upload.read().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise forms.FormError(f"{upload.filename} is not UTF-8 text: save the log as CSV (UTF-8) and upload it again.") from None
+        result = coldchain.import_csv(get_pharmacy(), username(), content)
+    except PharmacyError as error:
+        return _temperatures(error, error.http_status)
+    return _temperatures(result=result)
