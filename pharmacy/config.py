@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, fields, replace
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -44,6 +45,8 @@ class Settings:
     label_stock: str = "bag-100x70"
     # A storage location with no temperature reading for longer than this is flagged on the dashboard.
     reading_interval_minutes: int = 30
+    # What one vial costs (in the pharmacy's currency), for the waste report; unset: no cost shown.
+    vial_cost: Decimal | None = None
 
     @property
     def zone(self) -> ZoneInfo:
@@ -62,11 +65,22 @@ _ENV = {
     "idle_timeout_minutes": "PHARMACY_IDLE_TIMEOUT_MINUTES", "printer": "PHARMACY_PRINTER",
     "label_stock": "PHARMACY_LABEL_STOCK",
     "reading_interval_minutes": "PHARMACY_READING_INTERVAL_MINUTES",
+    "vial_cost": "PHARMACY_VIAL_COST",
 }
 
 
 class ConfigError(ValueError):
     pass
+
+
+def _money(raw: str, name: str) -> Decimal:
+    try:
+        value = Decimal(raw.strip())
+    except InvalidOperation:
+        raise ConfigError(f"{name} must be an amount such as 8500.00, not “{raw}”.") from None
+    if not value.is_finite() or value < 0:
+        raise ConfigError(f"{name} must be an amount of zero or more, not “{raw}”.")
+    return value
 
 
 def load(overrides: dict | None = None, environ=None) -> Settings:
@@ -87,6 +101,8 @@ def load(overrides: dict | None = None, environ=None) -> Settings:
             if not raw.strip().isdigit():
                 raise ConfigError(f"PHARMACY_READING_INTERVAL_MINUTES must be a whole number of minutes, not “{raw}”.")
             values[f.name] = int(raw)
+        elif f.name == "vial_cost":
+            values[f.name] = _money(raw, "PHARMACY_VIAL_COST")
         else:
             values[f.name] = raw
     settings = replace(Settings(), **values, **(overrides or {}))

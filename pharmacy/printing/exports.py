@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
@@ -44,13 +45,23 @@ def neutralise(text: str) -> str:
     return "'" + text if text.startswith(_DANGEROUS) else text
 
 
-def to_csv(rows: list[dict], columns: list[str], zone: ZoneInfo) -> bytes:
+def csv_chunks(rows: Iterable[dict], columns: list[str], zone: ZoneInfo, every: int = 1000) -> Iterator[bytes]:
+    """The CSV as UTF-8 pieces of ``every`` rows (BOM first), for a download streamed as it is read."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
+    buffer.write("\ufeff")
     writer.writerow(columns)
-    for row in rows:
+    for number, row in enumerate(rows, start=1):
         writer.writerow([neutralise(cell(row.get(c), zone)) for c in columns])
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+        if number % every == 0:
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode("utf-8")
+
+
+def to_csv(rows: list[dict], columns: list[str], zone: ZoneInfo) -> bytes:
+    return b"".join(csv_chunks(rows, columns, zone))
 
 
 def to_json(rows: list[dict], zone: ZoneInfo) -> str:
@@ -59,7 +70,8 @@ def to_json(rows: list[dict], zone: ZoneInfo) -> str:
 
 
 def report_pdf(title: str, query: str, columns: list[str], rows: list[dict], *, generated_by: str,
-               generated_at: datetime, zone: ZoneInfo) -> bytes:
+               generated_at: datetime, zone: ZoneInfo, notes: Iterable[str] = ()) -> bytes:
+    """``notes``: lines under the row count (a total, what a column means)."""
     regular, bold = fonts.face(False), fonts.face(True)
     small = ParagraphStyle("cell", fontName=regular, fontSize=7, leading=8.5)
     head = ParagraphStyle("head", parent=small, fontName=bold)
@@ -72,6 +84,7 @@ def report_pdf(title: str, query: str, columns: list[str], rows: list[dict], *, 
         Paragraph(escape(f"Query: {query}"), ParagraphStyle("q", fontName=regular, fontSize=9, leading=11)),
         Paragraph(escape(stamp), ParagraphStyle("g", fontName=regular, fontSize=9, leading=11)),
         Paragraph(escape(f"{len(rows)} row(s)"), ParagraphStyle("n", fontName=regular, fontSize=9, leading=11)),
+        *[Paragraph(escape(note), ParagraphStyle("note", fontName=regular, fontSize=9, leading=11)) for note in notes],
         Spacer(1, 4 * mm),
     ]
     data = [[Paragraph(escape(c), head) for c in columns]]

@@ -20,12 +20,13 @@ from pharmacy.db.models import (
     Order,
     Patient,
     Preparation,
+    Refusal,
     StorageLocation,
     TemperatureReading,
     User,
     Vial,
 )
-from pharmacy.domain.errors import NotFound, PharmacyError
+from pharmacy.domain.errors import NotFound, PharmacyError, StateConflict
 from pharmacy.domain.inuse import LIVE_BAG_STATES, effective_state
 from pharmacy.services.bags import _bag
 from pharmacy.services.base import Pharmacy, actor
@@ -57,17 +58,28 @@ def _recall_query(lot: str, kind: str, serial: str | None = None):
     return query.order_by(Bag.serial)
 
 
-def recall(pharmacy: Pharmacy, lot: str, kind: str = "vial", serial: str | None = None) -> list[dict]:
-    """Every bag made from a vial lot (or one vial serial) or a diluent lot, with its patient, state,
-    label prints and administration times."""
+def _recall_lot(lot: str, kind: str) -> str:
     if kind not in KINDS:
         raise PharmacyError("Recall a vial lot or a diluent lot.")
     if not (lot or "").strip():
         raise PharmacyError("Give the lot number to recall.")
+    return lot.strip()
+
+
+def _recall_reason(reason: str | None) -> str:
+    if len((reason or "").strip()) < 10:
+        raise PharmacyError("Give the recall reason (at least 10 characters), e.g. the manufacturer's notice.")
+    return reason.strip()
+
+
+def recall(pharmacy: Pharmacy, lot: str, kind: str = "vial", serial: str | None = None) -> list[dict]:
+    """Every bag made from a vial lot (or one vial serial) or a diluent lot, with its patient, state,
+    label prints and administration times."""
+    lot = _recall_lot(lot, kind)
     now = clock.now()
     with pharmacy.uow(readonly=True) as uow:
         # Core execution: plain columns need none of the ORM's row machinery
-        rows = uow.session.connection().execute(_recall_query(lot.strip(), kind, serial)).all()
+        rows = uow.session.connection().execute(_recall_query(lot, kind, (serial or "").strip() or None)).all()
     result = []
     for row in rows:
         item = dict(zip(RECALL_COLUMNS, row, strict=True))
@@ -76,51 +88,86 @@ def recall(pharmacy: Pharmacy, lot: str, kind: str = "vial", serial: str | None 
     return result
 
 
-def quarantine_lot(pharmacy: Pharmacy, username: str, lot: str, kind: str, reason: str) -> dict:
+def _to_quarantine(session, lot: str, kind: str) -> tuple[list[Bag], list]:
+    """What the recall action would quarantine: every bag of the lot not yet given (expired ones
+    included) and the lot's unused stock. One query for the preview and for the action."""
+    made = _recall_query(lot, kind).subquery()  # a subquery, not a list of serials: a lot may have many bags
+    bags = session.execute(select(Bag).where(Bag.serial.in_(select(made.c.serial)), Bag.state.in_(LIVE_BAG_STATES))
+                           .order_by(Bag.serial)).scalars().all()
+    model = Vial if kind == "vial" else DiluentLot
+    stock = session.execute(select(model).where(model.lot == lot, model.state == "received")).scalars().all()
+    return list(bags), list(stock)
+
+
+def quarantine_preview(pharmacy: Pharmacy, lot: str, kind: str = "vial", reason: str | None = None) -> dict:
+    """What ``quarantine_lot`` would do now, for the confirmation step (``reason``, when given, is
+    checked as the action will check it). Nothing is changed."""
+    lot = _recall_lot(lot, kind)
+    if reason is not None:
+        _recall_reason(reason)
+    with pharmacy.uow(readonly=True) as uow:
+        bags, stock = _to_quarantine(uow.session, lot, kind)
+        return {"bags": [b.serial for b in bags], "stock": len(stock)}
+
+
+def quarantine_lot(pharmacy: Pharmacy, username: str, lot: str, kind: str, reason: str, *,
+                   expected_bags: int | None = None, expected_stock: int | None = None) -> dict:
     """The confirmed recall action: every bag of the lot not yet given, and the lot's stock, is
-    quarantined (audited, with the reason)."""
-    if len((reason or "").strip()) < 10:
-        raise PharmacyError("Give the recall reason (at least 10 characters), e.g. the manufacturer's notice.")
+    quarantined (audited, with the reason). ``expected_*``: the counts the user confirmed; if the
+    lot changed since (a bag given or made meanwhile) nothing is done and the user confirms again."""
+    lot, reason = _recall_lot(lot, kind), _recall_reason(reason)
     with pharmacy.uow() as uow:
         actor(uow.session, username, "pharmacist")
-        serials = [r.serial for r in uow.session.execute(_recall_query(lot, kind)).all()]
-        bags = uow.session.execute(select(Bag).where(Bag.serial.in_(serials), Bag.state.in_(LIVE_BAG_STATES))).scalars().all()
+        bags, stock = _to_quarantine(uow.session, lot, kind)
+        if (expected_bags is not None and expected_bags != len(bags)) or \
+                (expected_stock is not None and expected_stock != len(stock)):
+            raise StateConflict(f"Lot {lot} changed since you confirmed: it now has {len(bags)} bag(s) not yet "
+                                f"given and {len(stock)} stock item(s). Nothing was quarantined: check and confirm again.")
         for bag in bags:
             audit.append(uow.session, username, "bag.quarantine", "bag", bag.id, old={"state": bag.state},
-                         new={"state": "quarantined"}, reason=f"recall of {kind} lot {lot}: {reason.strip()}")
+                         new={"state": "quarantined"}, reason=f"recall of {kind} lot {lot}: {reason}")
             bag.state = "quarantined"
-        stock = (uow.session.execute(select(Vial).where(Vial.lot == lot, Vial.state == "received")).scalars().all()
-                 if kind == "vial" else
-                 uow.session.execute(select(DiluentLot).where(DiluentLot.lot == lot, DiluentLot.state == "received")).scalars().all())
         for item in stock:
             item.state = "quarantined"
             audit.append(uow.session, username, f"{kind}.quarantine", "vial" if kind == "vial" else "diluent_lot",
                          item.id, old={"state": "received"}, new={"state": "quarantined"},
-                         reason=f"recall of lot {lot}: {reason.strip()}")
+                         reason=f"recall of lot {lot}: {reason}")
         uow.commit()
         return {"bags": [b.serial for b in bags], "stock": len(stock)}
 
 
 def bag_history(pharmacy: Pharmacy, serial: str) -> dict:
     """Everything about one bag, from vial to vein."""
+    now = clock.now()
     with pharmacy.uow(readonly=True) as uow:
         session = uow.session
         bag = _bag(session, serial)
         prep = bag.preparation
         names = {u.id: u.full_name for u in session.execute(select(User)).scalars()}
+        administration = session.execute(select(Administration).where(Administration.bag_id == bag.id)).scalar_one_or_none()
+        disposals = session.execute(select(Disposal).where(Disposal.object_type == "bag", Disposal.object_id == bag.id)
+                                    .order_by(Disposal.at)).scalars().all()
         moves = session.execute(select(BagMove, StorageLocation.name).outerjoin(StorageLocation)
                                 .where(BagMove.bag_id == bag.id).order_by(BagMove.at)).all()
+        # the bag leaves its last location when its infusion starts or it is destroyed
+        left_at = min([now] + ([administration.started_at] if administration else []) + [d.at for d in disposals])
         temps = []
         for index, (move, location_name) in enumerate(moves):
-            until = moves[index + 1][0].at if index + 1 < len(moves) else clock.now()
+            until = min(moves[index + 1][0].at, left_at) if index + 1 < len(moves) else left_at
             temps += [{"location": location_name, "at": t.at, "celsius": t.celsius} for t in session.execute(
                 select(TemperatureReading).where(TemperatureReading.location_id == move.location_id,
                                                  TemperatureReading.at >= move.at, TemperatureReading.at <= until)
                 .order_by(TemperatureReading.at)).scalars()]
-        administration = session.execute(select(Administration).where(Administration.bag_id == bag.id)).scalar_one_or_none()
+        steps = [{"step": s.step, "by": names.get(s.user_id), "at": s.at, "detail": s.detail} for s in prep.steps]
+        quarantines = session.execute(select(AuditEntry).where(  # found through the index on action
+            AuditEntry.action == "bag.quarantine", AuditEntry.object_type == "bag", AuditEntry.object_id == str(bag.id))
+            .order_by(AuditEntry.id)).scalars().all()
+        refused = session.execute(select(Refusal).where(or_(
+            (Refusal.object_type == "preparation") & (Refusal.object_id == str(prep.id)),
+            (Refusal.object_type == "bag") & (Refusal.object_id == bag.serial))).order_by(Refusal.at, Refusal.id)).scalars()
         return {
-            "bag": {"serial": bag.serial, "batch": bag.batch, "state": effective_state(bag.state, bag.use_by, clock.now()),
-                    "use_by": bag.use_by, "released_at": bag.released_at},
+            "bag": {"serial": bag.serial, "batch": bag.batch, "state": effective_state(bag.state, bag.use_by, now),
+                    "use_by": bag.use_by, "released_at": bag.released_at, "dilution_time": prep.dilution_time},
             "patient": {"identifier": prep.order.patient.identifier, "name": prep.order.patient.name,
                         "ward": prep.order.patient.ward},
             "order": {"id": prep.order.id, "course": prep.order.course, "day": prep.order.course_day,
@@ -131,47 +178,66 @@ def bag_history(pharmacy: Pharmacy, serial: str) -> dict:
                 {"kind": "diluent", "gtin": prep.diluent_lot.gtin, "lot": prep.diluent_lot.lot, "serial": None,
                  "expiry": prep.diluent_lot.expiry},
             ],
-            "steps": [{"step": s.step, "by": names.get(s.user_id), "at": s.at, "detail": s.detail} for s in prep.steps],
+            "steps": steps,
+            # the electronic signatures: the preparer's (sign) and the checker's (release or rejection)
+            "signatures": [{"meaning": (s["detail"] or {}).get("meaning", s["step"]), "by": s["by"], "at": s["at"],
+                            "reason": (s["detail"] or {}).get("reason")}
+                           for s in steps if s["step"] in ("sign", "check")],
             "prints": [{"number": p.number, "by": names.get(p.user_id), "at": p.at, "stock": p.stock,
                         "destination": p.destination} for p in session.execute(
                 select(LabelPrint).where(LabelPrint.bag_id == bag.id).order_by(LabelPrint.number)).scalars()],
             "moves": [{"location": name, "by": names.get(m.user_id), "at": m.at} for m, name in moves],
             "temperatures": temps,
+            "quarantines": [{"by": e.username, "at": e.at, "reason": e.reason} for e in quarantines],
             "administration": None if administration is None else {
                 "by": names.get(administration.nurse_id), "started_at": administration.started_at,
                 "ended_at": administration.ended_at, "interrupted_reason": administration.interrupted_reason},
-            "disposal": [{"reason": d.reason, "by": names.get(d.user_id), "at": d.at} for d in session.execute(
-                select(Disposal).where(Disposal.object_type == "bag", Disposal.object_id == bag.id)).scalars()],
+            "disposal": [{"reason": d.reason, "by": names.get(d.user_id), "at": d.at} for d in disposals],
+            # near misses on the way: refused scans, volumes, self-checks, bedside checks
+            "refusals": [{"at": r.at, "by": r.username, "action": r.action, "code": r.code, "message": r.message}
+                         for r in refused],
         }
 
 
 def patient_history(pharmacy: Pharmacy, identifier: str) -> dict:
+    """Every order of a patient with its course and day and any course-rule override, every
+    preparation made for it, and every administration."""
     with pharmacy.uow(readonly=True) as uow:
         patient = uow.session.execute(select(Patient).where(Patient.identifier == (identifier or "").strip())).scalar_one_or_none()
         if patient is None:
             raise NotFound(f"No patient with identifier “{identifier}”.")
+        names = {u.id: u.full_name for u in uow.session.execute(select(User)).scalars()}
         rows = uow.session.execute(
-            select(Order, Bag.serial, Bag.state, Bag.use_by, Administration.started_at, Administration.ended_at)
+            select(Order, Preparation, Vial.lot, Bag.serial, Bag.state, Bag.use_by, Administration)
             .outerjoin(Preparation, Preparation.order_id == Order.id)
+            .outerjoin(Vial, Preparation.vial_id == Vial.id)
             .outerjoin(Bag, Bag.preparation_id == Preparation.id)
             .outerjoin(Administration, Administration.bag_id == Bag.id)
-            .where(Order.patient_id == patient.id).order_by(Order.scheduled_on, Order.id)).all()
+            .where(Order.patient_id == patient.id).order_by(Order.scheduled_on, Order.id, Preparation.id)).all()
         now = clock.now()
         return {
             "patient": {"identifier": patient.identifier, "name": patient.name, "date_of_birth": patient.date_of_birth,
                         "ward": patient.ward},
             "orders": [{"order": o.id, "course": o.course, "day": o.course_day, "scheduled_on": o.scheduled_on,
                         "state": o.state, "violations": o.violations, "override_reason": o.override_reason,
+                        "override_by": names.get(o.override_by),
+                        "preparation": p.id if p else None, "preparation_state": p.state if p else None,
+                        "prepared_by": names.get(p.prepared_by) if p else None, "signed_at": p.signed_at if p else None,
+                        "checked_by": names.get(p.checked_by) if p else None, "checked_at": p.checked_at if p else None,
+                        "vial_lot": vial_lot,
                         "bag": serial, "bag_state": effective_state(state, use_by, now) if serial else None,
-                        "administration_started": started, "administration_ended": ended}
-                       for o, serial, state, use_by, started, ended in rows],
+                        "administration_started": a.started_at if a else None,
+                        "administration_ended": a.ended_at if a else None,
+                        "administered_by": names.get(a.nurse_id) if a else None,
+                        "interrupted_reason": a.interrupted_reason if a else None}
+                       for o, p, vial_lot, serial, state, use_by, a in rows],
         }
 
 
-def audit_log(pharmacy: Pharmacy, *, start: datetime | None = None, end: datetime | None = None,
-              username: str | None = None, action: str | None = None, object_type: str | None = None,
-              object_id: str | None = None, page: int = 1, per_page: int = 100) -> tuple[list[AuditEntry], int]:
-    """A page of the audit log, newest first, and the total count matching the filters."""
+def audit_conditions(*, start: datetime | None = None, end: datetime | None = None, username: str | None = None,
+                     action: str | None = None, object_type: str | None = None, object_id: str | None = None) -> list:
+    """The audit log filters as SQL conditions: ``[start, end)`` in UTC; an action matches itself
+    and its sub-actions (``label`` finds ``label.print`` and ``label.reprint``)."""
     conditions = []
     if start:
         conditions.append(AuditEntry.at >= start)
@@ -180,11 +246,18 @@ def audit_log(pharmacy: Pharmacy, *, start: datetime | None = None, end: datetim
     if username:
         conditions.append(AuditEntry.username == username)
     if action:
-        conditions.append(or_(AuditEntry.action == action, AuditEntry.action.like(f"{action}.%")))
+        conditions.append(or_(AuditEntry.action == action, AuditEntry.action.startswith(f"{action}.", autoescape=True)))
     if object_type:
         conditions.append(AuditEntry.object_type == object_type)
     if object_id:
         conditions.append(AuditEntry.object_id == str(object_id))
+    return conditions
+
+
+def audit_log(pharmacy: Pharmacy, *, page: int = 1, per_page: int = 100, **filters) -> tuple[list[AuditEntry], int]:
+    """A page of the audit log, newest first, and the total count matching the filters
+    (``audit_conditions``)."""
+    conditions = audit_conditions(**filters)
     page, per_page = max(1, int(page)), min(max(1, int(per_page)), 1000)
     with pharmacy.uow(readonly=True) as uow:
         total = uow.session.execute(select(func.count()).select_from(AuditEntry).where(*conditions)).scalar_one()
