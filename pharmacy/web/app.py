@@ -15,7 +15,7 @@ from sqlalchemy import text
 from pharmacy import config as pharmacy_config
 from pharmacy.services import base, setup
 from pharmacy.services.users import get_user
-from pharmacy.web import api, auth, bags, check, orders, prep, stock, storage, ward
+from pharmacy.web import api, auth, bags, check, orders, prep, reports, stock, storage, trace, ward
 from pharmacy.web.common import get_pharmacy, register_template_helpers
 from pharmacy.web.errors import register_error_handlers
 from pharmacy.web.extensions import csrf, login_manager
@@ -92,6 +92,8 @@ def register_blueprints(app: Flask) -> None:
     for module in (auth, orders, prep, check, bags, stock, api):
         app.register_blueprint(module.bp)
     for module in (storage, ward):  # the cold chain and the ward
+        app.register_blueprint(module.bp)
+    for module in (trace, reports):  # recall, histories, audit log, reports
         app.register_blueprint(module.bp)
 
     @app.get("/")

@@ -63,6 +63,9 @@ NAV = [
     ("storage.dashboard", "dashboard.view", "Dashboard"),
     ("storage.index", "storage.locations", "Storage"),  # the others reach it from the dashboard
     ("ward.index", "ward.bedside", "Bedside"),
+    ("trace.index", "trace.recall", "Recall & trace"),
+    ("trace.audit", "audit.view", "Audit log"),
+    ("reports.index", "reports.view", "Reports"),
 ]
 
 

@@ -57,6 +57,20 @@ _COLD_CHAIN = {
 }
 for _role, _extra in _COLD_CHAIN.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _extra
+# Traceability (web/trace.py, web/reports.py): pharmacists and auditors read and verify the audit
+# chain (which records nothing); only a pharmacist quarantines a recalled lot. Technicians, nurses and
+# admins see none of it: histories, recalls and the audit log name patients across the whole pharmacy.
+PERMISSIONS.update({
+    "trace.recall": "look up what was made from a lot",
+    "trace.quarantine": "quarantine a recalled lot",
+    "trace.history": "see bag and patient histories",
+    "audit.view": "read the audit log",
+    "audit.verify": "verify the audit chain",
+    "reports.view": "see the work, safety and waste reports",
+})
+_TRACE_READ = frozenset({"trace.recall", "trace.history", "audit.view", "audit.verify", "reports.view"})
+ROLE_PERMISSIONS["pharmacist"] = ROLE_PERMISSIONS["pharmacist"] | _TRACE_READ | {"trace.quarantine"}
+ROLE_PERMISSIONS["auditor"] = ROLE_PERMISSIONS["auditor"] | _TRACE_READ
 # Flask's own endpoint for files in pharmacy/web/static; it cannot carry an attribute.
 PUBLIC_ENDPOINTS = frozenset({"static"})
 

@@ -95,7 +95,8 @@ def test_an_auditor_reads_every_screen_but_every_change_is_refused(app, signed_i
     for url in ["/worklist", "/orders/pending", "/check/", "/check/1", "/bags/", "/bags/BAG0000001", "/stock/"]:
         assert auditor.get(url).status_code == 200, url
     changes = [rule for rule in app.url_map.iter_rules()
-               if "POST" in rule.methods and required_permission(app, rule.endpoint) not in (*SESSION_LESS, SIGNED_IN)]
+               if "POST" in rule.methods and required_permission(app, rule.endpoint) not in (*SESSION_LESS, SIGNED_IN)
+               and rule.endpoint != "trace.audit_verify"]  # verifying the audit chain reads and records nothing
     assert len(changes) >= 8
     for rule in changes:
         response = auditor.post(_example_url(rule), {"version": "1"})
