@@ -44,6 +44,7 @@ TECHS, PHARMACISTS, NURSES = 20, 10, 18
 PASSWORD = "load-test-password-1"
 SIGNATURES = {"POST /prep/<id>/sign", "POST /check/<id>", "POST /login"}
 MAX_REQUESTS_PER_USER = 5000
+THINK = 0.5  # seconds a person takes between two actions (scan, read, click); the machine does the rest
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _VERSION = re.compile(r'name="version" value="(\d+)"')
 
@@ -116,11 +117,11 @@ def vial_scan(serial: str) -> str:
     return f"]d201{demo.VIAL_GTIN}21{serial}<GS>10LOAD1<GS>17280630"
 
 
-def technician(client: Client, name: str, work: queue.Queue, vials: queue.Queue, checks: queue.Queue,
+def technician(client: Client, work: queue.Queue, vials: queue.Queue, checks: queue.Queue,
                deadline: float, receive_serials) -> None:
-    client.login(name)
     while time.monotonic() < deadline and client.count < MAX_REQUESTS_PER_USER:
         client.request("GET", "/worklist", "GET /worklist")
+        time.sleep(THINK)
         client.request("POST", "/stock/receive", "POST /stock/receive", form={"scan": vial_scan(next(receive_serials))})
         try:
             order_id = work.get_nowait()
@@ -140,6 +141,7 @@ def technician(client: Client, name: str, work: queue.Queue, vials: queue.Queue,
             version = _VERSION.search(page)
             if not version:
                 break
+            time.sleep(THINK)
             status, _, _ = client.request("POST", f"{path}/{step}", f"POST /prep/<id>/{step}",
                                           form={**fields, "version": version[1]})
             if status != 302:
@@ -148,9 +150,9 @@ def technician(client: Client, name: str, work: queue.Queue, vials: queue.Queue,
             checks.put(prep_id)
 
 
-def pharmacist(client: Client, name: str, checks: queue.Queue, released: list, deadline: float) -> None:
-    client.login(name)
+def pharmacist(client: Client, checks: queue.Queue, released: list, deadline: float) -> None:
     while time.monotonic() < deadline and client.count < MAX_REQUESTS_PER_USER:
+        time.sleep(THINK)
         client.request("GET", "/check/", "GET /check/")
         client.request("GET", "/orders/pending", "GET /orders/pending")
         try:
@@ -159,6 +161,7 @@ def pharmacist(client: Client, name: str, checks: queue.Queue, released: list, d
             continue
         _, page, _ = client.request("GET", f"/check/{prep_id}", "GET /check/<id>")
         version = _VERSION.search(page)
+        time.sleep(THINK)
         if version:
             status, _, location = client.request("POST", f"/check/{prep_id}", "POST /check/<id>", form={
                 "decision": "released", "password": PASSWORD, "version": version[1], "reason": ""})
@@ -178,7 +181,7 @@ def nurse(client: Client, released: list, deadline: float, seed: int) -> None:
         patient = json.loads(data).get("patient_id", "") if status == 200 else ""
         client.request("POST", "/api/v1/bedside/check", "POST /api/v1/bedside/check",
                        body={"bag_scan": serial, "patient_scan": patient or "unknown"})
-        time.sleep(0.05)  # a nurse scans, reads the screen, scans again
+        time.sleep(THINK)  # a nurse scans, reads the screen, scans again
 
 
 def auditor(client: Client, deadline: float) -> None:
@@ -236,7 +239,7 @@ def main() -> int:
     args = parser.parse_args()
     seconds = args.seconds or (15 if args.quick else 60)
     instance = Path(tempfile.mkdtemp(prefix="pharmacy-load-"))
-    env = {**os.environ, "PHARMACY_INSTANCE": str(instance), "PHARMACY_DATABASE_URL": args.database_url,
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PHARMACY_INSTANCE": str(instance), "PHARMACY_DATABASE_URL": args.database_url,
            "PHARMACY_TIMEZONE": "UTC", "PHARMACY_SECRET_KEY": "load-test"}
     settings = config.load(environ=env)
     if args.database_url.startswith("postgresql"):
@@ -257,14 +260,18 @@ def main() -> int:
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "pharmacy.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
                                "--threads", "16"], env=env, cwd=instance, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+                              stderr=(instance / "server.log").open("w"))
     try:
-        for _ in range(100):
+        for _ in range(200):
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                     break
             except OSError:
+                if server.poll() is not None:
+                    raise SystemExit(f"the server stopped: see {instance / 'server.log'}") from None
                 time.sleep(0.1)
+        else:
+            raise SystemExit("the server did not answer within 20 s")
         stats = Stats()
         work, vials, checks = queue.Queue(), queue.Queue(), queue.Queue()
         for order_id in order_ids:
@@ -281,11 +288,17 @@ def main() -> int:
                     value = next(counter)
                 yield value
 
+        # People sign in at the start of their shift, one after another, before the measured period.
+        techs = [Client(port, stats) for _ in range(TECHS)]
+        pharmacists = [Client(port, stats) for _ in range(PHARMACISTS)]
+        for n, client in enumerate(techs):
+            client.login(f"tech{n:02d}")
+        for n, client in enumerate(pharmacists):
+            client.login(f"pharm{n:02d}")
         deadline = time.monotonic() + seconds
-        threads = [threading.Thread(target=technician, args=(Client(port, stats), f"tech{n:02d}", work, vials, checks,
-                                                              deadline, receive_serials())) for n in range(TECHS)]
-        threads += [threading.Thread(target=pharmacist, args=(Client(port, stats), f"pharm{n:02d}", checks, released,
-                                                               deadline)) for n in range(PHARMACISTS)]
+        threads = [threading.Thread(target=technician, args=(client, work, vials, checks, deadline, receive_serials()))
+                   for client in techs]
+        threads += [threading.Thread(target=pharmacist, args=(client, checks, released, deadline)) for client in pharmacists]
         threads += [threading.Thread(target=nurse, args=(Client(port, stats, nurse_tokens[n]), released, deadline, n))
                     for n in range(NURSES)]
         threads += [threading.Thread(target=auditor, args=(Client(port, stats, auditor_token), deadline)),

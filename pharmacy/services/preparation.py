@@ -175,9 +175,10 @@ def confirm_mixing(pharmacy: Pharmacy, username: str, prep_id: int, version) -> 
 def sign(pharmacy: Pharmacy, username: str, prep_id: int, version, password: str) -> Bag:
     """The preparer signs the step list (password again); the bag gets its serial, batch and use-by."""
     bag_holder: list[Bag] = []
+    with refusals_recorded(pharmacy, username, "prep.sign", "preparation", prep_id):
+        users.check_signature(pharmacy, username, password, "preparation")
 
     def apply(session, prep, monograph):
-        users.signature(session, username, password, "preparation")
         vial, lot = session.get(Vial, prep.vial_id), session.get(DiluentLot, prep.diluent_lot_id)
         limit = use_by(prep.dilution_time, monograph.in_use_limit, [vial.expiry, lot.expiry], pharmacy.zone)
         if limit <= clock.now():

@@ -27,9 +27,11 @@ def check_not_preparer(preparer_id: int, checker_id: int) -> None:
 def decide(pharmacy: Pharmacy, username: str, prep_id: int, version, password: str, decision: str,
            reason: str = "") -> Bag:
     """Release or reject the bag of a signed preparation, under the checker's electronic signature."""
-    with refusals_recorded(pharmacy, username, f"bag.{decision}", "preparation", prep_id), pharmacy.uow() as uow:
+    with refusals_recorded(pharmacy, username, f"bag.{decision}", "preparation", prep_id):
         if decision not in DECISIONS:
             raise PharmacyError("Choose release or reject.")
+        users.check_signature(pharmacy, username, password, "release" if decision == "released" else "rejection")
+    with refusals_recorded(pharmacy, username, f"bag.{decision}", "preparation", prep_id), pharmacy.uow() as uow:
         checker = actor(uow.session, username, "pharmacist")
         prep = uow.session.execute(select(Preparation).where(Preparation.id == prep_id).with_for_update()).scalar_one_or_none()
         if prep is None:
@@ -44,7 +46,6 @@ def decide(pharmacy: Pharmacy, username: str, prep_id: int, version, password: s
         bag = uow.session.execute(select(Bag).where(Bag.preparation_id == prep.id)).scalar_one()
         if decision == "released" and is_expired(bag.use_by, clock.now()):
             raise Expired(f"The bag expired at {format_local(bag.use_by, pharmacy.zone)} and cannot be released. Reject it.")
-        users.signature(uow.session, username, password, "release" if decision == "released" else "rejection")
         now = clock.now()
         prep.state, prep.version = decision, prep.version + 1
         prep.checked_by, prep.checked_at, prep.check_reason = checker.id, now, reason or None

@@ -62,34 +62,45 @@ def _check(user: User | None, password: str) -> bool:
         return False
 
 
+def _find(pharmacy: Pharmacy, username: str) -> User | None:
+    with pharmacy.uow(readonly=True) as uow:
+        return uow.session.execute(select(User).where(User.username == (username or "").strip())).scalar_one_or_none()
+
+
 def authenticate(pharmacy: Pharmacy, username: str, password: str) -> User:
-    """Sign in. After 5 failures in a row the account is locked for 15 minutes (audited)."""
+    """Sign in. After 5 failures in a row the account is locked for 15 minutes (audited).
+
+    The password is checked outside any write transaction: argon2 is slow on purpose, and must not
+    keep every other writer (a technician's scan, a nurse's start) waiting on the database lock."""
     now = clock.now()
+    found = _find(pharmacy, username)
+    if found is not None and found.locked_until and found.locked_until > now:
+        raise AuthenticationFailed("This account is locked after repeated failed sign-ins. Try again later "
+                                   "or ask an administrator.")
+    accepted = _check(found, password) and found.active
+    if found is None:
+        raise AuthenticationFailed("User name or password is wrong.")
     with pharmacy.uow() as uow:
-        user = uow.session.execute(select(User).where(User.username == (username or "").strip())).scalar_one_or_none()
-        if user is not None and user.locked_until and user.locked_until > now:
-            raise AuthenticationFailed("This account is locked after repeated failed sign-ins. Try again later "
-                                       "or ask an administrator.")
-        if not _check(user, password) or not user.active:
-            if user is not None:
-                user.failed_logins += 1
-                if user.failed_logins >= MAX_FAILURES:
-                    user.locked_until, user.failed_logins = now + LOCKOUT, 0
-                    audit.append(uow.session, user.username, "user.locked", "user", user.id,
-                                 reason=f"{MAX_FAILURES} failed sign-ins")
-                uow.commit()
+        user = uow.session.get(User, found.id)
+        if not accepted:
+            user.failed_logins += 1
+            if user.failed_logins >= MAX_FAILURES:
+                user.locked_until, user.failed_logins = now + LOCKOUT, 0
+                audit.append(uow.session, user.username, "user.locked", "user", user.id,
+                             reason=f"{MAX_FAILURES} failed sign-ins")
+            uow.commit()
             raise AuthenticationFailed("User name or password is wrong.")
-        user.failed_logins, user.locked_until = 0, None
-        uow.commit()
-        return user
+        if user.failed_logins or user.locked_until:
+            user.failed_logins, user.locked_until = 0, None
+            uow.commit()
+    return found
 
 
-def signature(session, username: str, password: str, meaning: str) -> User:
-    """Electronic signature: the signed-in user types the password again for this one act."""
-    user = actor(session, username)
-    if not _check(user, password):
+def check_signature(pharmacy: Pharmacy, username: str, password: str, meaning: str) -> None:
+    """Electronic signature: the signed-in user types the password again for this one act. Checked
+    before the act's transaction opens (argon2 must not hold the database's write lock)."""
+    if not _check(_find(pharmacy, username), password):
         raise AuthenticationFailed(f"Password not accepted: the {meaning} was not signed and nothing was recorded.")
-    return user
 
 
 def get_user(pharmacy: Pharmacy, user_id: int) -> User | None:
