@@ -252,7 +252,7 @@ def main() -> int:
         engine.dispose()
     pharmacy = base.build(settings)
     print("seeding …", flush=True)
-    order_ids, vial_serials = prepare_data(pharmacy, 600 if args.quick else 1500)
+    order_ids, vial_serials = prepare_data(pharmacy, 150 if args.quick else 400)
     nurse_tokens = [users.create_token(pharmacy, f"nurse{n:02d}", "load") for n in range(NURSES)]
     auditor_token = users.create_token(pharmacy, f"nurse{NURSES:02d}", "load")
     device_token = users.create_token(pharmacy, "tech", "fridge monitor")
