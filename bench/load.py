@@ -236,6 +236,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="15 s instead of 60 s")
     parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--database-url", default="")
+    parser.add_argument("--threads", type=int, default=6, help="waitress worker threads")
     args = parser.parse_args()
     seconds = args.seconds or (15 if args.quick else 60)
     instance = Path(tempfile.mkdtemp(prefix="pharmacy-load-"))
@@ -259,7 +260,7 @@ def main() -> int:
     pharmacy.db.dispose()
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "pharmacy.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-                               "--threads", "16"], env=env, cwd=instance, stdout=subprocess.DEVNULL,
+                               "--threads", str(args.threads)], env=env, cwd=instance, stdout=subprocess.DEVNULL,
                               stderr=(instance / "server.log").open("w"))
     try:
         for _ in range(200):

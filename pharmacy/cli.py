@@ -312,7 +312,7 @@ def tokens_create(ctx: Context, username: str, name: str) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--demo", "with_demo", is_flag=True, help="Seed the demo pharmacy first.")
-@click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--threads", default=4, show_default=True, type=int, help="Worker threads (4 suits 2 cores).")
 @pass_ctx
 def serve(ctx: Context, host: str, port: int, with_demo: bool, threads: int) -> None:
     """Run the web app under waitress (a production WSGI server)."""

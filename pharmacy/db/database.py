@@ -9,13 +9,16 @@ head row is locked with SELECT … FOR UPDATE for the same effect.
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
+LOCK_TIMEOUT = 30  # seconds, as SQLite's busy_timeout
 
 
 def make_engine(url: str) -> Engine:
@@ -55,6 +58,10 @@ class Database:
         self._readonly = sessionmaker(
             self.engine.execution_options(readonly=True), expire_on_commit=False
         )
+        # SQLite has one writer at a time. Within this process writers queue on a lock, which wakes
+        # the next one the moment the last commits; SQLite's own busy handler (for other processes,
+        # such as a CLI command) polls with sleeps of up to 100 ms, which under load is most of the wait.
+        self.write_lock = threading.Lock() if self.is_sqlite else None
 
     @property
     def is_sqlite(self) -> bool:
@@ -76,15 +83,22 @@ class UnitOfWork:
         self.readonly = readonly
 
     def __enter__(self) -> UnitOfWork:
+        self._lock = None if self.readonly else self.db.write_lock
+        if self._lock is not None and not self._lock.acquire(timeout=LOCK_TIMEOUT):
+            raise OperationalError("waiting for the database", {}, TimeoutError("another writer held the lock"))
         self.session = self.db.session(readonly=self.readonly)
         return self
 
     def __exit__(self, *exc) -> None:
         # close() releases the connection (rolling back anything uncommitted) and detaches the
         # objects without expiring them, so a caller may still read what it loaded.
-        if self.session.in_transaction() and not self.readonly:
-            self.session.rollback()
-        self.session.close()
+        try:
+            if self.session.in_transaction() and not self.readonly:
+                self.session.rollback()
+            self.session.close()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
 
     def commit(self) -> None:
         if self.readonly:
