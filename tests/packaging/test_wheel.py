@@ -38,7 +38,10 @@ def test_pharmacy_help_runs_from_a_fresh_virtual_environment(wheel, tmp_path):
     # The dependencies come from this interpreter's site-packages; the project itself only from the wheel.
     venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
     python = env_dir / "bin" / "python"
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "-q", str(wheel)],
+    # --ignore-installed: the project may be installed outside the venv too (CI installs it); the
+    # venv must get its own copy from the wheel
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--ignore-installed",
+                    "-q", str(wheel)],
                    check=True, timeout=300)
     done = subprocess.run([str(env_dir / "bin" / "pharmacy"), "--help"], cwd=tmp_path, capture_output=True,
                           text=True, timeout=120)
