@@ -22,18 +22,7 @@ from pharmacy.domain.dilution import (
     withdraw_volume,
 )
 from pharmacy.domain.errors import VolumeOutOfTolerance, WrongDiluent
-from pharmacy.domain.monograph import load_catalog
 from pharmacy.domain.units import Q_, VOLUME, parse_quantity, ureg
-
-
-@pytest.fixture(scope="module")
-def catalog():
-    return load_catalog()
-
-
-@pytest.fixture(scope="module")
-def lemtrada(catalog):
-    return catalog.products["lemtrada"]
 
 
 # --- the LEMTRADA plan ------------------------------------------------------------------------------------

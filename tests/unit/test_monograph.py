@@ -16,16 +16,6 @@ from pharmacy.domain.units import Q_
 LEMTRADA_TOML = (SHIPPED / "lemtrada.toml").read_text(encoding="utf-8")
 
 
-@pytest.fixture(scope="module")
-def catalog():
-    return load_catalog()
-
-
-@pytest.fixture(scope="module")
-def lemtrada(catalog):
-    return catalog.products["lemtrada"]
-
-
 # --- the shipped monograph states every fact of SPEC section 1 -------------------------------------------
 def test_the_shipped_catalog_holds_lemtrada_alemtuzumab(lemtrada):
     assert (lemtrada.brand, lemtrada.inn, lemtrada.name) == ("LEMTRADA", "alemtuzumab", "LEMTRADA (alemtuzumab)")
