@@ -236,7 +236,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="15 s instead of 60 s")
     parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--database-url", default="")
-    parser.add_argument("--threads", type=int, default=6, help="waitress worker threads")
+    parser.add_argument("--threads", type=int, default=4, help="waitress threads per process")
+    parser.add_argument("--workers", type=int, default=2, help="server processes")
     args = parser.parse_args()
     seconds = args.seconds or (15 if args.quick else 60)
     instance = Path(tempfile.mkdtemp(prefix="pharmacy-load-"))
@@ -260,7 +261,8 @@ def main() -> int:
     pharmacy.db.dispose()
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "pharmacy.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-                               "--threads", str(args.threads)], env=env, cwd=instance, stdout=subprocess.DEVNULL,
+                               "--threads", str(args.threads), "--workers", str(args.workers)],
+                              env=env, cwd=instance, stdout=subprocess.DEVNULL,
                               stderr=(instance / "server.log").open("w"))
     try:
         for _ in range(200):
@@ -315,7 +317,8 @@ def main() -> int:
         server.wait(timeout=30)
     total = sum(len(v) for v in stats.times.values())
     kind = "PostgreSQL" if args.database_url else "SQLite"
-    print(f"\n{kind}: {len(threads)} users, {elapsed:.0f} s, {total:,} requests, {total / elapsed:.0f} requests/s, "
+    print(f"\n{kind}, {args.workers} server process(es) × {args.threads} threads:")
+    print(f"{len(threads)} users, {elapsed:.0f} s, {total:,} requests, {total / elapsed:.0f} requests/s, "
           f"{len(released)} bags prepared and released")
     print(f"{'endpoint':38} {'count':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}  target")
     worst = 0.0

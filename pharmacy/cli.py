@@ -312,13 +312,13 @@ def tokens_create(ctx: Context, username: str, name: str) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--demo", "with_demo", is_flag=True, help="Seed the demo pharmacy first.")
-@click.option("--threads", default=4, show_default=True, type=int, help="Worker threads (4 suits 2 cores).")
+@click.option("--threads", default=4, show_default=True, type=int, help="Worker threads per process.")
+@click.option("--workers", default=1, show_default=True, type=int,
+              help="Processes sharing the port (Unix; one per core suits PostgreSQL and busy SQLite pharmacies).")
 @pass_ctx
-def serve(ctx: Context, host: str, port: int, with_demo: bool, threads: int) -> None:
+def serve(ctx: Context, host: str, port: int, with_demo: bool, threads: int, workers: int) -> None:
     """Run the web app under waitress (a production WSGI server)."""
-    import waitress
-
-    from pharmacy.web import logs
+    from pharmacy.web import logs, server
     from pharmacy.web.app import create_app
 
     logs.configure()
@@ -327,9 +327,10 @@ def serve(ctx: Context, host: str, port: int, with_demo: bool, threads: int) -> 
     if with_demo:
         demo.seed(pharmacy)
         click.echo("demo users: " + ", ".join(f"{u}/{p}" for u, _n, _r, p in demo.USERS))
-    app = create_app(pharmacy=pharmacy)
-    click.echo(f"serving on http://{host}:{port}/")
-    waitress.serve(app, host=host, port=port, threads=threads, ident="pharmacy")
+    settings = pharmacy.settings
+    pharmacy.db.dispose()  # no connection may cross a fork
+    click.echo(f"serving on http://{host}:{port}/ ({workers} process(es) × {threads} threads)")
+    server.serve(lambda: create_app(pharmacy=base.build(settings)), host, port, threads, workers)
 
 
 if __name__ == "__main__":  # pragma: no cover
