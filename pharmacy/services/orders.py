@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import selectinload
 
 from pharmacy import clock
@@ -152,14 +152,24 @@ def cancel_order(pharmacy: Pharmacy, username: str, order_id: int, reason: str) 
         uow.commit()
 
 
-def worklist(pharmacy: Pharmacy, day: date) -> list[Order]:
-    """Verified orders for the day (and those being prepared): urgent first, then oldest first."""
+def _worklist_query(day: date):
+    return select(Order).where(Order.scheduled_on == day, Order.state.in_(("verified", "in_preparation")))
+
+
+def worklist(pharmacy: Pharmacy, day: date, limit: int | None = None) -> list[Order]:
+    """Verified orders for the day and those being prepared: preparations under way first (finish
+    what was started), then urgent, then oldest. ``limit`` gives the top of the list only."""
+    query = (_worklist_query(day).options(selectinload(Order.patient))
+             .order_by(case((Order.state == "in_preparation", 0), else_=1), Order.urgent.desc(), Order.created_at, Order.id))
+    if limit is not None:
+        query = query.limit(limit)
     with pharmacy.uow(readonly=True) as uow:
-        return list(uow.session.execute(
-            select(Order).options(selectinload(Order.patient)).join(Patient)
-            .where(Order.scheduled_on == day, Order.state.in_(("verified", "in_preparation")))
-            .order_by(Order.urgent.desc(), Order.created_at, Order.id)
-        ).scalars())
+        return list(uow.session.execute(query).scalars())
+
+
+def worklist_size(pharmacy: Pharmacy, day: date) -> int:
+    with pharmacy.uow(readonly=True) as uow:
+        return uow.session.execute(select(func.count()).select_from(_worklist_query(day).subquery())).scalar_one()
 
 
 def pending_verification(pharmacy: Pharmacy) -> list[Order]:

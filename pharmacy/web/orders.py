@@ -13,14 +13,18 @@ from pharmacy.web.prep import TITLES as STEP_TITLES
 from pharmacy.web.security import permission
 
 bp = Blueprint("orders", __name__)
+WORKLIST_TOP = 40  # rows a technician can take in at a glance; the rest is one click away
 
 
 @bp.get("/worklist")
 @permission("worklist.view")
 def worklist():
-    """Today's verified orders (urgent first, then oldest) and the bags waiting for their check."""
+    """Today's verified orders (under way first, then urgent, then oldest) and the bags waiting for their
+    check. The top of the list is shown; ``?all=1`` shows every order of the day."""
     pharmacy = get_pharmacy()
-    todo = orders.worklist(pharmacy, today())
+    show_all = request.args.get("all") == "1"
+    todo = orders.worklist(pharmacy, today(), None if show_all else WORKLIST_TOP)
+    total = len(todo) if show_all or len(todo) < WORKLIST_TOP else orders.worklist_size(pharmacy, today())
     preps = screens.active_preparations(pharmacy, [o.id for o in todo])
     names = screens.user_names(pharmacy, [p.prepared_by for p in preps.values()])
     rows = []
@@ -29,7 +33,7 @@ def worklist():
         rows.append({"order": order, "prep": prep, "step": preparation.NEXT_STEP.get(prep.state) if prep else None,
                      "use_by": screens.provisional_use_by(pharmacy, prep, order.product_id) if prep else None,
                      "preparer": names.get(prep.prepared_by) if prep else None})
-    return render_template("orders/worklist.html", rows=rows, checks=awaiting_rows(pharmacy), day=today(),
+    return render_template("orders/worklist.html", rows=rows, total=total, checks=awaiting_rows(pharmacy), day=today(),
                            step_titles=STEP_TITLES)
 
 

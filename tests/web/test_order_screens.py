@@ -147,3 +147,20 @@ def test_pending_orders_are_listed_for_verification(signed_in, pharmacy):
                         factories.today(pharmacy))
     page = text(signed_in("pharm").get("/orders/pending"))
     assert "Waiting Verification" in page and ">\n      Verify</a>" in page
+
+
+def test_a_long_worklist_shows_its_top_and_the_rest_on_request_with_work_under_way_first(signed_in, pharmacy, clock):
+    from pharmacy.services import preparation
+    from pharmacy.web.orders import WORKLIST_TOP
+
+    made = [factories.verified_order(pharmacy, factories.patient(f"P-{n:03d}", f"Patient {n:03d}"))
+            for n in range(WORKLIST_TOP + 5)]
+    preparation.start(pharmacy, "tech", made[-1].id)  # the newest order, already under way
+    tech = signed_in("tech")
+    page = text(tech.get("/worklist"))
+    assert f"Showing the first {WORKLIST_TOP} of {WORKLIST_TOP + 5} orders" in page
+    assert page.count("Patient ") == WORKLIST_TOP and "Patient 044" in page  # under way: at the top
+    assert page.index("Patient 044") < page.index("Patient 000")
+    assert "Patient 043" not in page
+    everything = text(tech.get("/worklist?all=1"))
+    assert everything.count("Patient ") == WORKLIST_TOP + 5 and "Showing the first" not in everything
