@@ -5,7 +5,6 @@ fork the chain."""
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 
 import pytest
@@ -22,12 +21,19 @@ def verified(pharmacy) -> audit.Verification:
     return setup.verify_audit(pharmacy)
 
 
-def behind_the_back(path: str, *statements: str) -> None:
-    """What someone with the database file and a SQLite shell could do."""
-    with sqlite3.connect(path) as outside:
-        for statement in statements:
-            outside.execute(statement)
-    outside.close()
+@pytest.fixture
+def behind_the_back(pharmacy):
+    """What someone with a database shell could do: switch the append-only trigger off, then change
+    the trail in raw SQL, on SQLite (drop the trigger) as on PostgreSQL (disable it)."""
+    def tamper(trigger: str, statement: str) -> None:
+        with pharmacy.db.engine.begin() as connection:
+            if pharmacy.db.is_sqlite:
+                connection.exec_driver_sql(f"DROP TRIGGER {trigger}")
+            else:
+                connection.exec_driver_sql(f"ALTER TABLE audit_entries DISABLE TRIGGER {trigger}")
+            connection.exec_driver_sql(statement)
+
+    return tamper
 
 
 @pytest.fixture
@@ -81,9 +87,9 @@ def test_deleting_an_entry_through_the_orm_is_refused_too(pharmacy):
             uow.session.flush()
 
 
-def test_a_value_changed_behind_the_applications_back_is_found_and_the_entry_named(pharmacy, sqlite_file):
+def test_a_value_changed_behind_the_applications_back_is_found_and_the_entry_named(pharmacy, behind_the_back):
     target = next(e for e in audit_entries(pharmacy) if e.action == "stock.receive" and e.object_type == "vial")
-    behind_the_back(sqlite_file, "DROP TRIGGER audit_entries_no_update",
+    behind_the_back("audit_entries_no_update",
                     f"UPDATE audit_entries SET new = replace(new, 'K123A', 'K999Z') WHERE id = {target.id}")
     result = verified(pharmacy)
     assert not result.ok
@@ -91,31 +97,30 @@ def test_a_value_changed_behind_the_applications_back_is_found_and_the_entry_nam
     assert f"entry {target.id} was changed" in result.problem
 
 
-def test_a_changed_entry_whose_hash_was_recomputed_breaks_the_link_to_the_next_one(pharmacy, sqlite_file):
+def test_a_changed_entry_whose_hash_was_recomputed_breaks_the_link_to_the_next_one(pharmacy, behind_the_back):
     entries = audit_entries(pharmacy)
     target = entries[4]
     forged_reason = "backdated"
     forged = audit.entry_hash(target.prev_hash, target.id, audit.canonical_time(target.at), target.username,
                               target.action, target.object_type, target.object_id, target.old_json, target.new_json,
                               forged_reason)
-    behind_the_back(sqlite_file, "DROP TRIGGER audit_entries_no_update",
+    behind_the_back("audit_entries_no_update",
                     f"UPDATE audit_entries SET reason = '{forged_reason}', hash = '{forged}' WHERE id = {target.id}")
     result = verified(pharmacy)
     assert not result.ok and result.first_bad_id == target.id + 1
     assert "does not chain" in result.problem
 
 
-def test_an_entry_removed_from_the_middle_is_named_as_missing(pharmacy, sqlite_file):
-    behind_the_back(sqlite_file, "DROP TRIGGER audit_entries_no_delete", "DELETE FROM audit_entries WHERE id = 7")
+def test_an_entry_removed_from_the_middle_is_named_as_missing(pharmacy, behind_the_back):
+    behind_the_back("audit_entries_no_delete", "DELETE FROM audit_entries WHERE id = 7")
     result = verified(pharmacy)
     assert (result.ok, result.first_bad_id, result.checked) == (False, 7, 6)
     assert "entry 7 is missing" in result.problem
 
 
-def test_a_removed_tail_is_found_because_the_head_records_more_entries(pharmacy, sqlite_file):
+def test_a_removed_tail_is_found_because_the_head_records_more_entries(pharmacy, behind_the_back):
     last = audit_entries(pharmacy)[-1].id
-    behind_the_back(sqlite_file, "DROP TRIGGER audit_entries_no_delete",
-                    f"DELETE FROM audit_entries WHERE id >= {last - 1}")
+    behind_the_back("audit_entries_no_delete", f"DELETE FROM audit_entries WHERE id >= {last - 1}")
     result = verified(pharmacy)
     assert not result.ok
     assert result.first_bad_id == last - 1 and result.checked == last - 2
