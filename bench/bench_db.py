@@ -29,6 +29,9 @@ from pharmacy import config  # noqa: E402
 from pharmacy.domain.gs1 import GS  # noqa: E402
 from pharmacy.services import administration, base, setup, trace  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import report  # noqa: E402
+
 DEFAULT_DB = ROOT / "bench" / "data" / "bench.sqlite3"
 HAND_SQL = """
 SELECT b.serial, b.batch, b.state, b.use_by, p.identifier, p.name, p.ward, v.lot, v.serial, d.lot,
@@ -131,11 +134,7 @@ def main() -> int:
     parser.add_argument("--db", type=Path, default=DEFAULT_DB)
     args = parser.parse_args()
     rows = run(args.quick, args.db)
-    for row in rows:
-        value = f"{row['value']:.2f}x" if row["unit"] == "x" else f"{row['value']:,.1f} {row['unit']}"
-        verdict = f"  (target {row['target']}: {'ok' if row['ok'] else 'MISSED'})" if row["target"] else ""
-        print(f"{row['name']}: {value}{verdict}")
-    return 0 if all(row["ok"] for row in rows) else 1
+    return report.print_rows(rows)
 
 
 if __name__ == "__main__":

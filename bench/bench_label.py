@@ -35,6 +35,9 @@ from pharmacy.printing.label import LabelData, label_pairs, linear_pairs, new_ca
 from pharmacy.printing.sample import SAMPLE_GSRN, sample_label
 from pharmacy.printing.stocks import LabelStock, load_stock
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import report  # noqa: E402
+
 TARGET = 2.0
 STOCKS = ("bag-100x70", "thermal-4x6")
 BASE = sample_label(patient_ai="8018", patient_ai_value=SAMPLE_GSRN)
@@ -111,11 +114,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="40 runs per figure instead of 300")
     rows = run(parser.parse_args().quick)
-    for row in rows:
-        value = f"{row['value']:.2f}x" if row["unit"] == "x" else f"{row['value']:.2f} {row['unit']}"
-        verdict = f"  (target {row['target']}: {'ok' if row['ok'] else 'MISSED'})" if row["target"] else ""
-        print(f"{row['name']}: {value}{verdict}")
-    return 0 if all(row["ok"] for row in rows) else 1
+    return report.print_rows(rows)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ sys.path.insert(0, str(HERE.parent))
 
 import bench_db  # noqa: E402
 import bench_label  # noqa: E402
+import report  # noqa: E402
 
 
 def _machine() -> str:
@@ -54,9 +55,7 @@ def main() -> int:
     print(f"\nmachine: {_machine()}")
     print(f"{'figure':92} {'value':>16}  target")
     for row in rows:
-        value = f"{row['value']:.2f}x" if row["unit"] == "x" else f"{row['value']:,.1f} {row['unit']}"
-        target = f"{row['target']}: {'ok' if row['ok'] else 'MISSED'}" if row["target"] else ""
-        print(f"{row['name']:92} {value:>16}  {target}")
+        print(f"{row['name']:92} {report.value_text(row):>16}  {report.verdict_text(row)}")
     ok = all(row["ok"] for row in rows)
     if not args.skip_load:
         command = [sys.executable, str(HERE / "load.py")] + (["--quick"] if args.quick else [])
