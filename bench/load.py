@@ -17,10 +17,13 @@ end; every loop stops at the deadline or after a bounded number of requests.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import http.client
 import json
+import multiprocessing
 import os
 import queue
+import random
 import re
 import socket
 import subprocess
@@ -45,6 +48,11 @@ PASSWORD = "load-test-password-1"
 SIGNATURES = {"POST /prep/<id>/sign", "POST /check/<id>", "POST /login"}
 MAX_REQUESTS_PER_USER = 5000
 THINK = 0.5  # seconds a person takes between two actions (scan, read, click); the machine does the rest
+
+
+def think() -> None:
+    """People are not metronomes: each pause is 0.5 to 1.5 times the typical one."""
+    time.sleep(THINK * random.uniform(0.5, 1.5))
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _VERSION = re.compile(r'name="version" value="(\d+)"')
 
@@ -121,7 +129,7 @@ def technician(client: Client, work: queue.Queue, vials: queue.Queue, checks: qu
                deadline: float, receive_serials) -> None:
     while time.monotonic() < deadline and client.count < MAX_REQUESTS_PER_USER:
         client.request("GET", "/worklist", "GET /worklist")
-        time.sleep(THINK)
+        think()
         client.request("POST", "/stock/receive", "POST /stock/receive", form={"scan": vial_scan(next(receive_serials))})
         try:
             order_id = work.get_nowait()
@@ -141,7 +149,7 @@ def technician(client: Client, work: queue.Queue, vials: queue.Queue, checks: qu
             version = _VERSION.search(page)
             if not version:
                 break
-            time.sleep(THINK)
+            think()
             status, _, _ = client.request("POST", f"{path}/{step}", f"POST /prep/<id>/{step}",
                                           form={**fields, "version": version[1]})
             if status != 302:
@@ -152,7 +160,7 @@ def technician(client: Client, work: queue.Queue, vials: queue.Queue, checks: qu
 
 def pharmacist(client: Client, checks: queue.Queue, released: list, deadline: float) -> None:
     while time.monotonic() < deadline and client.count < MAX_REQUESTS_PER_USER:
-        time.sleep(THINK)
+        think()
         client.request("GET", "/check/", "GET /check/")
         client.request("GET", "/orders/pending", "GET /orders/pending")
         try:
@@ -161,7 +169,7 @@ def pharmacist(client: Client, checks: queue.Queue, released: list, deadline: fl
             continue
         _, page, _ = client.request("GET", f"/check/{prep_id}", "GET /check/<id>")
         version = _VERSION.search(page)
-        time.sleep(THINK)
+        think()
         if version:
             status, _, location = client.request("POST", f"/check/{prep_id}", "POST /check/<id>", form={
                 "decision": "released", "password": PASSWORD, "version": version[1], "reason": ""})
@@ -181,7 +189,7 @@ def nurse(client: Client, released: list, deadline: float, seed: int) -> None:
         patient = json.loads(data).get("patient_id", "") if status == 200 else ""
         client.request("POST", "/api/v1/bedside/check", "POST /api/v1/bedside/check",
                        body={"bag_scan": serial, "patient_scan": patient or "unknown"})
-        time.sleep(THINK)  # a nurse scans, reads the screen, scans again
+        think()  # a nurse scans, reads the screen, scans again
 
 
 def auditor(client: Client, deadline: float) -> None:
@@ -198,6 +206,50 @@ def device(client: Client, deadline: float) -> None:
                        body={"readings": [{"location": demo.FRIDGE, "time": at, "celsius": 5.0}]})
         minute += 1
         time.sleep(1.0)
+
+
+class SerialSource:
+    """New pack serials for receipts, safe to share between the threads of one process."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix, self.n, self.lock = prefix, 0, threading.Lock()
+
+    def __next__(self) -> str:
+        with self.lock:
+            self.n += 1
+            return f"{self.prefix}{self.n:08d}"
+
+
+def run_group(name: str, members, port: int, shared, tokens: dict, begin: float, seconds: float):
+    """One client process: its people sign in, wait for the common start, work until the deadline."""
+    work, vials, checks, released = shared
+    stats = Stats()
+    serials = SerialSource(f"LR{name[-1]}")
+    if name.startswith("techs"):
+        clients = [(Client(port, stats), f"tech{n:02d}") for n in members]
+    elif name == "pharmacists":
+        clients = [(Client(port, stats), f"pharm{n:02d}") for n in members]
+    else:
+        clients = []
+    for client, username in clients:
+        client.login(username)
+    time.sleep(max(0.0, begin - time.time()))
+    deadline = time.monotonic() + seconds
+    if name.startswith("techs"):
+        threads = [threading.Thread(target=technician, args=(c, work, vials, checks, deadline, serials)) for c, _ in clients]
+    elif name == "pharmacists":
+        threads = [threading.Thread(target=pharmacist, args=(c, checks, released, deadline)) for c, _ in clients]
+    else:
+        threads = [threading.Thread(target=nurse, args=(Client(port, stats, tokens["nurses"][n]), released, deadline, n))
+                   for n in members]
+        threads += [threading.Thread(target=auditor, args=(Client(port, stats, tokens["auditor"]), deadline)),
+                    threading.Thread(target=device, args=(Client(port, stats, tokens["device"]), deadline))]
+    for thread in threads:
+        thread.start()
+        time.sleep(random.uniform(0, 2 * THINK) / len(threads))  # people do not all click at the same instant
+    for thread in threads:
+        thread.join(timeout=seconds + 120)
+    return dict(stats.times), stats.errors, dict(stats.refusals)
 
 
 def prepare_data(pharmacy: base.Pharmacy, orders_wanted: int) -> tuple[list[int], list[str]]:
@@ -275,50 +327,41 @@ def main() -> int:
                 time.sleep(0.1)
         else:
             raise SystemExit("the server did not answer within 20 s")
-        stats = Stats()
-        work, vials, checks = queue.Queue(), queue.Queue(), queue.Queue()
+        # The simulated people run in four client processes (two of technicians, one of pharmacists,
+        # one for the ward, the auditor and the fridge monitor), so that the load generator's own
+        # interpreter lock does not add to the latencies it measures.
+        manager = multiprocessing.Manager()
+        work, vials, checks, released = manager.Queue(), manager.Queue(), manager.Queue(), manager.list()
         for order_id in order_ids:
             work.put(order_id)
         for serial in vial_serials:
             vials.put(serial)
-        released: list[str] = []
-        counter = iter(f"LR{n:08d}" for n in range(10**7))
-        lock = threading.Lock()
-
-        def receive_serials():
-            while True:
-                with lock:
-                    value = next(counter)
-                yield value
-
-        # People sign in at the start of their shift, one after another, before the measured period.
-        techs = [Client(port, stats) for _ in range(TECHS)]
-        pharmacists = [Client(port, stats) for _ in range(PHARMACISTS)]
-        for n, client in enumerate(techs):
-            client.login(f"tech{n:02d}")
-        for n, client in enumerate(pharmacists):
-            client.login(f"pharm{n:02d}")
-        deadline = time.monotonic() + seconds
-        threads = [threading.Thread(target=technician, args=(client, work, vials, checks, deadline, receive_serials()))
-                   for client in techs]
-        threads += [threading.Thread(target=pharmacist, args=(client, checks, released, deadline)) for client in pharmacists]
-        threads += [threading.Thread(target=nurse, args=(Client(port, stats, nurse_tokens[n]), released, deadline, n))
-                    for n in range(NURSES)]
-        threads += [threading.Thread(target=auditor, args=(Client(port, stats, auditor_token), deadline)),
-                    threading.Thread(target=device, args=(Client(port, stats, device_token), deadline))]
-        started = time.monotonic()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=seconds + 120)
-        elapsed = time.monotonic() - started
+        shared = (work, vials, checks, released)
+        tokens = {"nurses": nurse_tokens, "auditor": auditor_token, "device": device_token}
+        begin = time.time() + 8  # everyone signs in first, then the measured period starts for all at once
+        groups = [("techs-a", range(0, TECHS // 2)), ("techs-b", range(TECHS // 2, TECHS)),
+                  ("pharmacists", range(PHARMACISTS)), ("ward", range(NURSES))]
+        with concurrent.futures.ProcessPoolExecutor(len(groups), mp_context=multiprocessing.get_context("fork")) as pool:
+            futures = [pool.submit(run_group, name, members, port, shared, tokens, begin, seconds)
+                       for name, members in groups]
+            stats = Stats()
+            for future in futures:
+                times, errors, refusals = future.result(timeout=seconds + 180)
+                for name, values in times.items():
+                    stats.times[name].extend(values)
+                stats.errors.extend(errors)
+                for name, count in refusals.items():
+                    stats.refusals[name] += count
+        elapsed = seconds
+        released = list(released)
+        manager.shutdown()
     finally:
         server.terminate()
         server.wait(timeout=30)
     total = sum(len(v) for v in stats.times.values())
     kind = "PostgreSQL" if args.database_url else "SQLite"
     print(f"\n{kind}, {args.workers} server process(es) × {args.threads} threads:")
-    print(f"{len(threads)} users, {elapsed:.0f} s, {total:,} requests, {total / elapsed:.0f} requests/s, "
+    print(f"{TECHS + PHARMACISTS + NURSES + 2} users, {elapsed:.0f} s, {total:,} requests, {total / elapsed:.0f} requests/s, "
           f"{len(released)} bags prepared and released")
     print(f"{'endpoint':38} {'count':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}  target")
     worst = 0.0
