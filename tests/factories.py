@@ -70,7 +70,7 @@ def released_bag(pharmacy, vial_serial: str, who=None, diluent: str = NACL_SCAN,
 def label_scan(pharmacy, serial: str, symbol: str = "datamatrix") -> str:
     """What a scanner types for the bag's label: the DataMatrix (``]d2``) or the GS1-128 (``]C1``)."""
     with pharmacy.uow(readonly=True) as uow:
-        data = bags.label_data(pharmacy, uow.session, bags._bag(uow.session, serial), reprint=0)
+        data = bags.label_data(pharmacy, uow.session, bags.find_bag(uow.session, serial), reprint=0)
     if symbol == "datamatrix":
         return "]d2" + element_string(label_pairs(data))
     return "]C1" + element_string(linear_pairs(data))

@@ -14,7 +14,7 @@ from pharmacy.db import audit
 from pharmacy.db.models import Administration, Bag, Patient
 from pharmacy.domain.errors import AdministrationRefused, NotFound, PharmacyError, ScanError, StateConflict
 from pharmacy.domain.inuse import check_administration_window, format_local, to_local
-from pharmacy.services.bags import _bag, state_of
+from pharmacy.services.bags import find_bag, state_of
 from pharmacy.services.base import Pharmacy, actor, refusals_recorded
 from pharmacy.services.stock import read_scan
 
@@ -97,7 +97,7 @@ def bedside_check(pharmacy: Pharmacy, username: str, bag_scan: str, wristband: s
     """Everything that stands against giving this bag to this patient now (empty list: give it)."""
     with pharmacy.uow(readonly=True) as uow:
         actor(uow.session, username, *NURSES)
-        bag = _bag(uow.session, bag_serial_from_scan(pharmacy, bag_scan))
+        bag = find_bag(uow.session, bag_serial_from_scan(pharmacy, bag_scan))
         patient = _patient_from_wristband(pharmacy, uow.session, wristband)
         reasons = _reasons(pharmacy, uow.session, bag, patient)
         return Verdict(not reasons, bag.serial, bag.preparation.order.patient.name,
@@ -107,7 +107,7 @@ def bedside_check(pharmacy: Pharmacy, username: str, bag_scan: str, wristband: s
 def start(pharmacy: Pharmacy, username: str, bag_scan: str, wristband: str) -> Administration:
     with refusals_recorded(pharmacy, username, "administration.start", "bag", bag_scan), pharmacy.uow() as uow:
         nurse = actor(uow.session, username, *NURSES)
-        bag = _bag(uow.session, bag_serial_from_scan(pharmacy, bag_scan), lock=True)
+        bag = find_bag(uow.session, bag_serial_from_scan(pharmacy, bag_scan), lock=True)
         patient = _patient_from_wristband(pharmacy, uow.session, wristband)
         reasons = _reasons(pharmacy, uow.session, bag, patient)
         if reasons:
@@ -127,7 +127,7 @@ def end(pharmacy: Pharmacy, username: str, serial: str, interrupted_reason: str 
     """The end of the infusion, or its interruption with a reason."""
     with refusals_recorded(pharmacy, username, "administration.end", "bag", serial), pharmacy.uow() as uow:
         actor(uow.session, username, *NURSES)
-        bag = _bag(uow.session, serial, lock=True)
+        bag = find_bag(uow.session, serial, lock=True)
         record = uow.session.execute(select(Administration).where(Administration.bag_id == bag.id)).scalar_one_or_none()
         if record is None:
             raise NotFound(f"Bag {bag.serial} has no administration to end.")

@@ -16,7 +16,7 @@ from pharmacy.db import audit
 from pharmacy.db.models import Bag, BagMove, Disposal, LabelPrint, Order, Preparation, StorageLocation, User
 from pharmacy.domain import dilution
 from pharmacy.domain.errors import NotAllowed, NotFound, PharmacyError, StateConflict
-from pharmacy.domain.inuse import effective_state, to_local
+from pharmacy.domain.inuse import effective_state
 from pharmacy.printing.label import LabelData, render_labels
 from pharmacy.printing.stocks import load_stock
 from pharmacy.services.base import Pharmacy, actor, refusals_recorded
@@ -32,7 +32,7 @@ _BAG_OPTIONS = (
 )
 
 
-def _bag(session, serial: str, lock: bool = False) -> Bag:
+def find_bag(session, serial: str, lock: bool = False) -> Bag:
     query = select(Bag).where(Bag.serial == (serial or "").strip()).options(*_BAG_OPTIONS)
     bag = session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
     if bag is None:
@@ -42,7 +42,7 @@ def _bag(session, serial: str, lock: bool = False) -> Bag:
 
 def get_bag(pharmacy: Pharmacy, serial: str) -> Bag:
     with pharmacy.uow(readonly=True) as uow:
-        return _bag(uow.session, serial)
+        return find_bag(uow.session, serial)
 
 
 def state_of(bag: Bag, now: datetime | None = None) -> str:
@@ -123,7 +123,7 @@ def print_labels(pharmacy: Pharmacy, username: str, serials: list[str], stock: s
         user = actor(uow.session, username, "technician", "pharmacist")
         items, prints = [], []
         for serial in serials:
-            bag = _bag(uow.session, serial, lock=True)
+            bag = find_bag(uow.session, serial, lock=True)
             current = state_of(bag)
             if current not in LABELLABLE:
                 raise StateConflict(f"Bag {bag.serial} is {current.replace('_', ' ')}: only a released bag gets a "
@@ -159,7 +159,7 @@ def send_to_printer(pdf: bytes, printer: str) -> str:
 def store(pharmacy: Pharmacy, username: str, serial: str, location_name: str) -> Bag:
     with refusals_recorded(pharmacy, username, "bag.store", "bag", serial), pharmacy.uow() as uow:
         user = actor(uow.session, username, "technician", "pharmacist", "nurse")
-        bag = _bag(uow.session, serial, lock=True)
+        bag = find_bag(uow.session, serial, lock=True)
         current = state_of(bag)
         if current not in LABELLABLE:
             raise StateConflict(f"Bag {bag.serial} is {current}: only a released bag is put into storage.")
@@ -179,7 +179,7 @@ def dispose_bag(pharmacy: Pharmacy, username: str, serial: str, reason: str) -> 
     """An expired, quarantined, rejected or wasted bag is recorded as destroyed, with reason and user."""
     with refusals_recorded(pharmacy, username, "bag.dispose", "bag", serial), pharmacy.uow() as uow:
         user = actor(uow.session, username, "technician", "pharmacist", "nurse")
-        bag = _bag(uow.session, serial, lock=True)
+        bag = find_bag(uow.session, serial, lock=True)
         if bag.state == "quarantined" and user.role not in QUARANTINE_DISPOSERS:
             raise NotAllowed("A quarantined bag is discarded by a pharmacist, who reviews the excursion first.")
         if bag.state in ("destroyed", "administered", "in_administration"):
@@ -216,9 +216,5 @@ def add_location(pharmacy: Pharmacy, username: str | None, name: str, min_celsiu
                      new={"name": location.name, "range": [min_celsius, max_celsius]})
         uow.commit()
         return location.id
-
-
-def local_time(pharmacy: Pharmacy, moment: datetime) -> datetime:
-    return to_local(moment, pharmacy.zone)
 
 

@@ -100,7 +100,3 @@ def _prepare(pharmacy: Pharmacy, order_id: int, diluent: str, vial_serial: str):
     return prep
 
 
-def demo_locations() -> list[str]:
-    return [FRIDGE, WARD_FRIDGE]
-
-

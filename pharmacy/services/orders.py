@@ -136,22 +136,6 @@ def verify_order(pharmacy: Pharmacy, username: str, order_id: int, premedication
         return order
 
 
-def cancel_order(pharmacy: Pharmacy, username: str, order_id: int, reason: str) -> None:
-    with pharmacy.uow() as uow:
-        actor(uow.session, username, "pharmacist")
-        order = uow.session.get(Order, order_id)
-        if order is None:
-            raise NotFound(f"Order {order_id} does not exist.")
-        if order.state not in ("entered", "blocked", "verified"):
-            raise StateConflict(f"Order {order_id} is {order.state} and can no longer be cancelled.")
-        if len((reason or "").strip()) < MIN_REASON:
-            raise PharmacyError(f"Give a reason of at least {MIN_REASON} characters.")
-        audit.append(uow.session, username, "order.cancel", "order", order.id, old={"state": order.state},
-                     new={"state": "cancelled"}, reason=reason.strip())
-        order.state = "cancelled"
-        uow.commit()
-
-
 def _worklist_query(day: date):
     return select(Order).where(Order.scheduled_on == day, Order.state.in_(("verified", "in_preparation")))
 

@@ -217,13 +217,3 @@ def awaiting_check(pharmacy: Pharmacy) -> list[Preparation]:
             select(Preparation).where(Preparation.state == "signed").order_by(Preparation.signed_at)
             .options(selectinload(Preparation.order).selectinload(Order.patient))
         ).scalars())
-
-
-def active_for_user(pharmacy: Pharmacy, username: str) -> list[Preparation]:
-    with pharmacy.uow(readonly=True) as uow:
-        user = actor(uow.session, username)
-        return list(uow.session.execute(
-            select(Preparation).where(Preparation.prepared_by == user.id,
-                                      Preparation.state.in_(tuple(s for s in ACTIVE_STATES if s != "signed")))
-            .options(selectinload(Preparation.order).selectinload(Order.patient))
-        ).scalars())

@@ -28,7 +28,7 @@ from pharmacy.db.models import (
 )
 from pharmacy.domain.errors import NotFound, PharmacyError, StateConflict
 from pharmacy.domain.inuse import LIVE_BAG_STATES, effective_state
-from pharmacy.services.bags import _bag
+from pharmacy.services.bags import find_bag
 from pharmacy.services.base import Pharmacy, actor
 
 KINDS = ("vial", "diluent")
@@ -141,7 +141,7 @@ def bag_history(pharmacy: Pharmacy, serial: str) -> dict:
     now = clock.now()
     with pharmacy.uow(readonly=True) as uow:
         session = uow.session
-        bag = _bag(session, serial)
+        bag = find_bag(session, serial)
         prep = bag.preparation
         names = {u.id: u.full_name for u in session.execute(select(User)).scalars()}
         administration = session.execute(select(Administration).where(Administration.bag_id == bag.id)).scalar_one_or_none()
