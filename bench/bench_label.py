@@ -24,16 +24,14 @@ from pathlib import Path
 
 from reportlab.lib.units import mm
 
-try:
-    import pharmacy  # noqa: F401
-except ModuleNotFoundError:  # run from a checkout that is not installed
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the checkout: its sample label lives with the tests (tests/label_samples.py)
 
-from pharmacy.domain.gs1 import element_string, human_readable
-from pharmacy.printing import barcodes, fonts
-from pharmacy.printing.label import LabelData, label_pairs, linear_pairs, new_canvas, render_label
-from pharmacy.printing.sample import SAMPLE_GSRN, sample_label
-from pharmacy.printing.stocks import LabelStock, load_stock
+from pharmacy.domain.gs1 import element_string, human_readable  # noqa: E402
+from pharmacy.printing import barcodes, fonts  # noqa: E402
+from pharmacy.printing.label import LabelData, label_pairs, linear_pairs, new_canvas, render_label  # noqa: E402
+from pharmacy.printing.stocks import LabelStock, load_stock  # noqa: E402
+from tests.label_samples import SAMPLE_GSRN, sample_label  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import report  # noqa: E402

@@ -18,7 +18,7 @@ from pharmacy.services import bags, base, coldchain, demo, setup, stock, trace, 
 
 class Context:
     def __init__(self) -> None:
-        self._pharmacy = None
+        self._pharmacy: base.Pharmacy | None = None
 
     @property
     def pharmacy(self) -> base.Pharmacy:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 
 from sqlalchemy import String, select, type_coerce
 from sqlalchemy.orm import Session
@@ -20,7 +20,7 @@ from pharmacy.db.models import AuditEntry, AuditHead
 GENESIS = "0" * 64
 
 
-def canonical_time(value) -> str:
+def canonical_time(value: datetime | str) -> str:
     """The entry's time as hashed: UTC, microseconds, ``Z``. Accepts what the column gives back (an
     aware datetime) and what SQLite holds raw (``YYYY-MM-DD HH:MM:SS.ffffff+00:00``)."""
     if isinstance(value, str):
@@ -28,7 +28,7 @@ def canonical_time(value) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def json_text(value) -> str | None:
+def json_text(value: object) -> str | None:
     """Old/new values as stored and hashed: JSON with sorted keys; dates become their ISO text."""
     return None if value is None else json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
 
@@ -50,8 +50,8 @@ def _head(session: Session) -> AuditHead:
     return head
 
 
-def append(session: Session, username: str, action: str, object_type: str, object_id, *,
-           old=None, new=None, reason: str | None = None) -> AuditEntry:
+def append(session: Session, username: str, action: str, object_type: str, object_id: object, *,
+           old: object = None, new: object = None, reason: str | None = None) -> AuditEntry:
     head = _head(session)
     at = clock.now()
     id_ = head.last_id + 1

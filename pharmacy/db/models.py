@@ -9,7 +9,8 @@ from datetime import date, datetime
 from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from pharmacy.db.types import JSONText, UTCDateTime, utcnow
+from pharmacy.db.types import JSONText, State, UTCDateTime, utcnow
+from pharmacy.domain.lifecycle import BAG, LOT, ORDER, PREPARATION, VIAL, BagState, LotState, OrderState, PrepState, VialState
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -56,7 +57,7 @@ class Vial(Base):
     lot: Mapped[str] = mapped_column(String(20), index=True)
     expiry: Mapped[date] = mapped_column(Date)
     national_number: Mapped[str | None] = mapped_column(String(20))
-    state: Mapped[str] = mapped_column(String(20), default="received")
+    state: Mapped[VialState] = mapped_column(State(VialState), default=VIAL.initial)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     received_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     decommissioned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -74,7 +75,7 @@ class DiluentLot(Base):
     lot: Mapped[str] = mapped_column(String(20), index=True)
     expiry: Mapped[date] = mapped_column(Date)
     received_count: Mapped[int] = mapped_column(Integer, default=0)
-    state: Mapped[str] = mapped_column(String(20), default="received")
+    state: Mapped[LotState] = mapped_column(State(LotState), default=LOT.initial)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -98,9 +99,8 @@ class Order(Base):
     course_day: Mapped[int] = mapped_column(Integer)
     scheduled_on: Mapped[date] = mapped_column(Date, index=True)
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
-    # entered → (blocked) → verified → in_preparation → prepared → released / rejected; cancelled
-    state: Mapped[str] = mapped_column(String(20), default="entered")
-    violations: Mapped[list | None] = mapped_column(JSONText)
+    state: Mapped[OrderState] = mapped_column(State(OrderState), default=ORDER.initial)  # domain.lifecycle.ORDER
+    violations: Mapped[list[dict[str, str]] | None] = mapped_column(JSONText)  # [{"code", "message"}]
     override_reason: Mapped[str | None] = mapped_column(Text)
     override_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     premedication_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -115,9 +115,7 @@ class Preparation(Base):
     __tablename__ = "preparations"
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
-    # started → vial_scanned → inspected → diluent_scanned → volume_recorded → mixed → signed
-    #   → released | rejected; abandoned
-    state: Mapped[str] = mapped_column(String(20), default="started")
+    state: Mapped[PrepState] = mapped_column(State(PrepState), default=PREPARATION.initial)  # domain.lifecycle
     version: Mapped[int] = mapped_column(Integer, default=1)
     vial_id: Mapped[int | None] = mapped_column(ForeignKey("vials.id"), unique=True)
     diluent_lot_id: Mapped[int | None] = mapped_column(ForeignKey("diluent_lots.id"))
@@ -141,7 +139,7 @@ class PreparationStep(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     preparation_id: Mapped[int] = mapped_column(ForeignKey("preparations.id"), index=True)
     step: Mapped[str] = mapped_column(String(40))
-    detail: Mapped[dict | None] = mapped_column(JSONText)
+    detail: Mapped[dict[str, object] | None] = mapped_column(JSONText)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -152,9 +150,7 @@ class Bag(Base):
     serial: Mapped[str] = mapped_column(String(20), unique=True)
     batch: Mapped[str] = mapped_column(String(20))
     preparation_id: Mapped[int] = mapped_column(ForeignKey("preparations.id"), unique=True)
-    # awaiting_check → released → (stored) → in_administration → administered; rejected,
-    # quarantined, destroyed
-    state: Mapped[str] = mapped_column(String(20), default="awaiting_check", index=True)
+    state: Mapped[BagState] = mapped_column(State(BagState), default=BAG.initial, index=True)  # domain.lifecycle
     use_by: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     location_id: Mapped[int | None] = mapped_column(ForeignKey("storage_locations.id"))
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -257,11 +253,11 @@ class AuditEntry(Base):
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
     @property
-    def old(self) -> dict | None:
+    def old(self) -> dict[str, object] | None:
         return None if self.old_json is None else json.loads(self.old_json)
 
     @property
-    def new(self) -> dict | None:
+    def new(self) -> dict[str, object] | None:
         return None if self.new_json is None else json.loads(self.new_json)
 
 

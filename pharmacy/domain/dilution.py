@@ -13,32 +13,35 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-import pint
-
 from pharmacy.domain.errors import VolumeOutOfTolerance, WrongDiluent
 from pharmacy.domain.monograph import Diluent, Monograph
+from pharmacy.domain.units import Quantity
 
 
-def withdraw_volume(dose: pint.Quantity, concentration: pint.Quantity) -> pint.Quantity:
+def withdraw_volume(dose: Quantity, concentration: Quantity) -> Quantity:
     """Volume of concentrate that holds the dose (12 mg at 10 mg/mL → 1.2 mL)."""
-    return (dose / concentration).to("mL")
+    volume: Quantity = (dose / concentration).to("mL")  # pint's operators are untyped
+    return volume
 
 
-def final_volume(withdrawn: pint.Quantity, diluent_volume: pint.Quantity) -> pint.Quantity:
+def final_volume(withdrawn: Quantity, diluent_volume: Quantity) -> Quantity:
     """Nominal: the bag's overfill makes the true volume a little larger (hence "approx.")."""
-    return (withdrawn + diluent_volume).to("mL")
+    volume: Quantity = (withdrawn + diluent_volume).to("mL")
+    return volume
 
 
-def final_concentration(dose: pint.Quantity, volume: pint.Quantity) -> pint.Quantity:
-    return (dose / volume).to("mg/mL")
+def final_concentration(dose: Quantity, volume: Quantity) -> Quantity:
+    concentration: Quantity = (dose / volume).to("mg/mL")
+    return concentration
 
 
-def infusion_rate(volume: pint.Quantity, duration: pint.Quantity) -> pint.Quantity:
-    return (volume / duration).to("mL/h")
+def infusion_rate(volume: Quantity, duration: Quantity) -> Quantity:
+    rate: Quantity = (volume / duration).to("mL/h")
+    return rate
 
 
-def check_withdrawn_volume(measured: pint.Quantity, expected: pint.Quantity, tolerance: pint.Quantity) -> None:
-    """SmPC 6.6: withdraw 1.2 mL. A measured volume outside expected ± tolerance is refused."""
+def check_withdrawn_volume(measured: Quantity, expected: Quantity, tolerance: Quantity) -> None:
+    """SmPC 6.6: withdraw the monograph's volume. A measured volume outside expected ± tolerance is refused."""
     difference = abs((measured - expected).to("mL"))
     if difference > tolerance.to("mL") * (1 + 1e-9):
         raise VolumeOutOfTolerance(
@@ -77,13 +80,13 @@ def permitted_names(monograph: Monograph) -> str:
 class DilutionPlan:
     """What the preparation screen and the label show, computed once from the monograph."""
 
-    dose: pint.Quantity
-    withdraw: pint.Quantity
-    diluent_volume: pint.Quantity
-    final_volume: pint.Quantity
-    concentration: pint.Quantity
-    duration: pint.Quantity
-    rate: pint.Quantity
+    dose: Quantity
+    withdraw: Quantity
+    diluent_volume: Quantity
+    final_volume: Quantity
+    concentration: Quantity
+    duration: Quantity
+    rate: Quantity
 
 
 def plan(monograph: Monograph) -> DilutionPlan:
@@ -105,12 +108,12 @@ def _trim(number: Decimal) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def display_volume(volume: pint.Quantity, places: int = 1) -> str:
+def display_volume(volume: Quantity, places: int = 1) -> str:
     value = _decimal(volume.to("mL").magnitude).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
     return f"{_trim(value)} mL"
 
 
-def display_concentration(concentration: pint.Quantity) -> str:
+def display_concentration(concentration: Quantity) -> str:
     value = _decimal(concentration.to("mg/mL").magnitude)
     if value == 0:
         return "0 mg/mL"
@@ -121,17 +124,17 @@ def display_concentration(concentration: pint.Quantity) -> str:
     return f"{rounded:f} mg/mL"
 
 
-def display_rate(rate: pint.Quantity) -> str:
+def display_rate(rate: Quantity) -> str:
     value = _decimal(rate.to("mL/h").magnitude).quantize(Decimal("0.1"), ROUND_HALF_UP)
     return f"{value:f} mL/h"
 
 
-def display_duration(duration: pint.Quantity) -> str:
+def display_duration(duration: Quantity) -> str:
     value = _decimal(duration.to("h").magnitude).quantize(Decimal("0.1"), ROUND_HALF_UP)
     return f"{_trim(value)} h"
 
 
-def display_mass(mass: pint.Quantity) -> str:
+def display_mass(mass: Quantity) -> str:
     value = _decimal(mass.to("mg").magnitude).quantize(Decimal("0.01"), ROUND_HALF_UP)
     return f"{_trim(value)} mg"
 

@@ -1,17 +1,30 @@
 """Every refusal the system can make, as a named exception with a message a pharmacist understands.
 
 Each class carries a stable ``code`` (for the JSON API and the audit of refusals) and the web maps
-every ``PharmacyError`` to a 4xx page; nothing here is ever shown as a stack trace.
+every ``PharmacyError`` to a 4xx page (the statuses are the web's business: ``web.errors.http_status``);
+nothing here is ever shown as a stack trace.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+
+class Explained(Protocol):
+    """One reason of a refusal that lists several (a course rule, a bedside check)."""
+
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def message(self) -> str: ...
 
 
 class PharmacyError(Exception):
     """Base of every refusal. ``message`` is for the person at the bench."""
 
     code = "refused"
-    http_status = 422
 
     def __init__(self, message: str, **details: object) -> None:
         super().__init__(message)
@@ -70,26 +83,22 @@ class Expired(PharmacyError):
 
 class UnknownProduct(PharmacyError):
     code = "unknown_gtin"
-    http_status = 404
 
 
 class NotFound(PharmacyError):
     code = "not_found"
-    http_status = 404
 
 
 class DuplicateSerial(PharmacyError):
     """A serial number seen before: for a single-use vial this is a falsification alert (FMD)."""
 
     code = "serial_already_known"
-    http_status = 409
 
 
 class StateConflict(PharmacyError):
     """The object is not in the state this step needs (double submit, stale form, wrong order)."""
 
     code = "state_conflict"
-    http_status = 409
 
 
 class CourseRuleBreach(PharmacyError):
@@ -97,24 +106,21 @@ class CourseRuleBreach(PharmacyError):
 
     code = "course_rule_breach"
 
-    def __init__(self, violations) -> None:
+    def __init__(self, violations: Iterable[Explained]) -> None:
         self.violations = tuple(violations)
         super().__init__("; ".join(v.message for v in self.violations), violations=self.violations)
 
 
 class SeparationOfDuties(PharmacyError):
     code = "separation_of_duties"
-    http_status = 403
 
 
 class NotAllowed(PharmacyError):
     code = "forbidden"
-    http_status = 403
 
 
 class AuthenticationFailed(PharmacyError):
     code = "authentication_failed"
-    http_status = 401
 
 
 class AdministrationRefused(PharmacyError):
@@ -122,6 +128,6 @@ class AdministrationRefused(PharmacyError):
 
     code = "administration_refused"
 
-    def __init__(self, reasons) -> None:
+    def __init__(self, reasons: Iterable[Explained]) -> None:
         self.reasons = tuple(reasons)
         super().__init__("; ".join(r.message for r in self.reasons), reasons=self.reasons)

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import TypeAlias
 
 import biip
 from biip.gs1_messages import GS1Message
@@ -38,6 +39,9 @@ _FORMATS: dict[str, tuple[str, int, int]] = {
     **{str(ai): ("X", 1, 90) for ai in range(91, 100)},
 }
 _SCANNABLE = {GS, *map(chr, range(32, 127))}
+
+# (AI, value) pairs, as a mapping or a sequence (the order is the symbol's).
+Pairs: TypeAlias = Mapping[str, str] | Iterable[tuple[str, str]]
 _NEEDS_GTIN = {"10", "17", "21", "7003", *(str(ai) for ai in range(710, 715))}
 # What a pharmacist calls the field biip could not read (its own message quotes a regex).
 _AI_NAMES = {"01": "product code", "10": "batch", "17": "expiry date", "21": "serial number",
@@ -110,7 +114,7 @@ def _check_value(ai: str, value: str) -> None:
         expiry_from_yymmdd(value)
 
 
-def _checked_pairs(pairs) -> list[tuple[str, str]]:
+def _checked_pairs(pairs: Pairs) -> list[tuple[str, str]]:
     items = list(pairs.items() if isinstance(pairs, Mapping) else pairs)
     ais = [ai for ai, _ in items]
     if len(set(ais)) != len(ais):
@@ -122,7 +126,7 @@ def _checked_pairs(pairs) -> list[tuple[str, str]]:
     return items
 
 
-def element_string(pairs) -> str:
+def element_string(pairs: Pairs) -> str:
     """The data of a GS1 symbol, as transmitted: GS after each variable-length field but the last.
 
     ``pairs`` is a mapping or a sequence of (AI, value). The leading FNC1 is the symbol's business
@@ -137,9 +141,10 @@ def element_string(pairs) -> str:
     return "".join(out)
 
 
-def human_readable(pairs) -> str:
-    """The human-readable interpretation printed under a barcode: ``(01)09506000134406(10)B1``."""
-    return "".join(f"({ai}){value}" for ai, value in _checked_pairs(pairs))
+def human_readable(pairs: Pairs, separator: str = "") -> str:
+    """The human-readable interpretation printed under a barcode: ``(01)09506000134406(10)B1``;
+    ``separator`` goes between the fields (``"\\n"``: one field a line, as under a DataMatrix)."""
+    return separator.join(f"({ai}){value}" for ai, value in _checked_pairs(pairs))
 
 
 def expiry_from_yymmdd(yymmdd: str, *, today: date | None = None) -> date:

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from pharmacy.domain.errors import Expired
+from pharmacy.domain.lifecycle import BAG_LIVE, BagState
 
 END_OF_DAY = time(23, 59)
 POLICIES = ("start", "end")
@@ -84,11 +85,8 @@ def format_local(moment: datetime, zone: ZoneInfo, fmt: str = "%d %b %Y %H:%M") 
     return f"{local.strftime(fmt)} {local.tzname()}"
 
 
-# States in which a bag still counts as usable stock until its use-by passes.
-LIVE_BAG_STATES = ("awaiting_check", "released", "stored")
-
-
-def effective_state(state: str, use_by_time: datetime, now: datetime) -> str:
+def effective_state(state: str, use_by_time: datetime, now: datetime) -> BagState:
     """A bag past its use-by is expired everywhere at once, decided from the clock at each look,
-    never only by a periodic job."""
-    return "expired" if state in LIVE_BAG_STATES and is_expired(use_by_time, now) else state
+    never only by a periodic job. (Only live stock expires: a bag given or destroyed stays so.)"""
+    current = BagState(state)
+    return BagState.EXPIRED if current in BAG_LIVE and is_expired(use_by_time, now) else current

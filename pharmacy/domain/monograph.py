@@ -12,15 +12,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import pint
+from pint.util import UnitsContainer
 
 from pharmacy.domain.courses import CourseRules
 from pharmacy.domain.errors import MonographError
 from pharmacy.domain.gs1 import normalize_gtin
-from pharmacy.domain.units import CONCENTRATION, MASS, Q_, TIME, VOLUME, describe
+from pharmacy.domain.units import CONCENTRATION, MASS, Q_, TIME, VOLUME, Quantity, describe
 
 SHIPPED = Path(__file__).resolve().parent.parent / "catalog"
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -29,9 +33,6 @@ class StorageRange:
     max_celsius: float
     protect_from_light: bool
     text: str
-
-    def contains(self, celsius: float) -> bool:
-        return self.min_celsius <= celsius <= self.max_celsius
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class Diluent:
     id: str
     name: str
     long_name: str
-    volume: pint.Quantity
+    volume: Quantity
     gtins: tuple[str, ...]
 
 
@@ -56,28 +57,29 @@ class Monograph:
     brand: str
     inn: str
     form: str
-    strength: pint.Quantity
-    vial_volume: pint.Quantity
-    concentration: pint.Quantity
+    strength: Quantity
+    vial_volume: Quantity
+    concentration: Quantity
     vial_gtins: tuple[str, ...]
     serialised: bool
     appearance: str
     reject_if: str
     vial_storage: StorageRange
     do_not_shake: bool
-    dose: pint.Quantity
+    dose: Quantity
     courses: CourseRules
-    withdraw: pint.Quantity
-    withdraw_tolerance: pint.Quantity
-    diluent_volume: pint.Quantity
+    withdraw: Quantity
+    withdraw_tolerance: Quantity
+    diluent_volume: Quantity
     permitted_diluents: tuple[Diluent, ...]
     mixing: str
     in_use_limit: timedelta
     in_use_storage: StorageRange
+    in_use_carton_text: str  # “Administer within … after dilution.”; empty when the file gives none
     route: str
     route_text: str
-    infusion_duration: pint.Quantity
-    observation: pint.Quantity
+    infusion_duration: Quantity
+    observation: Quantity
     premedication: tuple[Premedication, ...]
     preparation_gtin: str
     source: str
@@ -94,13 +96,13 @@ class Monograph:
 class _Fields:
     """Reads one table of a TOML file; every error names file and dotted field."""
 
-    def __init__(self, source: str, table: dict, path: str) -> None:
+    def __init__(self, source: str, table: dict[str, object], path: str) -> None:
         self.source, self.table, self.path = source, table, path
 
     def fail(self, key: str, problem: str) -> MonographError:
         return MonographError(f"{self.source}: field “{self.path}.{key}” {problem}")
 
-    def raw(self, key: str, kind: type | tuple[type, ...]):
+    def raw(self, key: str, kind: type[_T] | tuple[type[_T], ...]) -> _T:
         if key not in self.table:
             raise self.fail(key, "is missing.")
         value = self.table[key]
@@ -127,10 +129,10 @@ class _Fields:
             raise self.fail(key, f"must be a whole number of at least {minimum}, not {value}.")
         return value
 
-    def quantity(self, key: str, dimension) -> pint.Quantity:
+    def quantity(self, key: str, dimension: UnitsContainer) -> Quantity:
         raw = self.text(key)
         try:
-            value = Q_(raw)
+            value: Quantity = Q_(raw)
         except (pint.errors.PintError, ValueError, TypeError, AttributeError) as error:
             raise self.fail(key, f"“{raw}” is not a quantity ({error}).") from None
         if not isinstance(value, pint.Quantity) or value.dimensionality != dimension:
@@ -157,7 +159,7 @@ def _storage(f: _Fields) -> StorageRange:
     return StorageRange(low, high, f.flag("protect_from_light"), f.text("text"))
 
 
-def _require_smpc(root: dict, source: str) -> None:
+def _require_smpc(root: dict[str, object], source: str) -> None:
     for name, value in root.items():
         tables = [(name, value)] if not isinstance(value, list) else [(f"{name}[{i}]", t) for i, t in enumerate(value)]
         for where, table in tables:
@@ -165,11 +167,11 @@ def _require_smpc(root: dict, source: str) -> None:
                 raise MonographError(f"{source}: table “{where}” has no “smpc” field naming its SmPC section.")
 
 
-def _same(a: pint.Quantity, b: pint.Quantity) -> bool:
+def _same(a: Quantity, b: Quantity) -> bool:
     return math.isclose(a.to(b.units).magnitude, b.magnitude, rel_tol=1e-6)
 
 
-def parse_monograph(data: dict, source: str, diluents: dict[str, Diluent]) -> Monograph:
+def parse_monograph(data: dict[str, object], source: str, diluents: dict[str, Diluent]) -> Monograph:
     root = _Fields(source, data, "")
     _require_smpc(data, source)
     product, prep = root.sub("product"), root.sub("preparation")
@@ -224,13 +226,15 @@ def parse_monograph(data: dict, source: str, diluents: dict[str, Diluent]) -> Mo
         diluent_volume=prep.quantity("diluent_volume", VOLUME), permitted_diluents=tuple(permitted),
         mixing=prep.text("mixing"),
         in_use_limit=timedelta(seconds=in_use.quantity("limit", TIME).to("second").magnitude),
-        in_use_storage=_storage(in_use), route=infusion.text("route"), route_text=infusion.text("route_text"),
+        in_use_storage=_storage(in_use),
+        in_use_carton_text=in_use.text("carton_text") if "carton_text" in in_use.table else "",
+        route=infusion.text("route"), route_text=infusion.text("route_text"),
         infusion_duration=infusion.quantity("duration", TIME), observation=infusion.quantity("observation", TIME),
         premedication=tuple(premeds), preparation_gtin=preparation_gtin, source=source,
     )
 
 
-def parse_diluents(data: dict, source: str) -> dict[str, Diluent]:
+def parse_diluents(data: dict[str, object], source: str) -> dict[str, Diluent]:
     result: dict[str, Diluent] = {}
     for index, item in enumerate(_Fields(source, data, "").raw("diluent", list)):
         f = _Fields(source, item, f"diluent[{index}]")
@@ -241,7 +245,7 @@ def parse_diluents(data: dict, source: str) -> dict[str, Diluent]:
     return result
 
 
-def _read(path: Path) -> dict:
+def _read(path: Path) -> dict[str, object]:
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)

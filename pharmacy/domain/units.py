@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Any, TypeAlias
 
 import pint
+from pint.util import UnitsContainer
 
 from pharmacy.domain.errors import QuantityError
 
-ureg = pint.UnitRegistry(cache_folder=None)
+# A quantity of any magnitude type: monographs give ints or floats ("100 mL", "1.2 mL"), and pint's
+# Quantity is invariant in its magnitude type.
+Quantity: TypeAlias = pint.Quantity[Any]
+
+ureg: pint.UnitRegistry[Any] = pint.UnitRegistry(cache_folder=None)
 ureg.formatter.default_format = "~"
 Q_ = ureg.Quantity
 
@@ -39,11 +45,11 @@ _AMBIGUOUS_COMMA = re.compile(r"^[+-]?[1-9]\d{0,2},\d{3}$")
 _INPUT = re.compile(rf"^\s*(?P<number>{_NUMBER})\s*(?P<unit>[^\s\d].*?)?\s*$")
 
 
-def describe(dimensionality) -> str:
+def describe(dimensionality: UnitsContainer) -> str:
     return _DIMENSION_WORDS.get(dimensionality, str(dimensionality))
 
 
-def _unit(text: str, raw: str):
+def _unit(text: str, raw: str) -> pint.Unit:
     parts = re.split(r"\s*/\s*", text.strip())
     units = []
     for part in parts:
@@ -57,7 +63,8 @@ def _unit(text: str, raw: str):
     return unit
 
 
-def parse_quantity(text: str, expected, *, maximum=None, allow_zero: bool = False) -> pint.Quantity:
+def parse_quantity(text: str, expected: UnitsContainer | pint.Unit | str, *, maximum: Quantity | None = None,
+                   allow_zero: bool = False) -> Quantity:
     """Read what a person typed (``1.2 mL``, ``1,2 ml``, ``1200 uL``) as a quantity of ``expected``
     dimension; refuse anything else with a message for that person.
 
@@ -98,15 +105,5 @@ def parse_quantity(text: str, expected, *, maximum=None, allow_zero: bool = Fals
         raise QuantityError(
             f"“{raw}” is implausibly large for this step (more than {maximum.to(quantity.units):~P})."
         )
-    return quantity
-
-
-def require(quantity, expected, what: str):
-    """Check a quantity that comes from data (a monograph), not a person: dimension and sign."""
-    if not isinstance(quantity, pint.Quantity) or quantity.dimensionality != expected:
-        raise QuantityError(f"{what} must be {describe(expected)}.")
-    magnitude = float(quantity.magnitude)
-    if math.isnan(magnitude) or magnitude <= 0:
-        raise QuantityError(f"{what} must be a positive number.")
     return quantity
 

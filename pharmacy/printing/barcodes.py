@@ -12,7 +12,7 @@ import math
 from functools import lru_cache
 
 from barcode.codex import Gs1_128
-from pystrich.datamatrix import FNC1, DataMatrixData, DataMatrixEncoder
+from pystrich.datamatrix import FNC1, DataMatrixCodeword, DataMatrixData, DataMatrixEncoder
 
 from pharmacy.domain.errors import PharmacyError
 from pharmacy.domain.gs1 import GS
@@ -39,7 +39,7 @@ def module_mm(minimum_mm: float, dot_mm: float, dots: int = 0) -> float:
 @lru_cache(maxsize=512)
 def datamatrix(element_string: str) -> tuple[tuple[bool, ...], ...]:
     """Module matrix (rows from the top, True = dark) of the GS1 DataMatrix, without quiet zone."""
-    segments = [FNC1]
+    segments: list[str | DataMatrixCodeword] = [FNC1]
     for index, field in enumerate(element_string.split(GS)):
         segments += [FNC1, field] if index else [field]
     encoder = DataMatrixEncoder(DataMatrixData(*segments, encoding="ascii"), quiet_zone=0)

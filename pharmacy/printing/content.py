@@ -79,7 +79,7 @@ def label_pairs(data: LabelData) -> list[tuple[str, str]]:
         ("7003", format_7003(data.local(data.use_by))),
         ("21", data.bag_serial),
     ]
-    if data.patient_ai:
+    if data.patient_ai and data.patient_ai_value is not None:  # __post_init__: they go together
         pairs.append((data.patient_ai, data.patient_ai_value))
     return pairs
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from reportlab.lib.units import mm
 
-from pharmacy.domain.gs1 import element_string
+from pharmacy.domain.gs1 import element_string, human_readable
 
 from . import barcodes, fonts, textflow
 from .content import LabelData, label_pairs, linear_pairs, texts
@@ -43,10 +43,6 @@ def draw_label(canvas, data: LabelData, stock: LabelStock) -> None:
     _LAYOUTS[stock.layout](canvas, data, stock, box)
 
 
-def _hri(pairs) -> list[str]:
-    return [f"({ai}){value}" for ai, value in pairs]
-
-
 def _header(canvas, t: dict[str, str], box: Box, size: float, badge_size: float) -> float:
     """Pharmacy name at the top left, a framed REPRINT n at the top right; returns the y below."""
     right, used = box.x1, fonts.LEADING * size
@@ -70,7 +66,7 @@ def _linear(canvas, data: LabelData, stock: LabelStock, box: Box, bar_height: fl
     if dots * dot < barcodes.module_mm(barcodes.GS1_128_MIN_MODULE_MM, dot):
         raise barcodes.BarcodeTooLong(f"The GS1-128 is wider than the {stock.title} label.")
     module = dots * dot * mm
-    text = textflow.fit([Text("".join(_hri(pairs)), size, align="centre", shrink=0.7)], box.width,
+    text = textflow.fit([Text(human_readable(pairs), size, align="centre", shrink=0.7)], box.width,
                         3 * size, where="text under the GS1-128")
     textflow.draw(canvas, text, box.x0, box.y0 + textflow.height(text), box.width)
     bottom = box.y0 + textflow.height(text) + 0.4 * mm
@@ -107,7 +103,7 @@ class _Matrix:
 def _matrix(data: LabelData, stock: LabelStock, width: float, height: float, target_mm: float,
             size: float) -> _Matrix:
     pairs = label_pairs(data)
-    text = textflow.fit([Text(line, size, shrink=0.7) for line in _hri(pairs)], width, height / 2,
+    text = textflow.fit([Text(line, size, shrink=0.7) for line in human_readable(pairs, "\n").splitlines()], width, height / 2,
                         where="text under the DataMatrix")
     matrix = barcodes.datamatrix(element_string(pairs))
     room = min(height - textflow.height(text), width) / mm
@@ -156,7 +152,7 @@ def _portrait(canvas, data: LabelData, stock: LabelStock, box: Box) -> None:
     top = _header(canvas, t, box, 9, 16)
     bottom = _linear(canvas, data, stock, Box(box.x0, box.y0, box.x1, top), 15 * mm, 9) + 2 * GAP
 
-    widest = max(fonts.width(line, False, 7) for line in _hri(label_pairs(data)))
+    widest = max(fonts.width(line, False, 7) for line in human_readable(label_pairs(data), "\n").splitlines())
     column = min(max(widest + 1, 25 * mm), box.width / 2)
     symbol = _matrix(data, stock, column, (top - bottom) / 2, 0.75, 7)
     details = Box(box.x0 + column + 2 * GAP, bottom, box.x1, top)

@@ -106,7 +106,8 @@ class _Reader:
             return (self.length("margins", value, 0, 30),) * 4
         if not isinstance(value, dict):
             raise self.fail("margins", 'missing; write "3 mm" or a table with top, right, bottom and left.')
-        return tuple(self.length(f"margins.{side}", value.get(side), 0, 30) for side in _SIDES)
+        top, right, bottom, left = (self.length(f"margins.{side}", value.get(side), 0, 30) for side in _SIDES)
+        return top, right, bottom, left
 
     def stock(self) -> LabelStock:
         name = self.text("name")

@@ -14,11 +14,11 @@ from pharmacy.db import audit
 from pharmacy.db.models import Administration, Bag, Patient
 from pharmacy.domain.errors import AdministrationRefused, NotFound, PharmacyError, ScanError, StateConflict
 from pharmacy.domain.inuse import check_administration_window, format_local, to_local
+from pharmacy.domain.lifecycle import BAG, BAG_GIVEN, BagState, Event
 from pharmacy.services.bags import find_bag, state_of
 from pharmacy.services.base import Pharmacy, actor, refusals_recorded
 from pharmacy.services.stock import read_scan
 
-NURSES = ("nurse", "pharmacist")
 _PLAIN_SERIAL = re.compile(r"^[A-Za-z0-9-]{1,20}$")
 
 
@@ -31,7 +31,7 @@ class Reason:
 @dataclass
 class Verdict:
     ok: bool
-    serial: str | None = None
+    serial: str
     patient_name: str | None = None
     use_by: str | None = None
     reasons: list[Reason] = field(default_factory=list)
@@ -69,14 +69,14 @@ def _reasons(pharmacy: Pharmacy, session, bag: Bag, patient: Patient | None) -> 
     monograph = pharmacy.product(order.product_id)
     reasons: list[Reason] = []
     state = state_of(bag, now)
-    if state == "quarantined":
+    if state == BagState.QUARANTINED:
         reasons.append(Reason("quarantined", "QUARANTINED: this bag was taken out of use. Do not give it; return it to pharmacy."))
-    elif state in ("administered", "in_administration"):
+    elif state in BAG_GIVEN:
         reasons.append(Reason("already_given", "ALREADY GIVEN: this bag has been administered already."))
-    elif state in ("destroyed", "rejected"):
-        reasons.append(Reason("not_usable", f"{state.upper()}: this bag must not be given."))
-    elif state == "awaiting_check":
+    elif state == BagState.AWAITING_CHECK:
         reasons.append(Reason("not_released", "NOT RELEASED: a pharmacist has not checked this bag yet."))
+    elif state != BagState.EXPIRED and not BAG.allows(state, Event.START_INFUSION):
+        reasons.append(Reason("not_usable", f"{state.label.upper()}: this bag must not be given."))
     try:
         duration = timedelta(seconds=monograph.infusion_duration.to("second").magnitude)
         check_administration_window(now, bag.use_by, duration, pharmacy.settings.administration_policy, pharmacy.zone)
@@ -96,7 +96,7 @@ def _reasons(pharmacy: Pharmacy, session, bag: Bag, patient: Patient | None) -> 
 def bedside_check(pharmacy: Pharmacy, username: str, bag_scan: str, wristband: str) -> Verdict:
     """Everything that stands against giving this bag to this patient now (empty list: give it)."""
     with pharmacy.uow(readonly=True) as uow:
-        actor(uow.session, username, *NURSES)
+        actor(uow.session, username, "ward.bedside")
         bag = find_bag(uow.session, bag_serial_from_scan(pharmacy, bag_scan))
         patient = _patient_from_wristband(pharmacy, uow.session, wristband)
         reasons = _reasons(pharmacy, uow.session, bag, patient)
@@ -106,16 +106,16 @@ def bedside_check(pharmacy: Pharmacy, username: str, bag_scan: str, wristband: s
 
 def start(pharmacy: Pharmacy, username: str, bag_scan: str, wristband: str) -> Administration:
     with refusals_recorded(pharmacy, username, "administration.start", "bag", bag_scan), pharmacy.uow() as uow:
-        nurse = actor(uow.session, username, *NURSES)
+        nurse = actor(uow.session, username, "ward.bedside")
         bag = find_bag(uow.session, bag_serial_from_scan(pharmacy, bag_scan), lock=True)
         patient = _patient_from_wristband(pharmacy, uow.session, wristband)
         reasons = _reasons(pharmacy, uow.session, bag, patient)
-        if reasons:
+        if reasons or patient is None:  # an unknown patient is one of the reasons
             raise AdministrationRefused(reasons)
         record = Administration(bag_id=bag.id, patient_id=patient.id, started_at=clock.now(), nurse_id=nurse.id)
         uow.session.add(record)
         old = bag.state
-        bag.state = "in_administration"
+        bag.state = BAG.apply(state_of(bag), Event.START_INFUSION, nurse.role, what=f"Bag {bag.serial}")
         uow.session.flush()
         audit.append(uow.session, username, "administration.start", "bag", bag.id, old={"state": old},
                      new={"state": bag.state, "patient": patient.identifier})
@@ -126,7 +126,7 @@ def start(pharmacy: Pharmacy, username: str, bag_scan: str, wristband: str) -> A
 def end(pharmacy: Pharmacy, username: str, serial: str, interrupted_reason: str | None = None) -> Administration:
     """The end of the infusion, or its interruption with a reason."""
     with refusals_recorded(pharmacy, username, "administration.end", "bag", serial), pharmacy.uow() as uow:
-        actor(uow.session, username, *NURSES)
+        nurse = actor(uow.session, username, "ward.bedside")
         bag = find_bag(uow.session, serial, lock=True)
         record = uow.session.execute(select(Administration).where(Administration.bag_id == bag.id)).scalar_one_or_none()
         if record is None:
@@ -134,16 +134,18 @@ def end(pharmacy: Pharmacy, username: str, serial: str, interrupted_reason: str 
         if record.ended_at is not None:
             raise StateConflict(f"The infusion of bag {bag.serial} was already ended.")
         reason = (interrupted_reason or "").strip() or None
+        old = bag.state
+        administered = BAG.apply(old, Event.END_INFUSION, nurse.role, what=f"Bag {bag.serial}")
         record.ended_at, record.interrupted_reason = clock.now(), reason
-        bag.state = "administered"
+        bag.state = administered
         audit.append(uow.session, username, "administration.interrupt" if reason else "administration.end", "bag",
-                     bag.id, old={"state": "in_administration"}, new={"state": bag.state}, reason=reason)
+                     bag.id, old={"state": old}, new={"state": bag.state}, reason=reason)
         uow.commit()
         return record
 
 
 def observation_end(pharmacy: Pharmacy, product_id: str, ended_at: datetime) -> datetime:
-    """SmPC 4.4: observe the patient for at least 2 hours after the infusion."""
+    """When the observation after the infusion ends (the monograph's ``infusion.observation``)."""
     return ended_at + timedelta(seconds=pharmacy.product(product_id).observation.to("second").magnitude)
 
 
@@ -151,5 +153,8 @@ def observation_until(pharmacy: Pharmacy, record: Administration) -> str | None:
     if record.ended_at is None:
         return None
     with pharmacy.uow(readonly=True) as uow:
-        product_id = uow.session.get(Bag, record.bag_id).preparation.order.product_id
+        bag = uow.session.get(Bag, record.bag_id)
+        if bag is None:
+            raise NotFound(f"Bag {record.bag_id} does not exist.")
+        product_id = bag.preparation.order.product_id
     return format_local(observation_end(pharmacy, product_id, record.ended_at), pharmacy.zone)

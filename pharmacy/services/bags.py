@@ -15,15 +15,14 @@ from pharmacy import clock
 from pharmacy.db import audit
 from pharmacy.db.models import Bag, BagMove, Disposal, LabelPrint, Order, Preparation, StorageLocation, User
 from pharmacy.domain import dilution
-from pharmacy.domain.errors import NotAllowed, NotFound, PharmacyError, StateConflict
+from pharmacy.domain.errors import NotFound, PharmacyError, StateConflict
 from pharmacy.domain.inuse import effective_state
+from pharmacy.domain.lifecycle import BAG, BagState, Event
 from pharmacy.printing.label import LabelData, render_labels
 from pharmacy.printing.stocks import load_stock
 from pharmacy.services.base import Pharmacy, actor, refusals_recorded
 
 log = logging.getLogger(__name__)
-LABELLABLE = ("released", "stored")
-QUARANTINE_DISPOSERS = ("pharmacist",)  # who reviews an excursion and discards a quarantined bag
 _BAG_OPTIONS = (
     selectinload(Bag.preparation).selectinload(Preparation.order).selectinload(Order.patient),
     selectinload(Bag.preparation).selectinload(Preparation.vial),
@@ -45,7 +44,7 @@ def get_bag(pharmacy: Pharmacy, serial: str) -> Bag:
         return find_bag(uow.session, serial)
 
 
-def state_of(bag: Bag, now: datetime | None = None) -> str:
+def state_of(bag: Bag, now: datetime | None = None) -> BagState:
     return effective_state(bag.state, bag.use_by, now or clock.now())
 
 
@@ -77,10 +76,13 @@ def _names(session, prep: Preparation) -> tuple[str, str]:
 
 def label_data(pharmacy: Pharmacy, session, bag: Bag, reprint: int) -> LabelData:
     prep = bag.preparation
+    vial, diluent_lot, prepared_at = prep.vial, prep.diluent_lot, prep.dilution_time
+    if vial is None or diluent_lot is None or prepared_at is None:  # a bag is made only once all three are
+        raise StateConflict(f"Bag {bag.serial} has no vial, diluent or dilution time recorded: it cannot be labelled.")
     order, patient = prep.order, prep.order.patient
     monograph = pharmacy.product(order.product_id)
     plan = dilution.plan(monograph)
-    diluent = pharmacy.catalog.diluents[prep.diluent_lot.diluent_id]
+    diluent = pharmacy.catalog.diluents[diluent_lot.diluent_id]
     prepared_by, checked_by = _names(session, prep)
     patient_ai = pharmacy.settings.patient_ai
     ai_value = None
@@ -99,9 +101,9 @@ def label_data(pharmacy: Pharmacy, session, bag: Bag, reprint: int) -> LabelData
         concentration=dilution.display_concentration(plan.concentration),
         route=f"{monograph.route} ({monograph.route_text})",
         infusion=f"over approx. {dilution.display_duration(plan.duration)} at {dilution.display_rate(plan.rate)}",
-        prepared_at=prep.dilution_time, use_by=bag.use_by, timezone=pharmacy.settings.timezone,
-        storage=monograph.in_use_storage.text, vial_lot=prep.vial.lot, vial_expiry=prep.vial.expiry,
-        diluent_lot=prep.diluent_lot.lot, batch=bag.batch, bag_serial=bag.serial,
+        prepared_at=prepared_at, use_by=bag.use_by, timezone=pharmacy.settings.timezone,
+        storage=monograph.in_use_storage.text, vial_lot=vial.lot, vial_expiry=vial.expiry,
+        diluent_lot=diluent_lot.lot, batch=bag.batch, bag_serial=bag.serial,
         preparation_gtin=monograph.preparation_gtin, prepared_by=prepared_by, checked_by=checked_by,
         reprint=reprint, patient_ai=None if patient_ai == "none" else patient_ai, patient_ai_value=ai_value,
     )
@@ -120,14 +122,11 @@ def print_labels(pharmacy: Pharmacy, username: str, serials: list[str], stock: s
     print is audited in the same transaction; sending to a CUPS queue happens after the commit."""
     stock_def = load_stock(stock or pharmacy.settings.label_stock)
     with refusals_recorded(pharmacy, username, "label.print", "bag", ",".join(serials)), pharmacy.uow() as uow:
-        user = actor(uow.session, username, "technician", "pharmacist")
+        user = actor(uow.session, username, "bags.label")
         items, prints = [], []
         for serial in serials:
             bag = find_bag(uow.session, serial, lock=True)
-            current = state_of(bag)
-            if current not in LABELLABLE:
-                raise StateConflict(f"Bag {bag.serial} is {current.replace('_', ' ')}: only a released bag gets a "
-                                    "label that can be administered.")
+            BAG.apply(state_of(bag), Event.PRINT_LABEL, user.role, what=f"Bag {bag.serial}")
             done = uow.session.execute(select(func.count()).select_from(LabelPrint).where(LabelPrint.bag_id == bag.id)).scalar_one()
             number = done + 1
             items.append(label_data(pharmacy, uow.session, bag, reprint=number - 1))
@@ -158,19 +157,17 @@ def send_to_printer(pdf: bytes, printer: str) -> str:
 
 def store(pharmacy: Pharmacy, username: str, serial: str, location_name: str) -> Bag:
     with refusals_recorded(pharmacy, username, "bag.store", "bag", serial), pharmacy.uow() as uow:
-        user = actor(uow.session, username, "technician", "pharmacist", "nurse")
+        user = actor(uow.session, username, "bags.handle")
         bag = find_bag(uow.session, serial, lock=True)
-        current = state_of(bag)
-        if current not in LABELLABLE:
-            raise StateConflict(f"Bag {bag.serial} is {current}: only a released bag is put into storage.")
+        stored = BAG.apply(state_of(bag), Event.STORE, user.role, what=f"Bag {bag.serial}")
         location = uow.session.execute(select(StorageLocation).where(StorageLocation.name == location_name)).scalar_one_or_none()
         if location is None:
             raise NotFound(f"No storage location “{location_name}”.")
         old = {"state": bag.state, "location": bag.location_id}
-        bag.state, bag.location_id = "stored", location.id
+        bag.state, bag.location_id = stored, location.id
         uow.session.add(BagMove(bag_id=bag.id, location_id=location.id, user_id=user.id, at=clock.now()))
         audit.append(uow.session, username, "bag.store", "bag", bag.id, old=old,
-                     new={"state": "stored", "location": location.name})
+                     new={"state": stored, "location": location.name})
         uow.commit()
         return bag
 
@@ -178,19 +175,17 @@ def store(pharmacy: Pharmacy, username: str, serial: str, location_name: str) ->
 def dispose_bag(pharmacy: Pharmacy, username: str, serial: str, reason: str) -> Bag:
     """An expired, quarantined, rejected or wasted bag is recorded as destroyed, with reason and user."""
     with refusals_recorded(pharmacy, username, "bag.dispose", "bag", serial), pharmacy.uow() as uow:
-        user = actor(uow.session, username, "technician", "pharmacist", "nurse")
+        user = actor(uow.session, username, "bags.handle")
         bag = find_bag(uow.session, serial, lock=True)
-        if bag.state == "quarantined" and user.role not in QUARANTINE_DISPOSERS:
-            raise NotAllowed("A quarantined bag is discarded by a pharmacist, who reviews the excursion first.")
-        if bag.state in ("destroyed", "administered", "in_administration"):
-            raise StateConflict(f"Bag {bag.serial} is {bag.state.replace('_', ' ')} and cannot be disposed of.")
+        current = state_of(bag)
+        destroyed = BAG.apply(current, Event.DISPOSE, user.role, what=f"Bag {bag.serial}")
         if len((reason or "").strip()) < 5:
             raise PharmacyError("Say why the bag is destroyed (expired, quarantined, damaged …).")
-        old = {"state": state_of(bag)}
-        bag.state = "destroyed"
+        old = {"state": current}
+        bag.state = destroyed
         uow.session.add(Disposal(object_type="bag", object_id=bag.id, reason=reason.strip(), user_id=user.id,
                                  at=clock.now()))
-        audit.append(uow.session, username, "bag.dispose", "bag", bag.id, old=old, new={"state": "destroyed"},
+        audit.append(uow.session, username, "bag.dispose", "bag", bag.id, old=old, new={"state": destroyed},
                      reason=reason.strip())
         uow.commit()
         return bag
@@ -206,7 +201,7 @@ def add_location(pharmacy: Pharmacy, username: str | None, name: str, min_celsiu
     if not (name or "").strip() or min_celsius >= max_celsius:
         raise PharmacyError("A location needs a name and a range whose minimum is below its maximum.")
     with pharmacy.uow() as uow:
-        who = actor(uow.session, username, "admin").username if username else "system"
+        who = actor(uow.session, username, "storage.locations").username if username else "system"
         if uow.session.execute(select(StorageLocation.id).where(StorageLocation.name == name.strip())).first():
             raise StateConflict(f"A storage location named “{name.strip()}” exists already.")
         location = StorageLocation(name=name.strip(), min_celsius=min_celsius, max_celsius=max_celsius, printer=printer)

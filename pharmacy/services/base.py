@@ -17,10 +17,11 @@ from pharmacy.db.database import Database, UnitOfWork
 from pharmacy.db.models import Refusal, User
 from pharmacy.domain.errors import NotAllowed, NotFound, PharmacyError, StateConflict
 from pharmacy.domain.monograph import Catalog, Monograph, load_catalog
+from pharmacy.domain.permissions import Role, may, refusal
 
 log = logging.getLogger(__name__)
 
-ROLES = ("technician", "pharmacist", "nurse", "auditor", "admin")
+ROLES = tuple(role.value for role in Role)
 
 
 @dataclass
@@ -50,14 +51,14 @@ def build(settings: Settings) -> Pharmacy:
     return Pharmacy(Database(settings.sqlalchemy_url), load_catalog(folders), settings)
 
 
-def actor(session: Session, username: str, *roles: str) -> User:
-    """The acting user, who must exist, be active and hold one of ``roles`` (none given: any)."""
+def actor(session: Session, username: str, permission: str | None = None) -> User:
+    """The acting user, who must exist, be active and, if a ``permission`` is named, hold it through
+    their role (``domain.permissions``: the table the web guard and the API read too)."""
     user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
     if user is None or not user.active:
         raise NotAllowed(f"User “{username}” is not an active user of this pharmacy.")
-    if roles and user.role not in roles:
-        wanted = " or ".join(roles)
-        raise NotAllowed(f"Only a {wanted} may do this; {user.full_name} is signed in as {user.role}.")
+    if permission is not None and not may(user.role, permission):
+        raise NotAllowed(f"{refusal(user.role, permission)} ({user.full_name} is signed in as {user.role}.)")
     return user
 
 

@@ -14,9 +14,8 @@ from pharmacy.db import audit
 from pharmacy.db.models import Bag, BagMove, StorageLocation, TemperatureReading
 from pharmacy.domain.coldchain import Reading, ReadingError, gaps, is_excursion, reading
 from pharmacy.domain.errors import NotFound, PharmacyError
+from pharmacy.domain.lifecycle import BAG, Event
 from pharmacy.services.base import Pharmacy, actor
-
-RECORDERS = ("technician", "pharmacist", "nurse", "admin")
 
 
 @dataclass
@@ -31,16 +30,16 @@ def _quarantine(session, username: str, location: StorageLocation, row: Reading)
     """Every still-stored bag that was at ``location`` when the out-of-range reading was taken — also
     one moved elsewhere since (a CSV of the fridge log often comes in after the bag went to the ward)."""
     been_there = select(BagMove.bag_id).where(BagMove.location_id == location.id, BagMove.at <= row.at)
-    stored = session.execute(select(Bag).where(Bag.id.in_(been_there), Bag.state == "stored")).scalars().all()
+    stored = session.execute(select(Bag).where(Bag.id.in_(been_there), Bag.state.in_(BAG.sources(Event.EXCURSION)))).scalars().all()
     serials = []
     for bag in stored:
         there_then = session.execute(select(BagMove.location_id).where(BagMove.bag_id == bag.id, BagMove.at <= row.at)
                                      .order_by(BagMove.at.desc(), BagMove.id.desc()).limit(1)).scalar_one()
         if there_then != location.id:
             continue
-        bag.state = "quarantined"
-        audit.append(session, username, "bag.quarantine", "bag", bag.id, old={"state": "stored"},
-                     new={"state": "quarantined", "location": location.name, "reading_at": row.at.astimezone(UTC).isoformat(),
+        old, bag.state = bag.state, BAG.apply(bag.state, Event.EXCURSION)
+        audit.append(session, username, "bag.quarantine", "bag", bag.id, old={"state": old},
+                     new={"state": bag.state, "location": location.name, "reading_at": row.at.astimezone(UTC).isoformat(),
                           "celsius": row.celsius}, reason=(
                          f"{location.name} read {row.celsius:g} °C at {row.at.isoformat()} "
                          f"(permitted {location.min_celsius:g}–{location.max_celsius:g} °C)"))
@@ -62,7 +61,7 @@ def record(pharmacy: Pharmacy, username: str, items: list[tuple[int, Reading]], 
     bags stored there. All in one transaction."""
     result = Recorded(errors=list(errors or []))
     with pharmacy.uow() as uow:
-        actor(uow.session, username, *RECORDERS)
+        actor(uow.session, username, "temps.record")
         locations = {loc.name: loc for loc in uow.session.execute(select(StorageLocation)).scalars()}
         known: dict[int, set[datetime]] = {}
         for number, row in items:

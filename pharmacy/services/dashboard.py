@@ -25,14 +25,11 @@ from pharmacy.db.models import (
 )
 from pharmacy.domain.coldchain import is_excursion
 from pharmacy.domain.errors import NotFound
-from pharmacy.domain.inuse import LIVE_BAG_STATES, effective_state
+from pharmacy.domain.inuse import effective_state
+from pharmacy.domain.lifecycle import BAG_ON_DASHBOARD, BAG_TO_DISCARD, BagState
 from pharmacy.services.administration import observation_end
 from pharmacy.services.base import Pharmacy
 from pharmacy.services.coldchain import location_gaps
-
-# what the dashboard lists: bags that may still be given, and those waiting to be discarded
-DASHBOARD_STATES = (*LIVE_BAG_STATES, "quarantined")
-TO_DISCARD = ("expired", "quarantined")
 
 
 @dataclass(frozen=True)
@@ -83,12 +80,12 @@ def live_bags(pharmacy: Pharmacy) -> list[LiveBag]:
             select(Bag, Patient, Order.scheduled_on, StorageLocation.name)
             .join(Preparation, Bag.preparation_id == Preparation.id).join(Order, Preparation.order_id == Order.id)
             .join(Patient, Order.patient_id == Patient.id).outerjoin(StorageLocation, Bag.location_id == StorageLocation.id)
-            .where(Bag.state.in_(DASHBOARD_STATES))).all()
-        reasons = _quarantines(uow.session, [bag.id for bag, *_ in rows if bag.state == "quarantined"])
+            .where(Bag.state.in_(BAG_ON_DASHBOARD))).all()
+        reasons = _quarantines(uow.session, [bag.id for bag, *_ in rows if bag.state == BagState.QUARANTINED])
     found = [LiveBag(bag.serial, bag.batch, effective_state(bag.state, bag.use_by, now), bag.use_by, patient.name,
                      patient.identifier, patient.ward, scheduled_on, location, reasons.get(bag.id))
              for bag, patient, scheduled_on, location in rows]
-    return sorted(found, key=lambda b: (b.state not in TO_DISCARD, b.use_by, b.serial))
+    return sorted(found, key=lambda b: (b.state not in BAG_TO_DISCARD, b.use_by, b.serial))
 
 
 @dataclass(frozen=True)
@@ -115,11 +112,11 @@ def locations(pharmacy: Pharmacy, interval: timedelta) -> list[LocationStatus]:
         session = uow.session
         last = (select(TemperatureReading.location_id, func.max(TemperatureReading.at).label("at"))
                 .group_by(TemperatureReading.location_id).subquery())
-        readings = {loc_id: (at, celsius) for loc_id, at, celsius in session.execute(
+        readings: dict[int, tuple[datetime | None, float | None]] = {loc_id: (at, celsius) for loc_id, at, celsius in session.execute(
             select(TemperatureReading.location_id, TemperatureReading.at, TemperatureReading.celsius)
             .join(last, (last.c.location_id == TemperatureReading.location_id) & (last.c.at == TemperatureReading.at)))}
         # quarantined bags stay where they are until a pharmacist discards them
-        stored = dict(session.execute(select(Bag.location_id, func.count()).where(Bag.state.in_(("stored", "quarantined")))
+        stored = dict(session.execute(select(Bag.location_id, func.count()).where(Bag.state.in_((BagState.STORED, BagState.QUARANTINED)))
                                       .group_by(Bag.location_id)).all())
         return [LocationStatus(loc.id, loc.name, loc.min_celsius, loc.max_celsius, *readings.get(loc.id, (None, None)),
                                gaps.get(loc.name, []), stored.get(loc.id, 0))
@@ -202,7 +199,7 @@ class Infusion:
 
 def infusions(pharmacy: Pharmacy, ended_since: datetime) -> list[Infusion]:
     """Infusions under way, and those ended since ``ended_since`` with the end of the patient's
-    observation (SmPC 4.4); running ones first, then the latest end first."""
+    observation (as long as the product's monograph says); running ones first, then the latest end first."""
     with pharmacy.uow(readonly=True) as uow:
         rows = uow.session.execute(
             select(Administration, Bag.serial, Patient, User.full_name, Order.product_id)

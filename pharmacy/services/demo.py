@@ -14,6 +14,7 @@ from pharmacy import clock
 from pharmacy.db.models import User
 from pharmacy.domain.gs1 import GS
 from pharmacy.domain.inuse import to_local
+from pharmacy.domain.lifecycle import BagState
 from pharmacy.services import bags, orders, preparation, release, stock, users
 from pharmacy.services.base import Pharmacy
 from pharmacy.services.setup import init_db
@@ -82,7 +83,7 @@ def seed(pharmacy: Pharmacy) -> bool:
     for order in made[:4]:
         orders.verify_order(pharmacy, "pharm", order.id, premedication_confirmed=True)
     released = _prepare(pharmacy, made[1].id, NACL_SCAN, "DEMO000000001")
-    serial = release.decide(pharmacy, "pharm", released.id, None, "demo-pharmacist-1", "released").serial
+    serial = release.decide(pharmacy, "pharm", released.id, None, "demo-pharmacist-1", BagState.RELEASED).serial
     bags.print_labels(pharmacy, "tech", [serial])
     bags.store(pharmacy, "tech", serial, FRIDGE)
     _prepare(pharmacy, made[2].id, GLUCOSE_SCAN, "DEMO000000002")

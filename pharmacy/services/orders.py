@@ -13,12 +13,11 @@ from pharmacy import clock
 from pharmacy.db import audit
 from pharmacy.db.models import Order, Patient
 from pharmacy.domain.courses import Dose, check_course
-from pharmacy.domain.errors import CourseRuleBreach, NotFound, PharmacyError, StateConflict
+from pharmacy.domain.errors import CourseRuleBreach, NotFound, PharmacyError
 from pharmacy.domain.gs1 import validate_gsrn
+from pharmacy.domain.lifecycle import ORDER, ORDER_COUNTS_FOR_COURSE, ORDER_ON_WORKLIST, ORDER_TO_VERIFY, Event, OrderState
 from pharmacy.services.base import Pharmacy, actor, refusals_recorded
 
-ENTERERS = ("technician", "pharmacist")
-ACTIVE = ("entered", "blocked", "verified", "in_preparation", "prepared", "released")
 MIN_REASON = 10
 
 
@@ -65,7 +64,7 @@ def _patient(session, details: PatientDetails, username: str) -> Patient:
 def _history(session, patient_id: int, product_id: str, exclude: int | None = None) -> list[Dose]:
     rows = session.execute(
         select(Order.scheduled_on, Order.course, Order.course_day)
-        .where(Order.patient_id == patient_id, Order.product_id == product_id, Order.state.in_(ACTIVE + ("administered",)),
+        .where(Order.patient_id == patient_id, Order.product_id == product_id, Order.state.in_(ORDER_COUNTS_FOR_COURSE),
                Order.id != (exclude or -1))
     ).all()
     return [Dose(on, course, day) for on, course, day in rows]
@@ -84,17 +83,17 @@ def create_order(pharmacy: Pharmacy, username: str, patient: PatientDetails, pro
     with refusals_recorded(pharmacy, username, "order.create"):
         monograph = pharmacy.product(product_id)
         with pharmacy.uow() as uow:
-            actor(uow.session, username, *ENTERERS)
+            user = actor(uow.session, username, "orders.enter")
             person = _patient(uow.session, patient, username)
             order = Order(patient_id=person.id, product_id=product_id, dose_mg=float(monograph.dose.to("mg").magnitude),
                           course=int(course), course_day=int(course_day), scheduled_on=scheduled_on,
-                          urgent=bool(urgent), state="entered", created_by=actor(uow.session, username).id,
+                          urgent=bool(urgent), state=ORDER.initial, created_by=user.id,
                           created_at=clock.now())
             uow.session.add(order)
             uow.session.flush()
             violations = _violations(pharmacy, uow.session, order)
             if violations:
-                order.state = "blocked"
+                order.state = ORDER.apply(order.state, Event.BREACH_FOUND)
                 order.violations = [{"code": v.code, "message": v.message} for v in violations]
             audit.append(uow.session, username, "order.create", "order", order.id, new={
                 "patient": person.identifier, "product": product_id, "course": order.course,
@@ -109,12 +108,11 @@ def verify_order(pharmacy: Pharmacy, username: str, order_id: int, premedication
     """Pharmacist verification. Course rules are checked again now (other orders may have come in);
     a breach needs ``override_reason``; the day's required pre-medication must be confirmed."""
     with refusals_recorded(pharmacy, username, "order.verify", "order", order_id), pharmacy.uow() as uow:
-        actor(uow.session, username, "pharmacist")
+        pharmacist = actor(uow.session, username, "orders.verify")
         order = uow.session.get(Order, order_id)
         if order is None:
             raise NotFound(f"Order {order_id} does not exist.")
-        if order.state not in ("entered", "blocked"):
-            raise StateConflict(f"Order {order_id} is {order.state}; only an entered or blocked order is verified.")
+        verified = ORDER.apply(order.state, Event.VERIFY, pharmacist.role, what=f"Order {order_id}")
         violations = _violations(pharmacy, uow.session, order)
         reason = (override_reason or "").strip()
         if violations and len(reason) < MIN_REASON:
@@ -123,13 +121,13 @@ def verify_order(pharmacy: Pharmacy, username: str, order_id: int, premedication
         if needed and not premedication_confirmed:
             raise PharmacyError("Confirm the pre-medication first: " + "; ".join(p.what for p in needed) + " (SmPC 4.2).")
         old = order.state
-        order.state, order.verified_by, order.verified_at = "verified", actor(uow.session, username).id, clock.now()
+        order.state, order.verified_by, order.verified_at = verified, pharmacist.id, clock.now()
         order.premedication_confirmed = bool(premedication_confirmed)
         if violations:
             order.override_reason, order.override_by = reason, order.verified_by
             order.violations = [{"code": v.code, "message": v.message} for v in violations]
         audit.append(uow.session, username, "order.verify", "order", order.id, old={"state": old},
-                     new={"state": "verified", "premedication_confirmed": order.premedication_confirmed,
+                     new={"state": verified, "premedication_confirmed": order.premedication_confirmed,
                           "overridden": [v.code for v in violations]},
                      reason=reason or None)
         uow.commit()
@@ -137,14 +135,14 @@ def verify_order(pharmacy: Pharmacy, username: str, order_id: int, premedication
 
 
 def _worklist_query(day: date):
-    return select(Order).where(Order.scheduled_on == day, Order.state.in_(("verified", "in_preparation")))
+    return select(Order).where(Order.scheduled_on == day, Order.state.in_(ORDER_ON_WORKLIST))
 
 
 def worklist(pharmacy: Pharmacy, day: date, limit: int | None = None) -> list[Order]:
     """Verified orders for the day and those being prepared: preparations under way first (finish
     what was started), then urgent, then oldest. ``limit`` gives the top of the list only."""
     query = (_worklist_query(day).options(selectinload(Order.patient))
-             .order_by(case((Order.state == "in_preparation", 0), else_=1), Order.urgent.desc(), Order.created_at, Order.id))
+             .order_by(case((Order.state == OrderState.IN_PREPARATION, 0), else_=1), Order.urgent.desc(), Order.created_at, Order.id))
     if limit is not None:
         query = query.limit(limit)
     with pharmacy.uow(readonly=True) as uow:
@@ -160,7 +158,7 @@ def pending_verification(pharmacy: Pharmacy) -> list[Order]:
     with pharmacy.uow(readonly=True) as uow:
         return list(uow.session.execute(
             select(Order).options(selectinload(Order.patient)).join(Patient)
-            .where(Order.state.in_(("entered", "blocked")))
+            .where(Order.state.in_(ORDER_TO_VERIFY))
             .order_by(Order.scheduled_on, Order.created_at)
         ).scalars())
 

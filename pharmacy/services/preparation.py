@@ -17,41 +17,36 @@ from pharmacy.db.models import Bag, DiluentLot, Order, Preparation, PreparationS
 from pharmacy.domain import dilution
 from pharmacy.domain.errors import Expired, NotAllowed, NotFound, PharmacyError, StateConflict, WrongProduct
 from pharmacy.domain.inuse import check_ingredient_in_date, to_local, use_by
+from pharmacy.domain.lifecycle import BAG, LOT, ORDER, PREP_ACTIVE, PREP_NEXT_STEP, PREPARATION, VIAL, Event, PrepState
 from pharmacy.domain.units import VOLUME, parse_quantity
 from pharmacy.services import users
 from pharmacy.services.base import Pharmacy, actor, check_version, refusals_recorded
 from pharmacy.services.stock import read_scan
 
-PREPARERS = ("technician", "pharmacist")
-# state → the step that comes next (what the screen asks for)
-NEXT_STEP = {
-    "started": "vial", "vial_scanned": "inspection", "inspected": "diluent", "diluent_scanned": "volume",
-    "volume_recorded": "mixing", "mixed": "sign", "signed": "check",
-}
-ACTIVE_STATES = tuple(NEXT_STEP)
+NEXT_STEP = PREP_NEXT_STEP  # state → the step the screen asks for next
 
 
 def start(pharmacy: Pharmacy, username: str, order_id: int) -> Preparation:
     """Start (or resume: a second click must not start a second bag) the preparation of an order."""
     with refusals_recorded(pharmacy, username, "prep.start", "order", order_id), pharmacy.uow() as uow:
-        user = actor(uow.session, username, *PREPARERS)
+        user = actor(uow.session, username, "prep.work")
         order = uow.session.execute(select(Order).where(Order.id == order_id).with_for_update()).scalar_one_or_none()
         if order is None:
             raise NotFound(f"Order {order_id} does not exist.")
         active = uow.session.execute(select(Preparation).where(
-            Preparation.order_id == order_id, Preparation.state.in_(ACTIVE_STATES))).scalar_one_or_none()
+            Preparation.order_id == order_id, Preparation.state.in_(PREP_ACTIVE))).scalar_one_or_none()
         if active is not None:
             uow.session.expunge(active)  # nothing to write; the rollback on exit must not expire it
             return active
-        if order.state != "verified":
-            raise StateConflict(f"Order {order_id} is {order.state}: only a verified order is prepared.")
+        in_preparation = ORDER.apply(order.state, Event.START_PREPARATION, user.role, what=f"Order {order_id}")
         today = to_local(clock.now(), pharmacy.zone).date()
         if order.scheduled_on != today:
+            hours = pharmacy.product(order.product_id).in_use_limit.total_seconds() / 3600
             raise PharmacyError(f"This dose is scheduled for {order.scheduled_on:%d %b %Y}. A diluted bag keeps only "
-                                f"{pharmacy.product(order.product_id).in_use_limit} (SmPC 6.3): prepare it on the day.")
-        prep = Preparation(order_id=order.id, state="started", version=1, prepared_by=user.id, started_at=clock.now())
+                                f"{hours:g} h (SmPC 6.3): prepare it on the day.")
+        prep = Preparation(order_id=order.id, state=PREPARATION.initial, version=1, prepared_by=user.id, started_at=clock.now())
         uow.session.add(prep)
-        order.state = "in_preparation"
+        order.state = in_preparation
         uow.session.flush()
         _record(uow.session, prep, user, "start", {"order": order.id})
         audit.append(uow.session, username, "prep.start", "preparation", prep.id, new={"order": order.id})
@@ -59,15 +54,15 @@ def start(pharmacy: Pharmacy, username: str, order_id: int) -> Preparation:
         return prep
 
 
-def _load(session, prep_id: int, version, expected_state: str, user) -> Preparation:
+def _load(session, prep_id: int, version, event: Event, user) -> Preparation:
     prep = session.execute(select(Preparation).where(Preparation.id == prep_id).with_for_update()).scalar_one_or_none()
     if prep is None:
         raise NotFound(f"Preparation {prep_id} does not exist.")
     if prep.prepared_by != user.id:
         raise NotAllowed("Only the person who started this preparation may record its steps.")
     check_version(prep.version, version, "preparation")
-    if prep.state != expected_state:
-        raise StateConflict(f"This step is already done or not yet due (the preparation is at “{prep.state}”). "
+    if not PREPARATION.allows(prep.state, event):
+        raise StateConflict(f"This step is already done or not yet due (the preparation is at “{prep.state.label}”). "
                             "Nothing was recorded.")
     return prep
 
@@ -76,22 +71,24 @@ def _record(session, prep: Preparation, user, step: str, detail: dict) -> None:
     session.add(PreparationStep(preparation_id=prep.id, step=step, detail=detail, user_id=user.id, at=clock.now()))
 
 
-def _advance(session, prep: Preparation, user, username: str, step: str, state: str, detail: dict) -> None:
+def _advance(session, prep: Preparation, user, username: str, step: str, event: Event, detail: dict) -> None:
     old = prep.state
+    state = PREPARATION.apply(old, event, user.role)
     prep.state, prep.version = state, prep.version + 1
     _record(session, prep, user, step, detail)
     audit.append(session, username, f"prep.{step}", "preparation", prep.id, old={"state": old},
                  new={"state": state, **detail})
 
 
-def _step(pharmacy: Pharmacy, username: str, prep_id: int, version, expected: str, step: str, apply):
-    """Run one step in one transaction: load and lock, check user, version and state, apply, audit."""
+def _step(pharmacy: Pharmacy, username: str, prep_id: int, version, event: Event, step: str, apply):
+    """Run one step in one transaction: load and lock, check user, version and state, apply, audit.
+    ``apply`` returns the event that happened (a failed inspection is another event) and the detail."""
     with refusals_recorded(pharmacy, username, f"prep.{step}", "preparation", prep_id), pharmacy.uow() as uow:
-        user = actor(uow.session, username, *PREPARERS)
-        prep = _load(uow.session, prep_id, version, expected, user)
+        user = actor(uow.session, username, "prep.work")
+        prep = _load(uow.session, prep_id, version, event, user)
         monograph = pharmacy.product(prep.order.product_id)
-        state, detail = apply(uow.session, prep, monograph)
-        _advance(uow.session, prep, user, username, step, state, detail)
+        happened, detail = apply(uow.session, prep, monograph)
+        _advance(uow.session, prep, user, username, step, happened, detail)
         try:
             uow.commit()
         except IntegrityError:
@@ -110,30 +107,31 @@ def scan_vial(pharmacy: Pharmacy, username: str, prep_id: int, version, raw: str
         if vial is None:
             raise NotFound(f"Vial serial {scan.serial} was never received into stock. Receive it first; "
                            "a pack that is not in stock must not be used.")
-        if vial.state != "received":
-            raise StateConflict(f"Vial serial {vial.serial} is {vial.state}: a vial is used once only "
-                                "(single-use, SmPC 6.6). Take another vial.")
+        if not VIAL.allows(vial.state, Event.SCAN_VIAL):
+            raise StateConflict(f"Vial serial {vial.serial} is {vial.state.label}: a vial is used once only. "
+                                "Take another vial.")
         check_ingredient_in_date(vial.expiry, clock.now(), pharmacy.zone, f"Vial lot {vial.lot}")
-        vial.state, prep.vial_id = "in_use", vial.id
-        return "vial_scanned", {"vial": vial.id, "serial": vial.serial, "lot": vial.lot, "expiry": vial.expiry}
+        vial.state, prep.vial_id = VIAL.apply(vial.state, Event.SCAN_VIAL), vial.id
+        return Event.SCAN_VIAL, {"vial": vial.id, "serial": vial.serial, "lot": vial.lot, "expiry": vial.expiry}
 
-    return _step(pharmacy, username, prep_id, version, "started", "vial", apply)
+    return _step(pharmacy, username, prep_id, version, Event.SCAN_VIAL, "vial", apply)
 
 
 def inspect_vial(pharmacy: Pharmacy, username: str, prep_id: int, version, passed: bool, note: str = "") -> Preparation:
-    """SmPC 6.6: particulate matter or discolouration rejects the vial; the step asks for another."""
+    """A vial that fails the monograph's inspection (``reject_if``) is rejected; the step asks for another."""
     def apply(session, prep, monograph):
         vial = session.get(Vial, prep.vial_id)
         if passed:
-            return "inspected", {"passed": True, "vial": vial.id}
+            return Event.PASS_INSPECTION, {"passed": True, "vial": vial.id}
         if len((note or "").strip()) < 3:
             raise PharmacyError("Say what was wrong with the vial (particles, colour, crack …).")
-        vial.state, prep.vial_id = "rejected", None
-        audit.append(session, username, "vial.reject", "vial", vial.id, old={"state": "in_use"},
-                     new={"state": "rejected"}, reason=note.strip())
-        return "started", {"passed": False, "vial": vial.id, "note": note.strip()}
+        old = vial.state
+        vial.state, prep.vial_id = VIAL.apply(old, Event.FAIL_INSPECTION), None
+        audit.append(session, username, "vial.reject", "vial", vial.id, old={"state": old},
+                     new={"state": vial.state}, reason=note.strip())
+        return Event.FAIL_INSPECTION, {"passed": False, "vial": vial.id, "note": note.strip()}
 
-    return _step(pharmacy, username, prep_id, version, "vial_scanned", "inspection", apply)
+    return _step(pharmacy, username, prep_id, version, Event.PASS_INSPECTION, "inspection", apply)
 
 
 def scan_diluent(pharmacy: Pharmacy, username: str, prep_id: int, version, raw: str) -> Preparation:
@@ -143,13 +141,13 @@ def scan_diluent(pharmacy: Pharmacy, username: str, prep_id: int, version, raw: 
         lot = session.execute(select(DiluentLot).where(DiluentLot.gtin == scan.gtin, DiluentLot.lot == scan.lot)).scalar_one_or_none()
         if lot is None:
             raise NotFound(f"Diluent lot {scan.lot} was never received into stock. Receive it first.")
-        if lot.state != "received":
-            raise StateConflict(f"Diluent lot {lot.lot} is {lot.state} and must not be used.")
+        if not LOT.allows(lot.state, Event.SCAN_DILUENT):
+            raise StateConflict(f"Diluent lot {lot.lot} is {lot.state.label} and must not be used.")
         check_ingredient_in_date(lot.expiry, clock.now(), pharmacy.zone, f"Diluent lot {lot.lot}")
         prep.diluent_lot_id = lot.id
-        return "diluent_scanned", {"diluent_lot": lot.id, "diluent": lot.diluent_id, "lot": lot.lot, "expiry": lot.expiry}
+        return Event.SCAN_DILUENT, {"diluent_lot": lot.id, "diluent": lot.diluent_id, "lot": lot.lot, "expiry": lot.expiry}
 
-    return _step(pharmacy, username, prep_id, version, "inspected", "diluent", apply)
+    return _step(pharmacy, username, prep_id, version, Event.SCAN_DILUENT, "diluent", apply)
 
 
 def record_volume(pharmacy: Pharmacy, username: str, prep_id: int, version, entered: str) -> Preparation:
@@ -158,18 +156,18 @@ def record_volume(pharmacy: Pharmacy, username: str, prep_id: int, version, ente
         expected = dilution.withdraw_volume(monograph.dose, monograph.concentration)
         dilution.check_withdrawn_volume(measured, expected, monograph.withdraw_tolerance)
         prep.withdrawn_ml, prep.withdrawn_entered = float(measured.to("mL").magnitude), entered.strip()
-        return "volume_recorded", {"withdrawn_ml": prep.withdrawn_ml, "entered": prep.withdrawn_entered}
+        return Event.RECORD_VOLUME, {"withdrawn_ml": prep.withdrawn_ml, "entered": prep.withdrawn_entered}
 
-    return _step(pharmacy, username, prep_id, version, "diluent_scanned", "volume", apply)
+    return _step(pharmacy, username, prep_id, version, Event.RECORD_VOLUME, "volume", apply)
 
 
 def confirm_mixing(pharmacy: Pharmacy, username: str, prep_id: int, version) -> Preparation:
-    """Invert gently, do not shake (SmPC 6.6). The dilution time is the server's, never typed."""
+    """Mixed as the monograph says (``preparation.mixing``). The dilution time is the server's, never typed."""
     def apply(session, prep, monograph):
         prep.dilution_time = clock.now()
-        return "mixed", {"dilution_time": prep.dilution_time.isoformat()}
+        return Event.MIX, {"dilution_time": prep.dilution_time.isoformat()}
 
-    return _step(pharmacy, username, prep_id, version, "volume_recorded", "mixing", apply)
+    return _step(pharmacy, username, prep_id, version, Event.MIX, "mixing", apply)
 
 
 def sign(pharmacy: Pharmacy, username: str, prep_id: int, version, password: str) -> Bag:
@@ -185,17 +183,17 @@ def sign(pharmacy: Pharmacy, username: str, prep_id: int, version, password: str
             raise Expired("The bag is already past its use-by time; it cannot be signed. Discard it.")
         local = to_local(prep.dilution_time, pharmacy.zone)
         bag = Bag(serial=f"BAG{prep.id:07d}", batch=f"P{local:%y%m%d}-{prep.id}", preparation_id=prep.id,
-                  state="awaiting_check", use_by=limit)
+                  state=BAG.initial, use_by=limit)
         session.add(bag)
         session.flush()
         prep.signed_at = clock.now()
-        prep.order.state = "prepared"
+        prep.order.state = ORDER.apply(prep.order.state, Event.SIGN)
         bag_holder.append(bag)
         audit.append(session, username, "bag.create", "bag", bag.id, new={
             "serial": bag.serial, "batch": bag.batch, "use_by": limit.isoformat(), "state": bag.state})
-        return "signed", {"bag": bag.serial, "use_by": limit.isoformat(), "meaning": "prepared"}
+        return Event.SIGN, {"bag": bag.serial, "use_by": limit.isoformat(), "meaning": "prepared"}
 
-    _step(pharmacy, username, prep_id, version, "mixed", "sign", apply)
+    _step(pharmacy, username, prep_id, version, Event.SIGN, "sign", apply)
     return bag_holder[0]
 
 
@@ -214,6 +212,6 @@ def get(pharmacy: Pharmacy, prep_id: int) -> Preparation:
 def awaiting_check(pharmacy: Pharmacy) -> list[Preparation]:
     with pharmacy.uow(readonly=True) as uow:
         return list(uow.session.execute(
-            select(Preparation).where(Preparation.state == "signed").order_by(Preparation.signed_at)
+            select(Preparation).where(Preparation.state == PrepState.SIGNED).order_by(Preparation.signed_at)
             .options(selectinload(Preparation.order).selectinload(Order.patient))
         ).scalars())

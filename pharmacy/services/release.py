@@ -9,12 +9,13 @@ from sqlalchemy import select
 from pharmacy import clock
 from pharmacy.db import audit
 from pharmacy.db.models import Bag, Preparation, PreparationStep, Vial
-from pharmacy.domain.errors import Expired, NotFound, PharmacyError, SeparationOfDuties
+from pharmacy.domain.errors import Expired, NotFound, PharmacyError, SeparationOfDuties, StateConflict
 from pharmacy.domain.inuse import format_local, is_expired
+from pharmacy.domain.lifecycle import BAG, ORDER, PREPARATION, VIAL, BagState, Event
 from pharmacy.services import users
 from pharmacy.services.base import Pharmacy, actor, check_version, refusals_recorded
 
-DECISIONS = ("released", "rejected")
+DECISIONS: dict[str, Event] = {BagState.RELEASED: Event.RELEASE, BagState.REJECTED: Event.REJECT}  # the outcome chosen → its event
 
 
 def check_not_preparer(preparer_id: int, checker_id: int) -> None:
@@ -30,35 +31,37 @@ def decide(pharmacy: Pharmacy, username: str, prep_id: int, version, password: s
     with refusals_recorded(pharmacy, username, f"bag.{decision}", "preparation", prep_id):
         if decision not in DECISIONS:
             raise PharmacyError("Choose release or reject.")
-        users.check_signature(pharmacy, username, password, "release" if decision == "released" else "rejection")
+        users.check_signature(pharmacy, username, password, "release" if DECISIONS[decision] == Event.RELEASE else "rejection")
     with refusals_recorded(pharmacy, username, f"bag.{decision}", "preparation", prep_id), pharmacy.uow() as uow:
-        checker = actor(uow.session, username, "pharmacist")
+        checker = actor(uow.session, username, "check.release")
+        event = DECISIONS[decision]
         prep = uow.session.execute(select(Preparation).where(Preparation.id == prep_id).with_for_update()).scalar_one_or_none()
         if prep is None:
             raise NotFound(f"Preparation {prep_id} does not exist.")
         check_not_preparer(prep.prepared_by, checker.id)
         check_version(prep.version, version, "preparation")
-        if prep.state != "signed":
-            raise PharmacyError(f"This preparation is “{prep.state}”: only a signed preparation is checked.")
+        PREPARATION.apply(prep.state, event, checker.role, what=f"Preparation {prep.id}")
         reason = (reason or "").strip()
-        if decision == "rejected" and len(reason) < 5:
+        if event == Event.REJECT and len(reason) < 5:
             raise PharmacyError("Say why the bag is rejected.")
         bag = uow.session.execute(select(Bag).where(Bag.preparation_id == prep.id)).scalar_one()
-        if decision == "released" and is_expired(bag.use_by, clock.now()):
+        if event == Event.RELEASE and is_expired(bag.use_by, clock.now()):
             raise Expired(f"The bag expired at {format_local(bag.use_by, pharmacy.zone)} and cannot be released. Reject it.")
         now = clock.now()
-        prep.state, prep.version = decision, prep.version + 1
+        prep.state, prep.version = PREPARATION.apply(prep.state, event), prep.version + 1
         prep.checked_by, prep.checked_at, prep.check_reason = checker.id, now, reason or None
         old_bag = bag.state
-        bag.state = decision
-        bag.released_at = now if decision == "released" else None
-        prep.order.state = decision
+        bag.state = BAG.apply(bag.state, event, what=f"Bag {bag.serial}")
+        bag.released_at = now if event == Event.RELEASE else None
+        prep.order.state = ORDER.apply(prep.order.state, event)
         vial = uow.session.get(Vial, prep.vial_id)
-        vial.state = "used"
+        if vial is None:  # a signed preparation has its vial
+            raise StateConflict(f"Preparation {prep.id} has no vial recorded.")
+        vial.state = VIAL.apply(vial.state, Event.CONSUME)
         uow.session.add(PreparationStep(preparation_id=prep.id, step="check", user_id=checker.id, at=now, detail={
             "meaning": decision, "signed_by": checker.full_name, "reason": reason or None}))
-        audit.append(uow.session, username, f"bag.{'release' if decision == 'released' else 'reject'}", "bag", bag.id,
-                     old={"state": old_bag}, new={"state": decision, "signature": checker.full_name,
+        audit.append(uow.session, username, f"bag.{event}", "bag", bag.id,
+                     old={"state": old_bag}, new={"state": bag.state, "signature": checker.full_name,
                                                   "meaning": decision, "use_by": bag.use_by.isoformat()},
                      reason=reason or None)
         uow.commit()

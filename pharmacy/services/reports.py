@@ -35,11 +35,11 @@ from pharmacy.db.models import (
 )
 from pharmacy.domain.errors import PharmacyError
 from pharmacy.domain.inuse import effective_state, to_local
+from pharmacy.domain.lifecycle import BagState, PrepState
 from pharmacy.services.base import Pharmacy, actor, instance_path
 from pharmacy.services.trace import audit_conditions
 
 MAX_DAYS = 366
-READERS = ("pharmacist", "auditor")
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def work_done(pharmacy: Pharmacy, when: Period) -> list[dict]:
                 add(user_id, at, "preparations_signed")
             else:
                 add(user_id, at, "bags_checked",
-                    "bags_released" if (detail or {}).get("meaning") == "released" else "bags_rejected")
+                    "bags_released" if (detail or {}).get("meaning") == BagState.RELEASED else "bags_rejected")
         for user_id, at, number in session.execute(select(LabelPrint.user_id, LabelPrint.at, LabelPrint.number)
                                                    .where(LabelPrint.at >= start, LabelPrint.at < end)):
             add(user_id, at, "labels_printed" if number == 1 else "reprints")
@@ -220,7 +220,7 @@ def expired_unused(pharmacy: Pharmacy, when: Period) -> list[dict]:
             .outerjoin(Administration, Administration.bag_id == Bag.id)
             .outerjoin(destroyed, destroyed.c.bag_id == Bag.id)
             .where(Bag.use_by >= start, Bag.use_by < end, Bag.use_by <= now, Administration.id.is_(None),
-                   Preparation.state != "rejected")
+                   Preparation.state != PrepState.REJECTED)
             .order_by(Bag.use_by, Bag.serial)).all()
     rows = []
     for row in found:
@@ -274,7 +274,7 @@ def verify_audit_chain(pharmacy: Pharmacy, username: str) -> dict:
     long it took in the instance folder. The database records nothing."""
     started = time.monotonic()
     with pharmacy.uow(readonly=True) as uow:
-        actor(uow.session, username, *READERS)
+        actor(uow.session, username, "audit.verify")
         result = audit.verify(uow.session)
     record = {"ok": result.ok, "checked": result.checked, "first_bad_id": result.first_bad_id,
               "problem": result.problem, "at": clock.now().isoformat(), "by": username,
@@ -284,7 +284,10 @@ def verify_audit_chain(pharmacy: Pharmacy, username: str) -> dict:
     staged = path.with_name(path.name + ".tmp")
     staged.write_text(json.dumps(record, indent=2), encoding="utf-8")
     os.replace(staged, path)
-    return last_verification(pharmacy)
+    kept = last_verification(pharmacy)
+    if kept is None:  # written a moment ago: only a file that cannot be read back gets here
+        raise OSError(f"{path} could not be read back after it was written.")
+    return kept
 
 
 def last_verification(pharmacy: Pharmacy) -> dict | None:

@@ -12,8 +12,8 @@ from sqlalchemy.orm import selectinload
 
 from pharmacy.db.models import Bag, Preparation, User
 from pharmacy.domain.inuse import use_by
+from pharmacy.domain.lifecycle import PREP_ACTIVE
 from pharmacy.services.base import Pharmacy
-from pharmacy.services.preparation import ACTIVE_STATES
 
 
 def user_names(pharmacy: Pharmacy, ids: Iterable[int | None]) -> dict[int, str]:
@@ -28,7 +28,7 @@ def active_preparations(pharmacy: Pharmacy, order_ids: Iterable[int]) -> dict[in
     """order id → its preparation under way (started up to signed), with vial and diluent loaded."""
     with pharmacy.uow(readonly=True) as uow:
         rows = uow.session.execute(
-            select(Preparation).where(Preparation.order_id.in_(list(order_ids)), Preparation.state.in_(ACTIVE_STATES))
+            select(Preparation).where(Preparation.order_id.in_(list(order_ids)), Preparation.state.in_(PREP_ACTIVE))
             .options(selectinload(Preparation.vial), selectinload(Preparation.diluent_lot))
         ).scalars()
         return {prep.order_id: prep for prep in rows}

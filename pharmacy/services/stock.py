@@ -4,6 +4,7 @@ GTIN + lot + expiry. Every refusal leaves nothing recorded but the note of the r
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Protocol
 
 from sqlalchemy import select
@@ -15,9 +16,8 @@ from pharmacy.db.models import DiluentLot, Vial
 from pharmacy.domain.errors import DuplicateSerial, ScanError, UnknownProduct
 from pharmacy.domain.gs1 import Scan, parse_scan
 from pharmacy.domain.inuse import check_ingredient_in_date
+from pharmacy.domain.lifecycle import LOT, VIAL
 from pharmacy.services.base import Pharmacy, actor, refusals_recorded
-
-RECEIVERS = ("technician", "pharmacist", "admin")
 
 
 class Decommissioner(Protocol):
@@ -56,7 +56,7 @@ def read_scan(pharmacy: Pharmacy, raw: str) -> Scan:
     return parse_scan(raw, gs_substitutes=pharmacy.settings.gs_substitutes, today=clock.now().date())
 
 
-def _lot_and_expiry(scan: Scan) -> tuple[str, object]:
+def _lot_and_expiry(scan: Scan) -> tuple[str, date]:
     if not scan.lot:
         raise ScanError("The scan has no batch/lot (10): scan the pack's GS1 code, not another barcode.")
     if scan.expiry is None:
@@ -72,11 +72,11 @@ def receive(pharmacy: Pharmacy, username: str, raw: str) -> Receipt:
             raise ScanError("The scan has no product code (01).")
         product = pharmacy.catalog.product_by_gtin(scan.gtin)
         diluent = pharmacy.catalog.diluent_by_gtin(scan.gtin)
-        if product is None and diluent is None:
+        known = product or diluent
+        if known is None:
             raise UnknownProduct(f"GTIN {scan.gtin} is not a product in this pharmacy's catalogue. Nothing was received.")
         lot, expiry = _lot_and_expiry(scan)
-        name = product.name if product else diluent.name
-        check_ingredient_in_date(expiry, clock.now(), pharmacy.zone, f"{name} lot {lot}")
+        check_ingredient_in_date(expiry, clock.now(), pharmacy.zone, f"{known.name} lot {lot}")
         if product is not None:
             return _receive_vial(pharmacy, username, scan, product, lot, expiry)
         return _receive_diluent(pharmacy, username, scan, diluent, lot, expiry)
@@ -87,18 +87,18 @@ def _receive_vial(pharmacy, username, scan, product, lot, expiry) -> Receipt:
         raise ScanError(f"The {product.brand} pack scan has no serial number (21): every pack carries one "
                         "(EU FMD). Scan the 2D DataMatrix on the carton.")
     with pharmacy.uow() as uow:
-        user = actor(uow.session, username, *RECEIVERS)
+        user = actor(uow.session, username, "stock.receive")
         known = uow.session.execute(select(Vial).where(Vial.gtin == scan.gtin, Vial.serial == scan.serial)).scalar_one_or_none()
         if known is not None:
             raise _duplicate(scan, known.state)
         vial = Vial(product_id=product.id, gtin=scan.gtin, serial=scan.serial, lot=lot, expiry=expiry,
-                    national_number=scan.national_number, state="received", received_at=clock.now(),
+                    national_number=scan.national_number, state=VIAL.initial, received_at=clock.now(),
                     received_by=user.id)
         uow.session.add(vial)
         try:
             uow.session.flush()  # the serial is ours (unique constraint) before the pack is decommissioned
         except IntegrityError:
-            raise _duplicate(scan, "received") from None
+            raise _duplicate(scan, VIAL.initial) from None
         vial.decommission_ref = decommissioner.decommission(scan.gtin, scan.serial, lot, expiry.isoformat())
         vial.decommissioned_at = clock.now()
         reference = vial.decommission_ref
@@ -109,22 +109,22 @@ def _receive_vial(pharmacy, username, scan, product, lot, expiry) -> Receipt:
         return Receipt("vial", vial.id, product.name, scan.gtin, scan.serial, lot, expiry.isoformat())
 
 
-def _duplicate(scan: Scan, state: str) -> DuplicateSerial:
+def _duplicate(scan: Scan, state) -> DuplicateSerial:
     return DuplicateSerial(
-        f"Serial {scan.serial} of GTIN {scan.gtin} is already known ({state}). A pack serial is unique: "
+        f"Serial {scan.serial} of GTIN {scan.gtin} is already known ({state.label}). A pack serial is unique: "
         "this may be a falsified pack. Quarantine the pack and tell the responsible pharmacist.")
 
 
 def _receive_diluent(pharmacy, username, scan, diluent, lot, expiry) -> Receipt:
     with pharmacy.uow() as uow:
-        actor(uow.session, username, *RECEIVERS)
+        actor(uow.session, username, "stock.receive")
         row = uow.session.execute(select(DiluentLot).where(DiluentLot.gtin == scan.gtin, DiluentLot.lot == lot)).scalar_one_or_none()
         if row is not None and row.expiry != expiry:
             raise ScanError(f"Lot {lot} of {diluent.name} was received with expiry {row.expiry.isoformat()}, "
                             f"but this bag says {expiry.isoformat()}. Check the bag; nothing was received.")
         if row is None:
             row = DiluentLot(diluent_id=diluent.id, gtin=scan.gtin, lot=lot, expiry=expiry, received_count=0,
-                             state="received", received_at=clock.now())
+                             state=LOT.initial, received_at=clock.now())
             uow.session.add(row)
         row.received_count += 1
         uow.session.flush()
@@ -138,7 +138,7 @@ def list_stock(pharmacy: Pharmacy) -> list[dict]:
     with pharmacy.uow(readonly=True) as uow:
         vials = uow.session.execute(select(Vial).order_by(Vial.id)).scalars().all()
         lots = uow.session.execute(select(DiluentLot).order_by(DiluentLot.id)).scalars().all()
-        rows = [{"kind": "vial", "product": v.product_id, "gtin": v.gtin, "serial": v.serial, "lot": v.lot,
+        rows: list[dict[str, object]] = [{"kind": "vial", "product": v.product_id, "gtin": v.gtin, "serial": v.serial, "lot": v.lot,
                  "expiry": v.expiry.isoformat(), "state": v.state} for v in vials]
         rows += [{"kind": "diluent", "product": d.diluent_id, "gtin": d.gtin, "serial": None, "lot": d.lot,
                   "expiry": d.expiry.isoformat(), "state": d.state, "count": d.received_count} for d in lots]

@@ -4,6 +4,7 @@ history, and the audit log — the questions a recall and an inspector ask."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, or_, select
 
@@ -27,7 +28,8 @@ from pharmacy.db.models import (
     Vial,
 )
 from pharmacy.domain.errors import NotFound, PharmacyError, StateConflict
-from pharmacy.domain.inuse import LIVE_BAG_STATES, effective_state
+from pharmacy.domain.inuse import effective_state
+from pharmacy.domain.lifecycle import BAG, LOT, VIAL, Event
 from pharmacy.services.bags import find_bag
 from pharmacy.services.base import Pharmacy, actor
 
@@ -67,9 +69,10 @@ def _recall_lot(lot: str, kind: str) -> str:
 
 
 def _recall_reason(reason: str | None) -> str:
-    if len((reason or "").strip()) < 10:
+    text = (reason or "").strip()
+    if len(text) < 10:
         raise PharmacyError("Give the recall reason (at least 10 characters), e.g. the manufacturer's notice.")
-    return reason.strip()
+    return text
 
 
 def recall(pharmacy: Pharmacy, lot: str, kind: str = "vial", serial: str | None = None) -> list[dict]:
@@ -92,10 +95,11 @@ def _to_quarantine(session, lot: str, kind: str) -> tuple[list[Bag], list]:
     """What the recall action would quarantine: every bag of the lot not yet given (expired ones
     included) and the lot's unused stock. One query for the preview and for the action."""
     made = _recall_query(lot, kind).subquery()  # a subquery, not a list of serials: a lot may have many bags
-    bags = session.execute(select(Bag).where(Bag.serial.in_(select(made.c.serial)), Bag.state.in_(LIVE_BAG_STATES))
+    bags = session.execute(select(Bag).where(Bag.serial.in_(select(made.c.serial)), Bag.state.in_(BAG.sources(Event.RECALL)))
                            .order_by(Bag.serial)).scalars().all()
-    model = Vial if kind == "vial" else DiluentLot
-    stock = session.execute(select(model).where(model.lot == lot, model.state == "received")).scalars().all()
+    model, lifecycle = (Vial, VIAL) if kind == "vial" else (DiluentLot, LOT)
+    stock = session.execute(select(model).where(model.lot == lot, model.state.in_(lifecycle.sources(Event.RECALL))))\
+        .scalars().all()
     return list(bags), list(stock)
 
 
@@ -117,20 +121,20 @@ def quarantine_lot(pharmacy: Pharmacy, username: str, lot: str, kind: str, reaso
     lot changed since (a bag given or made meanwhile) nothing is done and the user confirms again."""
     lot, reason = _recall_lot(lot, kind), _recall_reason(reason)
     with pharmacy.uow() as uow:
-        actor(uow.session, username, "pharmacist")
+        user = actor(uow.session, username, "trace.quarantine")
         bags, stock = _to_quarantine(uow.session, lot, kind)
         if (expected_bags is not None and expected_bags != len(bags)) or \
                 (expected_stock is not None and expected_stock != len(stock)):
             raise StateConflict(f"Lot {lot} changed since you confirmed: it now has {len(bags)} bag(s) not yet "
                                 f"given and {len(stock)} stock item(s). Nothing was quarantined: check and confirm again.")
         for bag in bags:
-            audit.append(uow.session, username, "bag.quarantine", "bag", bag.id, old={"state": bag.state},
-                         new={"state": "quarantined"}, reason=f"recall of {kind} lot {lot}: {reason}")
-            bag.state = "quarantined"
+            old, bag.state = bag.state, BAG.apply(bag.state, Event.RECALL, user.role)
+            audit.append(uow.session, username, "bag.quarantine", "bag", bag.id, old={"state": old},
+                         new={"state": bag.state}, reason=f"recall of {kind} lot {lot}: {reason}")
         for item in stock:
-            item.state = "quarantined"
+            old, item.state = item.state, (VIAL if kind == "vial" else LOT).apply(item.state, Event.RECALL, user.role)
             audit.append(uow.session, username, f"{kind}.quarantine", "vial" if kind == "vial" else "diluent_lot",
-                         item.id, old={"state": "received"}, new={"state": "quarantined"},
+                         item.id, old={"state": old}, new={"state": item.state},
                          reason=f"recall of lot {lot}: {reason}")
         uow.commit()
         return {"bags": [b.serial for b in bags], "stock": len(stock)}
@@ -143,6 +147,9 @@ def bag_history(pharmacy: Pharmacy, serial: str) -> dict:
         session = uow.session
         bag = find_bag(session, serial)
         prep = bag.preparation
+        vial, diluent_lot = prep.vial, prep.diluent_lot
+        if vial is None or diluent_lot is None:  # a bag is made only from a recorded vial and diluent
+            raise StateConflict(f"Bag {bag.serial} has no vial or diluent recorded.")
         names = {u.id: u.full_name for u in session.execute(select(User)).scalars()}
         administration = session.execute(select(Administration).where(Administration.bag_id == bag.id)).scalar_one_or_none()
         disposals = session.execute(select(Disposal).where(Disposal.object_type == "bag", Disposal.object_id == bag.id)
@@ -158,7 +165,8 @@ def bag_history(pharmacy: Pharmacy, serial: str) -> dict:
                 select(TemperatureReading).where(TemperatureReading.location_id == move.location_id,
                                                  TemperatureReading.at >= move.at, TemperatureReading.at <= until)
                 .order_by(TemperatureReading.at)).scalars()]
-        steps = [{"step": s.step, "by": names.get(s.user_id), "at": s.at, "detail": s.detail} for s in prep.steps]
+        steps: list[dict[str, Any]] = [{"step": s.step, "by": names.get(s.user_id), "at": s.at, "detail": s.detail}
+                                       for s in prep.steps]
         quarantines = session.execute(select(AuditEntry).where(  # found through the index on action
             AuditEntry.action == "bag.quarantine", AuditEntry.object_type == "bag", AuditEntry.object_id == str(bag.id))
             .order_by(AuditEntry.id)).scalars().all()
@@ -173,10 +181,9 @@ def bag_history(pharmacy: Pharmacy, serial: str) -> dict:
             "order": {"id": prep.order.id, "course": prep.order.course, "day": prep.order.course_day,
                       "scheduled_on": prep.order.scheduled_on, "override_reason": prep.order.override_reason},
             "ingredients": [
-                {"kind": "vial", "gtin": prep.vial.gtin, "lot": prep.vial.lot, "serial": prep.vial.serial,
-                 "expiry": prep.vial.expiry},
-                {"kind": "diluent", "gtin": prep.diluent_lot.gtin, "lot": prep.diluent_lot.lot, "serial": None,
-                 "expiry": prep.diluent_lot.expiry},
+                {"kind": "vial", "gtin": vial.gtin, "lot": vial.lot, "serial": vial.serial, "expiry": vial.expiry},
+                {"kind": "diluent", "gtin": diluent_lot.gtin, "lot": diluent_lot.lot, "serial": None,
+                 "expiry": diluent_lot.expiry},
             ],
             "steps": steps,
             # the electronic signatures: the preparer's (sign) and the checker's (release or rejection)
@@ -206,7 +213,8 @@ def patient_history(pharmacy: Pharmacy, identifier: str) -> dict:
         patient = uow.session.execute(select(Patient).where(Patient.identifier == (identifier or "").strip())).scalar_one_or_none()
         if patient is None:
             raise NotFound(f"No patient with identifier “{identifier}”.")
-        names = {u.id: u.full_name for u in uow.session.execute(select(User)).scalars()}
+        # keyed by id, and asked with the optional user columns too (no user: None)
+        names: dict[int | None, str] = {u.id: u.full_name for u in uow.session.execute(select(User)).scalars()}
         rows = uow.session.execute(
             select(Order, Preparation, Vial.lot, Bag.serial, Bag.state, Bag.use_by, Administration)
             .outerjoin(Preparation, Preparation.order_id == Order.id)

@@ -42,7 +42,7 @@ def add_user(pharmacy: Pharmacy, by: str | None, username: str, full_name: str, 
         raise PharmacyError(f"Role must be one of: {', '.join(ROLES)}.")
     check_password_policy(password)
     with pharmacy.uow() as uow:
-        admin = actor(uow.session, by, "admin").username if by else "system"
+        admin = actor(uow.session, by, "users.manage").username if by else "system"
         if uow.session.execute(select(User.id).where(User.username == username)).first():
             raise PharmacyError(f"User “{username}” exists already.")
         user = User(username=username, full_name=(full_name or username).strip(), role=role,
@@ -79,11 +79,13 @@ def authenticate(pharmacy: Pharmacy, username: str, password: str) -> User:
     if found is not None and found.locked_until and found.locked_until > now:
         raise AuthenticationFailed("This account is locked after repeated failed sign-ins. Try again later "
                                    "or ask an administrator.")
-    accepted = _check(found, password) and found.active
+    accepted = _check(found, password) and found is not None and found.active
     if found is None:
         raise AuthenticationFailed("User name or password is wrong.")
     with pharmacy.uow() as uow:
         user = uow.session.get(User, found.id)
+        if user is None:  # removed since it was read
+            raise AuthenticationFailed("User name or password is wrong.")
         if not accepted:
             user.failed_logins += 1
             if user.failed_logins >= MAX_FAILURES:

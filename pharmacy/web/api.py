@@ -15,13 +15,17 @@ from functools import wraps
 from flask import Blueprint, g, jsonify, request
 
 from pharmacy import __version__, clock
+from pharmacy.domain import permissions
 from pharmacy.domain.coldchain import ReadingError, reading
 from pharmacy.domain.errors import AdministrationRefused, NotAllowed, PharmacyError
 from pharmacy.printing.exports import cell
 from pharmacy.services import administration, bags, coldchain, orders, stock, trace, users
 from pharmacy.web.common import get_pharmacy
+from pharmacy.web.errors import http_status
 from pharmacy.web.extensions import csrf
+from pharmacy.web.forms import BadRequest
 from pharmacy.web.security import API, PUBLIC
+from pharmacy.web.security import permission as view_permission  # `permission` is a declaration's field here
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -32,20 +36,20 @@ class Endpoint:
     rule: str
     method: str
     summary: str
-    roles: tuple[str, ...]
+    permission: str  # domain/permissions.py: the same table as the screens and the services
     body: dict | None
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        return tuple(permissions.roles_with(self.permission))
 
 
 ENDPOINTS: list[Endpoint] = []
 
 
-class BadRequest(PharmacyError):
-    code = "bad_request"
-    http_status = 400
-
-
-def endpoint(rule: str, method: str, summary: str, roles: tuple[str, ...], body: dict | None = None):
-    """Declare a route: its roles, its request body's fields (for OpenAPI) and its token check."""
+def endpoint(rule: str, method: str, summary: str, permission: str, body: dict | None = None):
+    """Declare a route: the permission it needs, its request body's fields (for OpenAPI) and its token check."""
+    permissions.check_permission_name(permission)
 
     def wrap(view):
         @wraps(view)
@@ -54,13 +58,13 @@ def endpoint(rule: str, method: str, summary: str, roles: tuple[str, ...], body:
             if not header.startswith("Bearer "):
                 raise NotAllowed("Send an API token as “Authorization: Bearer …”.")
             user = users.user_for_token(get_pharmacy(), header[7:].strip())
-            if user.role not in roles:
-                raise NotAllowed(f"A {user.role} token may not {summary[0].lower() + summary[1:]}.")
+            if not permissions.may(user.role, permission):
+                raise NotAllowed(f"This token is a {user.role}'s. {permissions.refusal(user.role, permission)}")
             g.api_user = user.username
             return view(*args, **kwargs)
 
         guarded.permission = API
-        ENDPOINTS.append(Endpoint(rule, method, summary, roles, body))
+        ENDPOINTS.append(Endpoint(rule, method, summary, permission, body))
         bp.add_url_rule(rule, view.__name__, guarded, methods=[method])
         return guarded
 
@@ -101,19 +105,14 @@ def _json(value):
     return value
 
 
-STOCK = ("technician", "pharmacist")
-WARD = ("nurse", "pharmacist")
-READ = ("technician", "pharmacist", "nurse", "auditor")
-
-
-@endpoint("/stock/receive", "POST", "Receive a scanned pack or diluent bag", STOCK, {"scan": "string"})
+@endpoint("/stock/receive", "POST", "Receive a scanned pack or diluent bag", "stock.receive", {"scan": "string"})
 def receive_stock():
     receipt = stock.receive(get_pharmacy(), g.api_user, _body("scan")["scan"])
     return jsonify({"kind": receipt.kind, "gtin": receipt.gtin, "serial": receipt.serial, "lot": receipt.lot,
                     "expiry": receipt.expiry, "message": receipt.message}), 201
 
 
-@endpoint("/orders", "POST", "Create a dose order", STOCK, {
+@endpoint("/orders", "POST", "Create a dose order", "orders.enter", {
     "patient": "object: identifier, name, date_of_birth, ward", "product": "string", "course": "integer",
     "course_day": "integer", "scheduled_on": "date", "urgent": "boolean"})
 def create_order():
@@ -130,13 +129,13 @@ def create_order():
     return jsonify({"order": order.id, "state": order.state, "violations": order.violations or []}), 201
 
 
-@endpoint("/bags/<serial>", "GET", "Read a bag's status", READ)
+@endpoint("/bags/<serial>", "GET", "Read a bag's status", "bags.view")
 def bag_status(serial):
     bag = bags.get_bag(get_pharmacy(), serial)
     return jsonify(_json(bags.bag_row(bag, clock.now())))
 
 
-@endpoint("/bedside/check", "POST", "Check a bag against a patient's wristband", WARD,
+@endpoint("/bedside/check", "POST", "Check a bag against a patient's wristband", "ward.bedside",
           {"bag_scan": "string", "patient_scan": "string"})
 def bedside_check():
     data = _body("bag_scan", "patient_scan")
@@ -145,7 +144,7 @@ def bedside_check():
                     "reasons": [{"code": r.code, "message": r.message} for r in verdict.reasons]})
 
 
-@endpoint("/administrations", "POST", "Start an administration at the bedside", WARD,
+@endpoint("/administrations", "POST", "Start an administration at the bedside", "ward.bedside",
           {"bag_scan": "string", "patient_scan": "string"})
 def administration_start():
     data = _body("bag_scan", "patient_scan")
@@ -153,7 +152,7 @@ def administration_start():
     return jsonify({"administration": record.id, "started_at": _json(record.started_at)}), 201
 
 
-@endpoint("/administrations/<serial>/end", "POST", "End or interrupt an administration", WARD,
+@endpoint("/administrations/<serial>/end", "POST", "End or interrupt an administration", "ward.bedside",
           {"interrupted_reason": "string (optional)"})
 def administration_end(serial):
     data = request.get_json(silent=True) or {}
@@ -162,7 +161,7 @@ def administration_end(serial):
                     "observe_until": administration.observation_until(get_pharmacy(), record)})
 
 
-@endpoint("/temperatures", "POST", "Send temperature readings", ("technician", "pharmacist", "nurse", "admin"),
+@endpoint("/temperatures", "POST", "Send temperature readings", "temps.record",
           {"readings": "array of {location, time (ISO 8601 with offset), celsius}"})
 def temperatures():
     rows = _body("readings")["readings"]
@@ -181,7 +180,7 @@ def temperatures():
                     "errors": [{"index": n, "message": m} for n, m in result.errors]})
 
 
-@endpoint("/recall/<lot>", "GET", "List every bag made from a lot", ("pharmacist", "auditor"))
+@endpoint("/recall/<lot>", "GET", "List every bag made from a lot", "trace.recall")
 def recall(lot):
     kind = request.args.get("kind", "vial")
     return jsonify(_json(trace.recall(get_pharmacy(), lot, kind, request.args.get("serial"))))
@@ -192,7 +191,8 @@ def openapi() -> dict:
     for e in ENDPOINTS:
         path = "/api/v1" + e.rule.replace("<", "{").replace(">", "}")
         operation = {
-            "summary": e.summary, "description": f"Roles: {', '.join(e.roles)}.", "security": [{"token": []}],
+            "summary": e.summary, "description": f"Permission {e.permission}: roles {', '.join(e.roles)}.",
+            "x-permission": e.permission, "x-roles": list(e.roles), "security": [{"token": []}],
             "responses": {"200": {"description": "OK"}, "201": {"description": "Created"},
                           "4XX": {"description": "Refused", "content": {"application/json": {
                               "schema": {"$ref": "#/components/schemas/Error"}}}}},
@@ -217,16 +217,14 @@ def openapi() -> dict:
 
 
 @bp.get("/openapi.json")
+@view_permission(PUBLIC)
 def openapi_document():
     return jsonify(openapi())
 
 
-openapi_document.permission = PUBLIC
-
-
 @bp.errorhandler(PharmacyError)
 def refused(error: PharmacyError):
-    body = {"code": error.code, "message": error.message}
+    body: dict[str, object] = {"code": error.code, "message": error.message}
     if isinstance(error, AdministrationRefused):
         body["reasons"] = [{"code": r.code, "message": r.message} for r in error.reasons]
-    return jsonify(body), error.http_status
+    return jsonify(body), http_status(error)

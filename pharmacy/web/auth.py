@@ -9,6 +9,7 @@ from pharmacy.domain.errors import PharmacyError
 from pharmacy.services import users
 from pharmacy.web import forms
 from pharmacy.web.common import get_pharmacy
+from pharmacy.web.errors import http_status
 from pharmacy.web.security import PUBLIC, SIGNED_IN, WebUser, mark_active, permission
 
 bp = Blueprint("auth", __name__)
@@ -32,7 +33,7 @@ def login():
     try:
         user = users.authenticate(get_pharmacy(), username, forms.raw("password"))
     except PharmacyError as error:
-        return render_template("auth/login.html", next_url=next_url, error=error, username=username), error.http_status
+        return render_template("auth/login.html", next_url=next_url, error=error, username=username), http_status(error)
     session.clear()
     login_user(WebUser(user))
     mark_active()

@@ -12,6 +12,7 @@ from pharmacy.services import bags as bag_service
 from pharmacy.services import screens
 from pharmacy.web import forms
 from pharmacy.web.common import get_pharmacy, username
+from pharmacy.web.errors import http_status
 from pharmacy.web.security import permission
 
 bp = Blueprint("bags", __name__, url_prefix="/bags")
@@ -32,7 +33,7 @@ def _show(serial: str, error: PharmacyError | None = None, status: int = 200):
     locations = bag_service.locations(pharmacy)
     return render_template(
         "bags/show.html", bag=bag, prep=prep, order=prep.order, patient=prep.order.patient,
-        state=bag_service.state_of(bag, clock.now()), labellable=bag_service.LABELLABLE,
+        state=bag_service.state_of(bag, clock.now()),
         names=screens.user_names(pharmacy, [prep.prepared_by, prep.checked_by]), locations=locations,
         location=next((loc.name for loc in locations if loc.id == bag.location_id), None),
         product=pharmacy.product(prep.order.product_id), diluents=pharmacy.catalog.diluents, error=error), status
@@ -59,12 +60,12 @@ def label(serial: str):
 @bp.post("/<serial>/store")
 @permission("bags.handle")
 def store(serial: str):
-    """Put a released bag into a 2–8 °C location."""
+    """Put a released bag into a storage location."""
     try:
         location = forms.text("location", "The storage location")
         bag_service.store(get_pharmacy(), username(), serial, location)
     except PharmacyError as error:
-        return _show(serial, error, error.http_status)
+        return _show(serial, error, http_status(error))
     flash(f"Bag {serial} stored in {location}.", "success")
     return redirect(url_for("bags.show", serial=serial))
 
@@ -76,6 +77,6 @@ def dispose(serial: str):
     try:
         bag_service.dispose_bag(get_pharmacy(), username(), serial, forms.text("reason", "The reason"))
     except PharmacyError as error:
-        return _show(serial, error, error.http_status)
+        return _show(serial, error, http_status(error))
     flash(f"Bag {serial} recorded as destroyed.", "success")
     return redirect(url_for("bags.show", serial=serial))

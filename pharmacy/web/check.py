@@ -7,9 +7,11 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from pharmacy.domain.errors import PharmacyError
+from pharmacy.domain.lifecycle import BagState
 from pharmacy.services import preparation, release, screens
 from pharmacy.web import forms
 from pharmacy.web.common import get_pharmacy, local, username
+from pharmacy.web.errors import http_status
 from pharmacy.web.prep import product_facts
 from pharmacy.web.security import permission
 
@@ -59,8 +61,8 @@ def decide(prep_id: int):
         bag = release.decide(get_pharmacy(), username(), prep_id, forms.version(), forms.raw("password"), decision,
                              forms.text("reason", "Reason", required=False))
     except PharmacyError as error:
-        return _review(prep_id, error, error.http_status)
-    if decision == "released":
+        return _review(prep_id, error, http_status(error))
+    if bag.state == BagState.RELEASED:
         flash(f"Bag {bag.serial} released. Use by {local(bag.use_by)}.", "success")
     else:
         flash(f"Bag {bag.serial} rejected. It must be disposed of.", "warning")

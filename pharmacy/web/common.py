@@ -9,8 +9,10 @@ from flask import current_app
 from flask_login import current_user
 
 from pharmacy import clock
+from pharmacy.domain import lifecycle
 from pharmacy.domain.dilution import display_mass, display_volume
 from pharmacy.domain.inuse import format_local, is_expired, to_local
+from pharmacy.domain.monograph import StorageRange
 from pharmacy.services.base import Pharmacy
 
 
@@ -32,6 +34,13 @@ def _moment(value) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
+def _required_moment(value) -> datetime:
+    moment = _moment(value)
+    if moment is None:
+        raise ValueError("a time is needed here, not nothing")
+    return moment
+
+
 def local(value, fmt: str = "%d %b %Y %H:%M") -> str:
     """Jinja filter: an aware time (or its ISO text) in the pharmacy's zone, with the zone's name."""
     moment = _moment(value)
@@ -39,16 +48,22 @@ def local(value, fmt: str = "%d %b %Y %H:%M") -> str:
 
 
 def seconds_left(value) -> int:
-    moment = _moment(value)
+    moment = _required_moment(value)
     return int((moment - clock.now()).total_seconds())
 
 
 def countdown(value) -> str:
     """Jinja filter: time left until ``value``, as the bench reads it (“3 h 05 min left”)."""
-    if is_expired(_moment(value), clock.now()):
+    if is_expired(_required_moment(value), clock.now()):
         return "EXPIRED"
     hours, minutes = divmod(seconds_left(value) // 60, 60)
     return f"{hours} h {minutes:02d} min left" if hours else f"{minutes} min left"
+
+
+def storage_phrase(storage: StorageRange) -> str:
+    """Jinja filter: a monograph's storage range as a sentence says it (“at 2–8 °C, protected from light”)."""
+    light = ", protected from light" if storage.protect_from_light else ""
+    return f"at {storage.min_celsius:g}–{storage.max_celsius:g} °C{light}"
 
 
 # The main menu: (endpoint, permission, label). An area adds its own line; the menu shows a line only
@@ -75,6 +90,12 @@ def register_template_helpers(app) -> None:
     app.add_template_filter(seconds_left, "seconds_left")
     app.add_template_filter(display_volume, "volume")
     app.add_template_filter(display_mass, "mass")
+    app.add_template_filter(storage_phrase, "storage")
+    # templates name states and ask which actions a state allows through the lifecycle tables only
+    app.jinja_env.globals.update(
+        OrderState=lifecycle.OrderState, PrepState=lifecycle.PrepState, BagState=lifecycle.BagState,
+        Event=lifecycle.Event, ORDER=lifecycle.ORDER, PREPARATION=lifecycle.PREPARATION, BAG=lifecycle.BAG,
+        BAG_LIVE=lifecycle.BAG_LIVE, BAG_TO_DISCARD=lifecycle.BAG_TO_DISCARD)
 
     @app.context_processor
     def pharmacy_context():

@@ -1,5 +1,6 @@
-"""Refusals and errors as pages: a ``PharmacyError`` becomes a 4xx page with its message, a missing
-CSRF token a 400 that says what to do, anything unexpected a plain 500. Never a stack trace."""
+"""Refusals and errors as pages: a ``PharmacyError`` becomes a 4xx page with its message (the status
+from ``HTTP_STATUS``), a missing CSRF token a 400 that says what to do, anything unexpected a plain 500.
+Never a stack trace."""
 
 from __future__ import annotations
 
@@ -10,17 +11,43 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
-from pharmacy.domain.errors import PharmacyError
+from pharmacy.domain.errors import (
+    AuthenticationFailed,
+    DuplicateSerial,
+    NotAllowed,
+    NotFound,
+    PharmacyError,
+    SeparationOfDuties,
+    StateConflict,
+    UnknownProduct,
+)
+from pharmacy.web.forms import BadRequest, FormError
 
 log = logging.getLogger(__name__)
+
+# The HTTP status of each kind of refusal, in one table. A class not listed here answers with the
+# status of its nearest listed base class (``http_status`` walks the MRO): any other refusal is a 422.
+HTTP_STATUS: dict[type, int] = {
+    PharmacyError: 422,
+    FormError: 400, BadRequest: 400,
+    AuthenticationFailed: 401,
+    SeparationOfDuties: 403, NotAllowed: 403,
+    UnknownProduct: 404, NotFound: 404,
+    DuplicateSerial: 409, StateConflict: 409,
+}
+
+
+def http_status(error: PharmacyError) -> int:
+    """The status a refusal is answered with, on a page or in the JSON API."""
+    return next(HTTP_STATUS[cls] for cls in type(error).__mro__ if cls in HTTP_STATUS)
 
 TITLES = {400: "Form not accepted", 401: "Not signed", 403: "Not allowed", 404: "Not found",
           405: "Not possible here", 409: "Already changed", 422: "Refused"}
 
 
 def refused(error: PharmacyError):
-    return render_template("errors/error.html", title=TITLES.get(error.http_status, "Refused"),
-                           error=error), error.http_status
+    status = http_status(error)
+    return render_template("errors/error.html", title=TITLES.get(status, "Refused"), error=error), status
 
 
 def csrf_failed(error: CSRFError):
@@ -33,7 +60,7 @@ def http_error(error: HTTPException):
     status = error.code or 500
     if status >= 500:
         log.error("unexpected error: %s", getattr(error, "original_exception", error))
-        message = ("Something went wrong on the server. Nothing you typed was lost in the records: check the "
+        message: str | None = ("Something went wrong on the server. Nothing you typed was lost in the records: check the "
                    "screen you came from before you go on, and tell your IT support if it happens again.")
     else:
         message = error.description

@@ -4,6 +4,7 @@ is a date); every rule about its meaning lives in the services."""
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -14,7 +15,12 @@ from pharmacy.domain.errors import PharmacyError
 
 class FormError(PharmacyError):
     code = "form_invalid"
-    http_status = 400
+
+
+class BadRequest(PharmacyError):
+    """A JSON API request body of the wrong shape (``web.api``)."""
+
+    code = "bad_request"
 
 
 def text(name: str, what: str, required: bool = True) -> str:
@@ -48,7 +54,7 @@ def checked(name: str) -> bool:
     return request.form.get(name) in ("on", "yes", "1", "true")
 
 
-def choice(name: str, what: str, allowed: tuple[str, ...]) -> str:
+def choice(name: str, what: str, allowed: Collection[str]) -> str:
     value = request.form.get(name) or ""
     if value not in allowed:
         raise FormError(f"Choose {what}.")

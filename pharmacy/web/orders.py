@@ -5,10 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from pharmacy.domain.errors import CourseRuleBreach, PharmacyError
+from pharmacy.domain.lifecycle import OrderState
 from pharmacy.services import orders, preparation, screens
 from pharmacy.web import forms
 from pharmacy.web.check import awaiting_rows
 from pharmacy.web.common import get_pharmacy, today, username
+from pharmacy.web.errors import http_status
 from pharmacy.web.prep import TITLES as STEP_TITLES
 from pharmacy.web.security import permission
 
@@ -60,8 +62,8 @@ def new():
                                     forms.a_date("scheduled_on", "Date of the dose"), forms.checked("urgent"))
     except PharmacyError as error:
         return render_template("orders/new.html", products=_products(), values=request.form, error=error), \
-            error.http_status
-    if order.state == "blocked":
+            http_status(error)
+    if order.state == OrderState.BLOCKED:
         flash(f"Order {order.id} was entered but is BLOCKED by the course rules below: a pharmacist must "
               "review it and may override with a written reason.", "warning")
     else:
@@ -86,7 +88,7 @@ def _show(order_id: int, error: PharmacyError | None = None, status: int = 200):
         "orders/show.html", order=order, monograph=monograph, names=names, error=error,
         required_premedication=monograph.premedication_for_day(order.course_day),
         optional_premedication=[p for p in monograph.premedication if not p.required],
-        needs_override=order.state == "blocked" or breach is not None, values=request.form), status
+        needs_override=order.state == OrderState.BLOCKED or breach is not None, values=request.form), status
 
 
 @bp.get("/orders/<int:order_id>")
@@ -104,6 +106,6 @@ def verify(order_id: int):
         orders.verify_order(get_pharmacy(), username(), order_id, forms.checked("premedication_confirmed"),
                             forms.text("override_reason", "Override reason", required=False) or None)
     except PharmacyError as error:
-        return _show(order_id, error, error.http_status)
+        return _show(order_id, error, http_status(error))
     flash(f"Order {order_id} verified: it is on today's worklist when it is due.", "success")
     return redirect(url_for("orders.pending"))

@@ -14,7 +14,8 @@ from pharmacy.domain.errors import PharmacyError
 from pharmacy.domain.monograph import Monograph
 from pharmacy.services import preparation, screens
 from pharmacy.web import forms
-from pharmacy.web.common import get_pharmacy, local, username
+from pharmacy.web.common import get_pharmacy, local, storage_phrase, username
+from pharmacy.web.errors import http_status
 from pharmacy.web.security import permission
 
 bp = Blueprint("prep", __name__, url_prefix="/prep")
@@ -50,9 +51,10 @@ def product_facts(monograph: Monograph) -> list[dict]:
                                         f"{dilution.display_concentration(plan.concentration)}", "steps": {"sign"}},
         {"label": "Infusion", "value": f"{monograph.route} over approx. {dilution.display_duration(plan.duration)} "
                                        f"at {dilution.display_rate(plan.rate)}", "steps": {"sign"}},
-        {"label": "In use", "value": f"at most {hours:g} h after dilution, at {storage.min_celsius:g}–"
-                                     f"{storage.max_celsius:g} °C" + (", protected from light" if storage.protect_from_light
-                                                                       else ""), "steps": {"mixing", "sign"}},
+        {"label": "Observation", "value": f"{dilution.display_duration(monograph.observation)} after the infusion",
+         "steps": {"sign"}},
+        {"label": "In use", "value": f"at most {hours:g} h after dilution, {storage_phrase(storage)}",
+         "steps": {"mixing", "sign"}},
     ]
 
 
@@ -116,8 +118,9 @@ def _mixing(pharmacy, user, prep_id, version):
 
 def _sign(pharmacy, user, prep_id, version):
     bag = preparation.sign(pharmacy, user, prep_id, version, forms.raw("password"))
+    storage = pharmacy.product(preparation.get(pharmacy, prep_id).order.product_id).in_use_storage
     return (f"Signed. Bag {bag.serial} now waits for a pharmacist's check. Use by {local(bag.use_by)}; "
-            "keep it at 2–8 °C, protected from light."), "success"
+            f"keep it {storage_phrase(storage)}."), "success"
 
 
 ACTIONS = {"vial": _vial, "inspection": _inspection, "diluent": _diluent, "volume": _volume, "mixing": _mixing,
@@ -134,6 +137,6 @@ def record(prep_id: int, step: str):
     try:
         message, category = action(get_pharmacy(), username(), prep_id, forms.version())
     except PharmacyError as error:
-        return _screen(prep_id, error, error.http_status)
+        return _screen(prep_id, error, http_status(error))
     flash(message, category)
     return redirect(url_for("prep.show", prep_id=prep_id))

@@ -14,6 +14,7 @@ from pharmacy.domain.errors import PharmacyError
 from pharmacy.printing import exports
 from pharmacy.services import reports
 from pharmacy.web.common import get_pharmacy, today
+from pharmacy.web.errors import http_status
 from pharmacy.web.security import permission
 from pharmacy.web.trace import arg_date, download, generated_by
 
@@ -64,7 +65,7 @@ def index():
     except PharmacyError as refused:
         error, when = refused, reports.Period(today() - timedelta(days=6), today())
     return render_template("reports/index.html", when=when, screens=SCREENS, reports=REPORTS, error=error), \
-        error.http_status if error else 200
+        http_status(error) if error else 200
 
 
 @bp.get("/<name>")
@@ -78,7 +79,7 @@ def show(name: str):
         when = _period()
     except PharmacyError as error:
         return render_template("reports/index.html", when=reports.Period(today() - timedelta(days=6), today()),
-                               screens=SCREENS, reports=REPORTS, error=error), error.http_status
+                               screens=SCREENS, reports=REPORTS, error=error), http_status(error)
     parts = []
     for key in SCREENS[name]:
         report = REPORTS[key]

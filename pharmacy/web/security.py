@@ -10,6 +10,7 @@ from flask import abort, current_app, flash, redirect, request, session, url_for
 from flask_login import AnonymousUserMixin, UserMixin, current_user, logout_user
 
 from pharmacy import clock
+from pharmacy.domain import permissions
 
 log = logging.getLogger(__name__)
 
@@ -17,60 +18,9 @@ PUBLIC = "public"          # no sign-in needed (sign-in page, health check, stat
 SIGNED_IN = "signed-in"    # any signed-in user, whatever the role
 API = "api-token"          # no session: the view itself checks a bearer token and its role (web/api.py)
 
-# What each permission lets a user do, in words for the refusal page.
-PERMISSIONS = {
-    "worklist.view": "see the worklist",
-    "orders.view": "see orders",
-    "orders.enter": "enter orders",
-    "orders.verify": "verify orders",
-    "prep.work": "prepare doses",
-    "check.view": "see preparation records",
-    "check.release": "check and release bags",
-    "bags.view": "see bags",
-    "bags.label": "print bag labels",
-    "bags.handle": "store or dispose of bags",
-    "stock.view": "see stock",
-    "stock.receive": "receive stock",
-    "dashboard.view": "see the bag dashboard",
-    "storage.view": "see storage locations and temperatures",
-    "storage.locations": "add storage locations",
-    "temps.record": "record temperature readings",
-    "ward.bedside": "check and give bags at the bedside",
-}
-_READ = {"worklist.view", "orders.view", "check.view", "bags.view", "stock.view"}
-_TECHNICIAN = _READ - {"check.view"} | {"orders.enter", "prep.work", "bags.label", "bags.handle", "stock.receive"}
-ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    "technician": frozenset(_TECHNICIAN),
-    "pharmacist": frozenset(_TECHNICIAN | {"check.view", "orders.verify", "check.release"}),
-    "nurse": frozenset({"bags.view", "bags.handle"}),
-    "auditor": frozenset(_READ),  # reads everything, changes nothing
-    "admin": frozenset({"bags.view", "stock.view", "stock.receive"}),
-}
-# Cold chain and ward (web/storage.py, web/ward.py). Recording readings: the roles of
-# services.coldchain.RECORDERS; the bedside: those of services.administration.NURSES.
-_COLD_CHAIN = {
-    "technician": {"dashboard.view", "storage.view", "temps.record"},
-    "pharmacist": {"dashboard.view", "storage.view", "temps.record", "ward.bedside"},
-    "nurse": {"dashboard.view", "storage.view", "temps.record", "ward.bedside"},
-    "auditor": {"dashboard.view", "storage.view"},
-    "admin": {"storage.view", "storage.locations", "temps.record"},
-}
-for _role, _extra in _COLD_CHAIN.items():
-    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | _extra
-# Traceability (web/trace.py, web/reports.py): pharmacists and auditors read and verify the audit
-# chain (which records nothing); only a pharmacist quarantines a recalled lot. Technicians, nurses and
-# admins see none of it: histories, recalls and the audit log name patients across the whole pharmacy.
-PERMISSIONS.update({
-    "trace.recall": "look up what was made from a lot",
-    "trace.quarantine": "quarantine a recalled lot",
-    "trace.history": "see bag and patient histories",
-    "audit.view": "read the audit log",
-    "audit.verify": "verify the audit chain",
-    "reports.view": "see the work, safety and waste reports",
-})
-_TRACE_READ = frozenset({"trace.recall", "trace.history", "audit.view", "audit.verify", "reports.view"})
-ROLE_PERMISSIONS["pharmacist"] = ROLE_PERMISSIONS["pharmacist"] | _TRACE_READ | {"trace.quarantine"}
-ROLE_PERMISSIONS["auditor"] = ROLE_PERMISSIONS["auditor"] | _TRACE_READ
+# Roles and permissions live in one table (domain/permissions.py), read here, by the services'
+# ``actor`` checks and by the API's endpoint declarations.
+PERMISSIONS = permissions.PERMISSIONS
 # Flask's own endpoint for files in pharmacy/web/static; it cannot carry an attribute.
 PUBLIC_ENDPOINTS = frozenset({"static"})
 
@@ -108,7 +58,7 @@ class WebUser(UserMixin):
         return self.active
 
     def can(self, name: str) -> bool:
-        return name == SIGNED_IN or name in ROLE_PERMISSIONS.get(self.role, frozenset())
+        return name == SIGNED_IN or permissions.may(self.role, name)
 
 
 class Anonymous(AnonymousUserMixin):
@@ -150,6 +100,5 @@ def guard():
         return redirect(url_for("auth.login", next=next_url))
     mark_active()
     if not current_user.can(needed):
-        abort(403, f"You are signed in as {current_user.role}: a {current_user.role} may not "
-                   f"{PERMISSIONS[needed]}.")
+        abort(403, f"You are signed in as {current_user.role}. {permissions.refusal(current_user.role, needed)}")
     return None

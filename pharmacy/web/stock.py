@@ -8,6 +8,7 @@ from pharmacy.domain.errors import PharmacyError
 from pharmacy.services import stock as stock_service
 from pharmacy.web import forms
 from pharmacy.web.common import get_pharmacy, username
+from pharmacy.web.errors import http_status
 from pharmacy.web.security import permission
 
 bp = Blueprint("stock", __name__, url_prefix="/stock")
@@ -31,6 +32,6 @@ def receive():
     try:
         receipt = stock_service.receive(get_pharmacy(), username(), forms.raw("scan"))
     except PharmacyError as error:
-        return _index(error, error.http_status)
+        return _index(error, http_status(error))
     flash(receipt.message, "success")
     return redirect(url_for("stock.index"))

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 
 from pharmacy import clock
 from pharmacy.domain.coldchain import reading
@@ -16,6 +15,7 @@ from pharmacy.services import bags as bag_service
 from pharmacy.services import dashboard as overview
 from pharmacy.web import forms
 from pharmacy.web.common import get_pharmacy, today, username
+from pharmacy.web.errors import http_status
 from pharmacy.web.security import permission
 
 bp = Blueprint("storage", __name__)
@@ -45,8 +45,7 @@ def _dashboard(error: PharmacyError | None = None, status: int = 200):
     pharmacy = get_pharmacy()
     return render_template(
         "storage/dashboard.html", bags=overview.live_bags(pharmacy), locations=overview.locations(pharmacy, _interval()),
-        interval=_interval(), now=clock.now(), to_discard=overview.TO_DISCARD, error=error,
-        may_discard_quarantined=current_user.role in bag_service.QUARANTINE_DISPOSERS), status
+        interval=_interval(), now=clock.now(), error=error), status
 
 
 @bp.get("/dashboard")
@@ -64,7 +63,7 @@ def discard(serial: str):
     try:
         bag_service.dispose_bag(get_pharmacy(), username(), serial, forms.text("reason", "The reason"))
     except PharmacyError as error:
-        return _dashboard(error, error.http_status)
+        return _dashboard(error, http_status(error))
     flash(f"Bag {serial} recorded as destroyed. Put it in the cytotoxic waste.", "success")
     return redirect(url_for("storage.dashboard"))
 
@@ -95,7 +94,7 @@ def store():
         location = forms.text("location", "The storage location")
         bag = bag_service.store(pharmacy, username(), administration.bag_serial_from_scan(pharmacy, scan), location)
     except PharmacyError as error:
-        return _index(error, error.http_status, {"location": request.form.get("location", "")})
+        return _index(error, http_status(error), {"location": request.form.get("location", "")})
     flash(f"Bag {bag.serial} stored in {location}.", "success")
     return redirect(url_for("storage.index"))
 
@@ -109,7 +108,7 @@ def add_location():
         low, high = forms.number("min_celsius", "The lowest temperature"), forms.number("max_celsius", "The highest temperature")
         bag_service.add_location(get_pharmacy(), username(), name, low, high)
     except PharmacyError as error:
-        return _index(error, error.http_status, dict(request.form))
+        return _index(error, http_status(error), dict(request.form))
     flash(f"Location {name} added ({low:g}–{high:g} °C).", "success")
     return redirect(url_for("storage.index"))
 
@@ -169,7 +168,7 @@ def record_reading():
             message = result.errors[0][1]
             raise PharmacyError(message[:1].upper() + message[1:] + ".")
     except PharmacyError as error:
-        return _temperatures(error, error.http_status, form=dict(request.form))
+        return _temperatures(error, http_status(error), form=dict(request.form))
     if result.duplicates:
         flash(f"{item.location} already has a reading at that time: nothing was recorded twice.", "info")
     elif result.quarantined:
@@ -195,5 +194,5 @@ def import_readings():
             raise forms.FormError(f"{upload.filename} is not UTF-8 text: save the log as CSV (UTF-8) and upload it again.") from None
         result = coldchain.import_csv(get_pharmacy(), username(), content)
     except PharmacyError as error:
-        return _temperatures(error, error.http_status)
+        return _temperatures(error, http_status(error))
     return _temperatures(result=result)

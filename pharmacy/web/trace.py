@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from datetime import date
+from datetime import date, datetime
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_login import current_user
@@ -16,6 +16,7 @@ from pharmacy.printing import exports
 from pharmacy.services import reports, trace
 from pharmacy.web import forms
 from pharmacy.web.common import get_pharmacy, today, username
+from pharmacy.web.errors import http_status
 from pharmacy.web.security import permission
 
 bp = Blueprint("trace", __name__)
@@ -94,7 +95,7 @@ def _recall_page(error: PharmacyError | None = None, status: int = 200, reason: 
                 preview = trace.quarantine_preview(pharmacy, lot, kind)
         except PharmacyError as refused:
             if error is None:
-                error, status = refused, refused.http_status
+                error, status = refused, http_status(refused)
     return render_template("trace/recall.html", lot=lot, kind=kind, serial=serial, rows=rows, preview=preview,
                            query=_query_text(lot, kind, serial), error=error, reason=reason,
                            summary=_summary(rows or [])), status
@@ -142,7 +143,7 @@ def quarantine():
     try:
         preview = trace.quarantine_preview(pharmacy, lot, kind, reason)
     except PharmacyError as error:
-        return _recall_page(error, error.http_status, reason)
+        return _recall_page(error, http_status(error), reason)
     if request.form.get("confirm") != "yes":
         return render_template("trace/confirm.html", lot=lot, kind=kind, reason=reason, preview=preview,
                                query=_query_text(lot, kind, None))
@@ -152,9 +153,9 @@ def quarantine():
                                     expected_stock=forms.whole_number("expected_stock", "The confirmed stock count"))
     except StateConflict as error:
         return render_template("trace/confirm.html", lot=lot, kind=kind, reason=reason, preview=preview,
-                               query=_query_text(lot, kind, None), error=error), error.http_status
+                               query=_query_text(lot, kind, None), error=error), http_status(error)
     except PharmacyError as error:
-        return _recall_page(error, error.http_status, reason)
+        return _recall_page(error, http_status(error), reason)
     bags = ", ".join(done["bags"]) or "none"
     flash(f"Quarantined {len(done['bags'])} bag(s) ({bags}) and {done['stock']} stock item(s) of "
           f"{_query_text(lot, kind, None)}.", "success")
@@ -184,7 +185,7 @@ def _audit_filters() -> tuple[dict, dict]:
     values = {name: (request.args.get(name) or "").strip()
               for name in ("from", "to", "user", "action", "object_type", "object_id")}
     first, last = arg_date("from", "The first day"), arg_date("to", "The last day")
-    filters = {"username": values["user"] or None, "action": values["action"] or None,
+    filters: dict[str, str | datetime | None] = {"username": values["user"] or None, "action": values["action"] or None,
                "object_type": values["object_type"] or None, "object_id": values["object_id"] or None}
     zone = get_pharmacy().zone
     if first:

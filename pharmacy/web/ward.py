@@ -1,7 +1,7 @@
 """The bedside (SPEC 2.7), for a tablet or a ward PC with a scanner: scan the bag label, then the
 patient's wristband; the verdict fills the screen. Start is checked again by the service, so a bag
 that expired between the scan and the touch on Start is refused. Then the infusions under way, their
-end or interruption, and the 2-hour observation that follows (SmPC 4.4)."""
+end or interruption, and the observation period that follows (the product's monograph says how long)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from pharmacy.services import bags as bag_service
 from pharmacy.services import dashboard as overview
 from pharmacy.web import forms
 from pharmacy.web.common import get_pharmacy, local, username
+from pharmacy.web.errors import http_status
 from pharmacy.web.security import permission
 
 bp = Blueprint("ward", __name__, url_prefix="/ward")
@@ -47,7 +48,7 @@ def scan_bag():
         serial = administration.bag_serial_from_scan(pharmacy, forms.text("bag", "The bag label scan"))
         return _wristband_page(serial)
     except PharmacyError as error:
-        return _bag_page(error, error.http_status)
+        return _bag_page(error, http_status(error))
 
 
 def _verdict(verdict: administration.Verdict, status: int = 200, at_start: bool = False):
@@ -66,7 +67,7 @@ def check():
     try:
         verdict = administration.bedside_check(pharmacy, username(), serial, forms.text("wristband", "The wristband scan"))
     except PharmacyError as error:
-        return _wristband_page(serial, error, error.http_status)
+        return _wristband_page(serial, error, http_status(error))
     return _verdict(verdict)
 
 
@@ -80,9 +81,9 @@ def start():
         record = administration.start(pharmacy, username(), serial, wristband)
     except AdministrationRefused as refused:
         verdict = administration.Verdict(False, serial, reasons=list(refused.reasons))
-        return _verdict(verdict, refused.http_status, at_start=True)
+        return _verdict(verdict, http_status(refused), at_start=True)
     except PharmacyError as error:
-        return _wristband_page(serial, error, error.http_status)
+        return _wristband_page(serial, error, http_status(error))
     flash(f"Infusion of bag {serial} started at {local(record.started_at, '%H:%M')}. "
           "End it here when the bag is empty.", "success")
     return redirect(url_for("ward.infusions"))
@@ -106,10 +107,10 @@ def _ended(serial: str, reason: str | None):
     try:
         record = administration.end(pharmacy, username(), serial, reason)
     except PharmacyError as error:
-        return _infusions(error, error.http_status)
+        return _infusions(error, http_status(error))
     what = "interrupted" if reason else "ended"
     flash(f"Infusion of bag {serial} {what} at {local(record.ended_at, '%H:%M')}. Observe the patient until "
-          f"{administration.observation_until(pharmacy, record)} (SmPC 4.4).", "success")
+          f"{administration.observation_until(pharmacy, record)}.", "success")
     return redirect(url_for("ward.infusions"))
 
 
@@ -127,5 +128,5 @@ def interrupt(serial: str):
     try:
         reason = forms.text("reason", "The reason for the interruption")
     except PharmacyError as error:
-        return _infusions(error, error.http_status)
+        return _infusions(error, http_status(error))
     return _ended(serial, reason)

@@ -94,7 +94,7 @@ def test_technician_prepares_and_pharmacist_releases_a_lemtrada_bag(live_server,
     expect(tech.locator("#step-title")).to_contain_text("Mix gently")
     expect(tech.locator(".big-warning")).to_contain_text("Do not shake")
     shoot(tech, shots, "09-step5-mixing")
-    tech.get_by_role("button", name="Bag inverted gently").click()
+    tech.get_by_role("button", name="Bag mixed as instructed").click()
 
     expect(tech.locator("#step-title")).to_contain_text("Sign the preparation")
     expect(tech.locator(".clock")).to_contain_text("20 Nov 2026 17:00 CET")

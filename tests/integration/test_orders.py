@@ -98,7 +98,7 @@ def test_no_pre_medication_confirmation_is_asked_on_day_4(pharmacy):
 
 def test_only_a_pharmacist_verifies_an_order(pharmacy):
     entered = order(pharmacy)
-    with pytest.raises(NotAllowed, match="Only a pharmacist"):
+    with pytest.raises(NotAllowed, match="A technician may not verify orders; only a pharmacist may"):
         orders.verify_order(pharmacy, "tech", entered.id, premedication_confirmed=True)
 
 

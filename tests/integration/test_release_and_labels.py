@@ -56,7 +56,7 @@ def test_a_technician_cannot_release(pharmacy):
     refused(pharmacy, prep, NotAllowed,
             lambda: release.decide(pharmacy, "tech2", prep.id, prep.version, factories.PASSWORDS["tech2"],
                                    "released"),
-            "Only a pharmacist")
+            "A technician may not check and release bags; only a pharmacist may")
 
 
 def test_release_needs_the_checkers_password(pharmacy):

@@ -46,7 +46,7 @@ def test_two_technicians_scanning_the_same_vial_at_once_get_it_for_one_bag_only(
     scanned = [o for o in outcomes.values() if isinstance(o, Preparation)]
     assert len(scanned) == 1 and len(refused) == 1, outcomes
     assert isinstance(refused[0], StateConflict)
-    assert f"Vial serial {serial} is in_use: a vial is used once only" in refused[0].message
+    assert f"Vial serial {serial} is in use: a vial is used once only" in refused[0].message
     with pharmacy.uow(readonly=True) as uow:
         vial = uow.session.execute(select(Vial).where(Vial.serial == serial)).scalar_one()
         linked = uow.session.execute(select(Preparation.id).where(Preparation.vial_id == vial.id)).scalars().all()

@@ -10,7 +10,7 @@ import zxingcpp
 from reportlab.pdfgen.canvas import Canvas
 
 from pharmacy.printing.label import LabelData
-from pharmacy.printing.sample import SAMPLE_GSRN, SAMPLE_GTIN, sample_label
+from tests.label_samples import SAMPLE_GSRN, SAMPLE_GTIN, sample_label
 
 GTIN, GSRN = SAMPLE_GTIN, SAMPLE_GSRN
 MM = 72 / 25.4

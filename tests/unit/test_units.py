@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from decimal import Decimal
 
 import pytest
@@ -10,7 +9,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from pharmacy.domain.errors import QuantityError
-from pharmacy.domain.units import CONCENTRATION, MASS, Q_, TIME, VOLUME, parse_quantity, require, ureg
+from pharmacy.domain.units import CONCENTRATION, MASS, Q_, TIME, VOLUME, parse_quantity, ureg
 
 ONE_POINT_TWO_ML = Q_(1.2, "mL")
 
@@ -120,27 +119,6 @@ def test_the_ambiguity_message_offers_both_readings():
 @pytest.mark.parametrize("text, millilitres", [("1,2000 mL", 1.2), ("0,200 mL", 0.2), ("1,20 mL", 1.2)])
 def test_a_comma_that_can_only_be_a_decimal_comma_is_read_as_one(text, millilitres):
     assert parse_quantity(text, VOLUME).to("mL").magnitude == pytest.approx(millilitres)
-
-
-# --- quantities from data (monographs) ----------------------------------------------------------------
-def test_require_passes_a_positive_quantity_of_the_right_dimension_through():
-    assert require(Q_(100, "mL"), VOLUME, "diluent volume") == Q_(100, "mL")
-
-
-@pytest.mark.parametrize(
-    "value, message",
-    [
-        (Q_(100, "mg"), "diluent volume must be a volume."),
-        (100, "diluent volume must be a volume."),
-        (Q_(0, "mL"), "diluent volume must be a positive number."),
-        (Q_(-100, "mL"), "diluent volume must be a positive number."),
-        (Q_(math.nan, "mL"), "diluent volume must be a positive number."),
-    ],
-)
-def test_require_refuses_a_wrong_quantity_from_data_naming_what_it_is(value, message):
-    with pytest.raises(QuantityError) as caught:
-        require(value, VOLUME, "diluent volume")
-    assert str(caught.value) == message
 
 
 # --- properties -----------------------------------------------------------------------------------------

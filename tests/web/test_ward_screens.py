@@ -204,7 +204,7 @@ def test_end_shows_the_observation_period_of_two_hours(signed_in, pharmacy, bag,
     nurse = signed_in("nurse")  # the idle timeout signed the first session out
     assert nurse.post(f"/ward/infusions/{bag.serial}/end").status_code == 302
     page = plain(nurse.get("/ward/infusions"))
-    assert "ended at 13:05" in page and "Observe the patient until 20 Nov 2026 15:05 CET (SmPC 4.4)" in page
+    assert "ended at 13:05" in page and "Observe the patient until 20 Nov 2026 15:05 CET." in page
     assert "Observe the patient until 15:05" in page and "No infusion under way" in page
     assert bags.get_bag(pharmacy, bag.serial).state == "administered"
     clock.advance(hours=2, minutes=1)

@@ -1,4 +1,4 @@
-"""A sample bag label for a fictitious patient: a printer's test page, the benchmark and the tests."""
+"""A sample bag label for a fictitious patient, for the label tests and the label benchmark (bench/bench_label.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ import datetime as dt
 from dataclasses import replace
 
 from pharmacy.domain.gs1 import with_check_digit
-
-from .content import LabelData
+from pharmacy.printing.content import LabelData
 
 SAMPLE_GTIN = with_check_digit("0540000000001")
 SAMPLE_GSRN = with_check_digit("10614141123456789")

@@ -1,0 +1,283 @@
+"""The lifecycles of orders, preparations, bags, vials and diluent lots, as tables.
+
+Each lifecycle is a table of transitions ``(state, event) → new state``, each with the permission
+(``domain.permissions``) a user needs to cause it. Services ask the table before they change a
+state (``LIFECYCLE.apply``) and screens ask it which actions a state allows (``allows``); a move
+that is not in the table is refused with ``TransitionRefused``. No other module spells a state.
+
+ARCHITECTURE.md draws these tables; ``tests/unit/test_lifecycle.py`` walks every cell of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Generic, TypeVar
+
+from pharmacy.domain.errors import NotAllowed, StateConflict
+from pharmacy.domain.permissions import check_permission_name, may, refusal
+
+
+class TransitionRefused(StateConflict):
+    """The object is not in a state from which this event is allowed."""
+
+    code = "transition_refused"
+
+
+class _State(StrEnum):
+    @property
+    def label(self) -> str:
+        """The state as a person reads it: "awaiting check"."""
+        return self.value.replace("_", " ")
+
+
+class OrderState(_State):
+    ENTERED = "entered"
+    BLOCKED = "blocked"  # breaks a course rule: a pharmacist verifies it only with a written override
+    VERIFIED = "verified"
+    IN_PREPARATION = "in_preparation"
+    PREPARED = "prepared"
+    RELEASED = "released"
+    REJECTED = "rejected"
+
+
+class PrepState(_State):
+    STARTED = "started"
+    VIAL_SCANNED = "vial_scanned"
+    INSPECTED = "inspected"
+    DILUENT_SCANNED = "diluent_scanned"
+    VOLUME_RECORDED = "volume_recorded"
+    MIXED = "mixed"
+    SIGNED = "signed"
+    RELEASED = "released"
+    REJECTED = "rejected"
+
+
+class BagState(_State):
+    AWAITING_CHECK = "awaiting_check"
+    RELEASED = "released"
+    STORED = "stored"
+    # never stored: a live bag past its use-by is *seen* as expired (inuse.effective_state)
+    EXPIRED = "expired"
+    QUARANTINED = "quarantined"
+    IN_ADMINISTRATION = "in_administration"
+    ADMINISTERED = "administered"
+    REJECTED = "rejected"
+    DESTROYED = "destroyed"
+
+
+class VialState(_State):
+    RECEIVED = "received"
+    IN_USE = "in_use"
+    USED = "used"
+    REJECTED = "rejected"
+    QUARANTINED = "quarantined"
+
+
+class LotState(_State):
+    """A diluent lot (received by GTIN + lot, counted)."""
+
+    RECEIVED = "received"
+    QUARANTINED = "quarantined"
+
+
+class Event(StrEnum):
+    # orders
+    BREACH_FOUND = "breach_found"
+    VERIFY = "verify"
+    START_PREPARATION = "start_preparation"
+    # preparations (and the order and vial they move along)
+    SCAN_VIAL = "scan_vial"
+    PASS_INSPECTION = "pass_inspection"
+    FAIL_INSPECTION = "fail_inspection"
+    SCAN_DILUENT = "scan_diluent"
+    RECORD_VOLUME = "record_volume"
+    MIX = "mix"
+    SIGN = "sign"
+    RELEASE = "release"
+    REJECT = "reject"
+    # bags
+    PRINT_LABEL = "print_label"
+    STORE = "store"
+    START_INFUSION = "start_infusion"
+    END_INFUSION = "end_infusion"
+    DISPOSE = "dispose"
+    EXCURSION = "excursion"
+    RECALL = "recall"
+    # vials
+    CONSUME = "consume"
+
+
+# the rule an event follows, for a refusal: "Bag BAG0000001 is administered: <rule>."
+EVENT_RULES: dict[Event, str] = {
+    Event.BREACH_FOUND: "only a newly entered order is blocked for a course rule",
+    Event.VERIFY: "only an entered or blocked order is verified",
+    Event.START_PREPARATION: "only a verified order is prepared",
+    Event.SCAN_VIAL: "a vial is used once only",
+    Event.PASS_INSPECTION: "this step is already done or not yet due",
+    Event.FAIL_INSPECTION: "this step is already done or not yet due",
+    Event.SCAN_DILUENT: "it must not be used",
+    Event.RECORD_VOLUME: "this step is already done or not yet due",
+    Event.MIX: "this step is already done or not yet due",
+    Event.SIGN: "this step is already done or not yet due",
+    Event.RELEASE: "only a signed preparation is checked",
+    Event.REJECT: "only a signed preparation is checked",
+    Event.PRINT_LABEL: "only a released bag gets a label that can be administered",
+    Event.STORE: "only a released bag is put into storage",
+    Event.START_INFUSION: "only a released bag is given",
+    Event.END_INFUSION: "no infusion of it is under way",
+    Event.DISPOSE: "it cannot be disposed of",
+    Event.EXCURSION: "only a stored bag is quarantined for a temperature excursion",
+    Event.RECALL: "it is no longer stock that a recall quarantines",
+    Event.CONSUME: "only a vial in use is used up",
+}
+
+S = TypeVar("S", bound=_State)
+
+
+@dataclass(frozen=True)
+class Transition(Generic[S]):
+    source: S
+    event: Event
+    target: S
+    permission: str
+
+
+class Lifecycle(Generic[S]):
+    """One object's table. ``initial`` is the state an object is created in."""
+
+    def __init__(self, noun: str, states: type[S], initial: S,
+                 rows: Iterable[tuple[Iterable[S], Event, S | None, str]]) -> None:
+        """``rows``: (source states, event, target — None: the state stays —, permission)."""
+        self.noun, self.states, self.initial = noun, states, initial
+        table: dict[tuple[S, Event], Transition[S]] = {}
+        for sources, event, target, permission in rows:
+            check_permission_name(permission)
+            for source in sources:
+                if (source, event) in table:
+                    raise ValueError(f"{noun}: {source} × {event} is in the table twice")
+                table[(source, event)] = Transition(source, event, source if target is None else target, permission)
+        self.table = table
+
+    @property
+    def transitions(self) -> tuple[Transition[S], ...]:
+        return tuple(self.table.values())
+
+    def events(self) -> tuple[Event, ...]:
+        return tuple(dict.fromkeys(t.event for t in self.table.values()))
+
+    def allows(self, state: str, event: Event, role: str | None = None) -> bool:
+        """Whether ``event`` may happen in ``state`` (and, given a role, whether that role may cause it)."""
+        found = self.table.get((self.states(state), event))
+        return found is not None and (role is None or may(role, found.permission))
+
+    def allowed(self, state: str, role: str | None = None) -> tuple[Event, ...]:
+        """The events ``state`` allows (to ``role``), for a screen's buttons."""
+        return tuple(event for event in self.events() if self.allows(state, event, role))
+
+    def apply(self, state: str, event: Event, role: str | None = None, what: str | None = None) -> S:
+        """The state after ``event``, or ``TransitionRefused`` (not from this state) or ``NotAllowed``
+        (this role may not cause it). ``what`` names the object in the message ("Bag BAG0000001")."""
+        current = self.states(state)
+        found = self.table.get((current, event))
+        if found is None:
+            name = what or f"This {self.noun}"
+            raise TransitionRefused(f"{name} is {current.label}: {EVENT_RULES[event]}. Nothing was recorded.",
+                                    state=current.value, event=event.value)
+        if role is not None and not may(role, found.permission):
+            raise NotAllowed(refusal(role, found.permission))
+        return found.target
+
+    def sources(self, event: Event) -> tuple[S, ...]:
+        """The states from which ``event`` is allowed (for a query: "every bag that may be recalled")."""
+        return tuple(s for s in self.states if (s, event) in self.table)
+
+    def is_final(self, state: str) -> bool:
+        """No event leaves this state."""
+        return not self.allowed(state)
+
+
+
+ORDER = Lifecycle("order", OrderState, OrderState.ENTERED, [
+    ([OrderState.ENTERED], Event.BREACH_FOUND, OrderState.BLOCKED, "orders.enter"),
+    ([OrderState.ENTERED, OrderState.BLOCKED], Event.VERIFY, OrderState.VERIFIED, "orders.verify"),
+    ([OrderState.VERIFIED], Event.START_PREPARATION, OrderState.IN_PREPARATION, "prep.work"),
+    ([OrderState.IN_PREPARATION], Event.SIGN, OrderState.PREPARED, "prep.work"),
+    ([OrderState.PREPARED], Event.RELEASE, OrderState.RELEASED, "check.release"),
+    ([OrderState.PREPARED], Event.REJECT, OrderState.REJECTED, "check.release"),
+])
+
+PREPARATION = Lifecycle("preparation", PrepState, PrepState.STARTED, [
+    ([PrepState.STARTED], Event.SCAN_VIAL, PrepState.VIAL_SCANNED, "prep.work"),
+    ([PrepState.VIAL_SCANNED], Event.PASS_INSPECTION, PrepState.INSPECTED, "prep.work"),
+    ([PrepState.VIAL_SCANNED], Event.FAIL_INSPECTION, PrepState.STARTED, "prep.work"),  # the vial is rejected; scan another
+    ([PrepState.INSPECTED], Event.SCAN_DILUENT, PrepState.DILUENT_SCANNED, "prep.work"),
+    ([PrepState.DILUENT_SCANNED], Event.RECORD_VOLUME, PrepState.VOLUME_RECORDED, "prep.work"),
+    ([PrepState.VOLUME_RECORDED], Event.MIX, PrepState.MIXED, "prep.work"),
+    ([PrepState.MIXED], Event.SIGN, PrepState.SIGNED, "prep.work"),
+    ([PrepState.SIGNED], Event.RELEASE, PrepState.RELEASED, "check.release"),
+    ([PrepState.SIGNED], Event.REJECT, PrepState.REJECTED, "check.release"),
+])
+
+# a bag that may still be given, until its use-by passes
+_USABLE = (BagState.RELEASED, BagState.STORED)
+BAG = Lifecycle("bag", BagState, BagState.AWAITING_CHECK, [
+    ([BagState.AWAITING_CHECK], Event.RELEASE, BagState.RELEASED, "check.release"),
+    ([BagState.AWAITING_CHECK], Event.REJECT, BagState.REJECTED, "check.release"),
+    (_USABLE, Event.PRINT_LABEL, None, "bags.label"),  # the state stays
+    (_USABLE, Event.STORE, BagState.STORED, "bags.handle"),   # stored again = moved to another location
+    (_USABLE, Event.START_INFUSION, BagState.IN_ADMINISTRATION, "ward.bedside"),
+    ([BagState.IN_ADMINISTRATION], Event.END_INFUSION, BagState.ADMINISTERED, "ward.bedside"),
+    ([BagState.STORED], Event.EXCURSION, BagState.QUARANTINED, "temps.record"),
+    ([BagState.AWAITING_CHECK, *_USABLE, BagState.EXPIRED], Event.RECALL, BagState.QUARANTINED, "trace.quarantine"),
+    ([BagState.AWAITING_CHECK, *_USABLE, BagState.EXPIRED, BagState.REJECTED], Event.DISPOSE, BagState.DESTROYED, "bags.handle"),
+    ([BagState.QUARANTINED], Event.DISPOSE, BagState.DESTROYED, "bags.discard_quarantined"),
+])
+VIAL = Lifecycle("vial", VialState, VialState.RECEIVED, [
+    ([VialState.RECEIVED], Event.SCAN_VIAL, VialState.IN_USE, "prep.work"),
+    ([VialState.IN_USE], Event.FAIL_INSPECTION, VialState.REJECTED, "prep.work"),
+    ([VialState.IN_USE], Event.CONSUME, VialState.USED, "check.release"),  # its bag was released or rejected
+    ([VialState.RECEIVED], Event.RECALL, VialState.QUARANTINED, "trace.quarantine"),
+])
+
+LOT = Lifecycle("diluent lot", LotState, LotState.RECEIVED, [
+    ([LotState.RECEIVED], Event.SCAN_DILUENT, None, "prep.work"),  # a bag of the lot goes into a preparation
+    ([LotState.RECEIVED], Event.RECALL, LotState.QUARANTINED, "trace.quarantine"),
+])
+
+LIFECYCLES: dict[str, Lifecycle[OrderState] | Lifecycle[PrepState] | Lifecycle[BagState] | Lifecycle[VialState]
+                 | Lifecycle[LotState]] = {
+    "order": ORDER, "preparation": PREPARATION, "bag": BAG, "vial": VIAL, "lot": LOT}
+
+# Sets the services and screens ask for, derived from the tables where they can be.
+PREP_ACTIVE = tuple(s for s in PrepState if not PREPARATION.is_final(s))  # started … signed: one per order at a time
+PREP_NEXT_STEP: dict[PrepState, str] = {  # what the preparation screen asks for next
+    PrepState.STARTED: "vial", PrepState.VIAL_SCANNED: "inspection", PrepState.INSPECTED: "diluent", PrepState.DILUENT_SCANNED: "volume",
+    PrepState.VOLUME_RECORDED: "mixing", PrepState.MIXED: "sign", PrepState.SIGNED: "check",
+}
+# a rejected bag's dose was never given: its order does not count in the course rules
+ORDER_COUNTS_FOR_COURSE = tuple(s for s in OrderState if s != OrderState.REJECTED)
+ORDER_TO_VERIFY = tuple(s for s in OrderState if ORDER.allows(s, Event.VERIFY))
+ORDER_ON_WORKLIST = (OrderState.VERIFIED, OrderState.IN_PREPARATION)
+BAG_LIVE = (BagState.AWAITING_CHECK, *_USABLE)  # stock that may still be given until its use-by passes
+BAG_LABELLABLE = tuple(s for s in BagState if BAG.allows(s, Event.PRINT_LABEL))
+BAG_GIVEN = (BagState.IN_ADMINISTRATION, BagState.ADMINISTERED)
+BAG_TO_DISCARD = (BagState.EXPIRED, BagState.QUARANTINED)
+BAG_ON_DASHBOARD = (*BAG_LIVE, BagState.QUARANTINED)
+
+
+def markdown() -> str:
+    """The tables as ARCHITECTURE.md shows them (a test keeps the two the same)."""
+    from pharmacy.domain.permissions import roles_with
+
+    parts = []
+    for machine in LIFECYCLES.values():
+        parts.append(f"**{machine.noun}** (created {machine.initial.value})\n")
+        parts.append("| from | event | to | permission (roles) |\n|---|---|---|---|")
+        for t in machine.transitions:
+            to = "(stays)" if t.target == t.source else t.target.value
+            roles = ", ".join(roles_with(t.permission))
+            parts.append(f"| {t.source.value} | {t.event.value} | {to} | {t.permission} ({roles}) |")
+        parts.append("")
+    return "\n".join(parts).rstrip() + "\n"

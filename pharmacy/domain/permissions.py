@@ -1,0 +1,104 @@
+"""Who may do what: the one table of roles and permissions.
+
+The web guard (every screen declares one permission), the services (``base.actor`` checks the
+acting user's role against a permission) and the JSON API (each endpoint declares one permission,
+and its OpenAPI document lists the roles that hold it) all read this table, so they cannot drift.
+The lifecycle tables (``domain.lifecycle``) name the permission each transition needs.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    TECHNICIAN = "technician"
+    PHARMACIST = "pharmacist"
+    NURSE = "nurse"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+
+
+# permission → what it lets a user do, in words for a refusal ("a nurse may not <words>")
+PERMISSIONS: dict[str, str] = {
+    "worklist.view": "see the worklist",
+    "orders.view": "see orders",
+    "orders.enter": "enter orders",
+    "orders.verify": "verify orders",
+    "prep.work": "prepare doses",
+    "check.view": "see preparation records",
+    "check.release": "check and release bags",
+    "bags.view": "see bags",
+    "bags.label": "print bag labels",
+    "bags.handle": "store or dispose of bags",
+    "bags.discard_quarantined": "discard a quarantined bag (they review why it was quarantined first)",
+    "stock.view": "see stock",
+    "stock.receive": "receive stock",
+    "dashboard.view": "see the bag dashboard",
+    "storage.view": "see storage locations and temperatures",
+    "storage.locations": "add storage locations",
+    "temps.record": "record temperature readings",
+    "ward.bedside": "check and give bags at the bedside",
+    "trace.recall": "look up what was made from a lot",
+    "trace.quarantine": "quarantine a recalled lot",
+    "trace.history": "see bag and patient histories",
+    "audit.view": "read the audit log",
+    "audit.verify": "verify the audit chain",
+    "reports.view": "see the work, safety and waste reports",
+    "users.manage": "add users",
+}
+
+_READ = {"worklist.view", "orders.view", "check.view", "bags.view", "stock.view"}
+_COLD_CHAIN = {"dashboard.view", "storage.view", "temps.record"}
+# histories, recalls and the audit log name patients across the whole pharmacy: pharmacists and
+# auditors only (verifying the chain records nothing)
+_TRACE_READ = {"trace.recall", "trace.history", "audit.view", "audit.verify", "reports.view"}
+_TECHNICIAN = (_READ - {"check.view"}) | _COLD_CHAIN | {
+    "orders.enter", "prep.work", "bags.label", "bags.handle", "stock.receive"}
+
+GRANTS: dict[Role, frozenset[str]] = {
+    Role.TECHNICIAN: frozenset(_TECHNICIAN),
+    Role.PHARMACIST: frozenset(_TECHNICIAN | _TRACE_READ | {
+        "check.view", "orders.verify", "check.release", "ward.bedside", "bags.discard_quarantined",
+        "trace.quarantine"}),
+    Role.NURSE: frozenset(_COLD_CHAIN | {"bags.view", "bags.handle", "ward.bedside"}),
+    Role.AUDITOR: frozenset(_READ | _TRACE_READ | {"dashboard.view", "storage.view"}),  # reads, changes nothing
+    Role.ADMIN: frozenset({"bags.view", "stock.view", "stock.receive", "storage.view", "storage.locations",
+                           "temps.record", "users.manage"}),
+}
+
+
+def check_permission_name(permission: str) -> str:
+    """A permission name that is not in the table is a programming error, refused at once."""
+    if permission not in PERMISSIONS:
+        raise ValueError(f"unknown permission {permission!r}")
+    return permission
+
+
+def may(role: str | None, permission: str) -> bool:
+    """Whether ``role`` holds ``permission`` (an unknown role holds nothing)."""
+    check_permission_name(permission)
+    try:
+        return role is not None and permission in GRANTS[Role(role)]
+    except ValueError:
+        return False
+
+
+def roles_with(permission: str) -> tuple[Role, ...]:
+    """The roles that hold ``permission``, in the table's order."""
+    check_permission_name(permission)
+    return tuple(role for role in Role if permission in GRANTS[role])
+
+
+def refusal(role: str | None, permission: str) -> str:
+    """Why ``role`` is refused ``permission``, in one sentence."""
+    holders = " or ".join(roles_with(permission)) or "nobody"
+    return f"A {role or 'visitor'} may not {PERMISSIONS[permission]}; only a {holders} may."
+
+
+def markdown() -> str:
+    """The table as ARCHITECTURE.md shows it: one row per permission, a column per role."""
+    lines = ["| permission | " + " | ".join(Role) + " |", "|---|" + "---|" * len(Role)]
+    for name in PERMISSIONS:
+        lines.append(f"| {name} | " + " | ".join("✔" if name in GRANTS[role] else "" for role in Role) + " |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,246 @@
+"""The lifecycle tables, walked cell by cell: every transition SPEC 2 allows happens, with the
+permission it needs, and every other (state, event) pair is refused with a named error."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from pathlib import Path
+
+import pytest
+
+from pharmacy.domain import lifecycle
+from pharmacy.domain.errors import NotAllowed, StateConflict
+from pharmacy.domain.lifecycle import (
+    BAG,
+    LIFECYCLES,
+    LOT,
+    ORDER,
+    PREPARATION,
+    VIAL,
+    BagState,
+    Event,
+    LotState,
+    OrderState,
+    PrepState,
+    TransitionRefused,
+    VialState,
+)
+from pharmacy.domain.permissions import Role, may
+
+E = Event
+# What SPEC 2 (workflow) says, written out independently of the module: (from, event, to, permission).
+EXPECTED = {
+    "order": {
+        ("entered", E.BREACH_FOUND, "blocked", "orders.enter"),
+        ("entered", E.VERIFY, "verified", "orders.verify"),
+        ("blocked", E.VERIFY, "verified", "orders.verify"),
+        ("verified", E.START_PREPARATION, "in_preparation", "prep.work"),
+        ("in_preparation", E.SIGN, "prepared", "prep.work"),
+        ("prepared", E.RELEASE, "released", "check.release"),
+        ("prepared", E.REJECT, "rejected", "check.release"),
+    },
+    "preparation": {
+        ("started", E.SCAN_VIAL, "vial_scanned", "prep.work"),
+        ("vial_scanned", E.PASS_INSPECTION, "inspected", "prep.work"),
+        ("vial_scanned", E.FAIL_INSPECTION, "started", "prep.work"),
+        ("inspected", E.SCAN_DILUENT, "diluent_scanned", "prep.work"),
+        ("diluent_scanned", E.RECORD_VOLUME, "volume_recorded", "prep.work"),
+        ("volume_recorded", E.MIX, "mixed", "prep.work"),
+        ("mixed", E.SIGN, "signed", "prep.work"),
+        ("signed", E.RELEASE, "released", "check.release"),
+        ("signed", E.REJECT, "rejected", "check.release"),
+    },
+    "bag": {
+        ("awaiting_check", E.RELEASE, "released", "check.release"),
+        ("awaiting_check", E.REJECT, "rejected", "check.release"),
+        ("released", E.PRINT_LABEL, "released", "bags.label"),
+        ("stored", E.PRINT_LABEL, "stored", "bags.label"),
+        ("released", E.STORE, "stored", "bags.handle"),
+        ("stored", E.STORE, "stored", "bags.handle"),
+        ("released", E.START_INFUSION, "in_administration", "ward.bedside"),
+        ("stored", E.START_INFUSION, "in_administration", "ward.bedside"),
+        ("in_administration", E.END_INFUSION, "administered", "ward.bedside"),
+        ("stored", E.EXCURSION, "quarantined", "temps.record"),
+        ("awaiting_check", E.RECALL, "quarantined", "trace.quarantine"),
+        ("released", E.RECALL, "quarantined", "trace.quarantine"),
+        ("stored", E.RECALL, "quarantined", "trace.quarantine"),
+        ("expired", E.RECALL, "quarantined", "trace.quarantine"),
+        ("awaiting_check", E.DISPOSE, "destroyed", "bags.handle"),
+        ("released", E.DISPOSE, "destroyed", "bags.handle"),
+        ("stored", E.DISPOSE, "destroyed", "bags.handle"),
+        ("expired", E.DISPOSE, "destroyed", "bags.handle"),
+        ("rejected", E.DISPOSE, "destroyed", "bags.handle"),
+        ("quarantined", E.DISPOSE, "destroyed", "bags.discard_quarantined"),
+    },
+    "vial": {
+        ("received", E.SCAN_VIAL, "in_use", "prep.work"),
+        ("in_use", E.FAIL_INSPECTION, "rejected", "prep.work"),
+        ("in_use", E.CONSUME, "used", "check.release"),
+        ("received", E.RECALL, "quarantined", "trace.quarantine"),
+    },
+    "lot": {
+        ("received", E.SCAN_DILUENT, "received", "prep.work"),
+        ("received", E.RECALL, "quarantined", "trace.quarantine"),
+    },
+}
+INITIAL = {"order": "entered", "preparation": "started", "bag": "awaiting_check", "vial": "received", "lot": "received"}
+
+
+def test_each_table_is_exactly_the_workflow_of_the_spec():
+    for name, machine in LIFECYCLES.items():
+        actual = {(t.source.value, t.event, t.target.value, t.permission) for t in machine.transitions}
+        assert actual == EXPECTED[name], name
+        assert machine.initial == INITIAL[name]
+
+
+def _cells():
+    for name, machine in LIFECYCLES.items():
+        for state, event in itertools.product(machine.states, Event):
+            yield pytest.param(name, state, event, id=f"{name}-{state}-{event}")
+
+
+@pytest.mark.parametrize(("name", "state", "event"), list(_cells()))
+def test_every_cell_of_every_table_is_allowed_or_refused_by_name(name, state, event):
+    machine = LIFECYCLES[name]
+    expected = {(s, e): (t, p) for s, e, t, p in EXPECTED[name]}.get((state.value, event))
+    if expected is None:
+        assert not machine.allows(state, event)
+        with pytest.raises(TransitionRefused) as refused:
+            machine.apply(state, event, what=f"The {name}")
+        assert isinstance(refused.value, StateConflict) and refused.value.code == "transition_refused"
+        assert f"The {name} is {state.label}: " in refused.value.message and "Nothing was recorded" in refused.value.message
+        return
+    target, permission = expected
+    assert machine.apply(state, event) == target
+    for role in Role:
+        if may(role, permission):
+            assert machine.apply(state, event, role) == target
+            assert machine.allows(state, event, role) and event in machine.allowed(state, role)
+        else:
+            with pytest.raises(NotAllowed, match=f"A {role} may not "):
+                machine.apply(state, event, role)
+            assert not machine.allows(state, event, role) and event not in machine.allowed(state, role)
+
+
+def test_a_state_the_table_does_not_know_is_an_error_not_a_silent_pass():
+    with pytest.raises(ValueError):
+        BAG.apply("lost", Event.DISPOSE)
+    with pytest.raises(ValueError):
+        BAG.allows("Released", Event.STORE)  # states are exact: no case folding
+
+
+def test_what_is_reachable_from_the_initial_state_is_every_stored_state():
+    for name, machine in LIFECYCLES.items():
+        reached, frontier = {machine.initial}, [machine.initial]
+        while frontier:
+            state = frontier.pop()
+            for t in machine.transitions:
+                if t.source == state and t.target not in reached:
+                    reached.add(t.target)
+                    frontier.append(t.target)
+        unreachable = set(machine.states) - reached
+        # an expired bag is never stored: it is how a live bag past its use-by is seen (inuse.effective_state)
+        assert unreachable == ({BagState.EXPIRED} if machine is BAG else set()), name
+
+
+def test_a_bag_that_was_given_or_destroyed_never_changes_again():
+    for state in (BagState.ADMINISTERED, BagState.DESTROYED):
+        assert BAG.is_final(state) and BAG.allowed(state) == ()
+
+
+def test_an_expired_bag_can_only_be_destroyed_or_recalled_never_labelled_stored_or_given():
+    assert set(BAG.allowed(BagState.EXPIRED)) == {Event.DISPOSE, Event.RECALL}
+
+
+def test_only_a_pharmacist_discards_a_quarantined_bag():
+    assert [r for r in Role if BAG.allows(BagState.QUARANTINED, Event.DISPOSE, r)] == [Role.PHARMACIST]
+
+
+def test_the_derived_sets_the_services_use():
+    assert lifecycle.PREP_ACTIVE == tuple(PrepState)[:7] and PrepState.SIGNED in lifecycle.PREP_ACTIVE
+    assert set(lifecycle.PREP_NEXT_STEP) == set(lifecycle.PREP_ACTIVE)
+    assert lifecycle.ORDER_TO_VERIFY == (OrderState.ENTERED, OrderState.BLOCKED)
+    assert OrderState.REJECTED not in lifecycle.ORDER_COUNTS_FOR_COURSE
+    assert set(lifecycle.ORDER_COUNTS_FOR_COURSE) == set(OrderState) - {OrderState.REJECTED}
+    assert lifecycle.BAG_LABELLABLE == (BagState.RELEASED, BagState.STORED)
+    assert lifecycle.BAG_LIVE == (BagState.AWAITING_CHECK, BagState.RELEASED, BagState.STORED)
+    assert set(BAG.sources(Event.RECALL)) == {*lifecycle.BAG_LIVE, BagState.EXPIRED}
+    assert VIAL.sources(Event.RECALL) == (VialState.RECEIVED,) and LOT.sources(Event.RECALL) == (LotState.RECEIVED,)
+    assert ORDER.sources(Event.VERIFY) == lifecycle.ORDER_TO_VERIFY
+    assert PREPARATION.sources(Event.SIGN) == (PrepState.MIXED,)
+
+
+def test_labels_read_as_words():
+    assert BagState.AWAITING_CHECK.label == "awaiting check" and VialState.IN_USE.label == "in use"
+
+
+def test_a_transition_named_twice_is_a_programming_error():
+    with pytest.raises(ValueError, match="twice"):
+        lifecycle.Lifecycle("thing", LotState, LotState.RECEIVED, [
+            ([LotState.RECEIVED], Event.RECALL, LotState.QUARANTINED, "trace.quarantine"),
+            ([LotState.RECEIVED], Event.RECALL, LotState.RECEIVED, "trace.quarantine")])
+    with pytest.raises(ValueError, match="unknown permission"):
+        lifecycle.Lifecycle("thing", LotState, LotState.RECEIVED, [
+            ([LotState.RECEIVED], Event.RECALL, LotState.QUARANTINED, "trace.quarantin")])
+
+
+# --- no state is spelled outside the lifecycle module ------------------------------------------------------
+ROOT = Path(__file__).resolve().parents[2]
+STATE_NAMES = sorted({s.value for machine in LIFECYCLES.values() for s in machine.states})
+_QUOTED = re.compile(r"""(["'])(""" + "|".join(STATE_NAMES) + r""")\1""")
+# Words that are spelled like a state but are not one, each with why (anything else is a finding).
+NOT_A_STATE = {
+    'code = "expired"': "the refusal code of errors.Expired, part of the API",
+    'Reason("quarantined"': "a bedside reason code of the API",
+    'Reason("expired"': "a bedside reason code of the API",
+    '"meaning": "prepared"': "the meaning of the preparer's electronic signature",
+    '"inspection", "vial_storage", "dose", "courses", "in_use"': "tables of the monograph's TOML",
+}
+
+
+def _is_key(text: str, match: re.Match) -> bool:
+    """A dictionary key or subscript (``"quarantined": …``, ``t["prepared"]``), not a value."""
+    before, after = text[:match.start()].rstrip()[-1:], text[match.end():match.end() + 1]
+    return (after == ":" and before in ("{", ",", "")) or (before == "[" and after == "]")
+
+
+def _sources():
+    for folder, pattern in (("pharmacy", "*.py"), ("templates", "*.html")):
+        for path in sorted((ROOT / folder).rglob(pattern)):
+            relative = path.relative_to(ROOT)
+            if relative != Path("pharmacy/domain/lifecycle.py") and "migrations" not in relative.parts:
+                yield relative, path.read_text(encoding="utf-8")
+
+
+def state_literals(text: str) -> list[str]:
+    found = []
+    for match in _QUOTED.finditer(text):
+        line = text[text.rfind("\n", 0, match.start()) + 1:text.find("\n", match.end())]
+        if not _is_key(text, match) and not any(allowed in line for allowed in NOT_A_STATE):
+            found.append(line.strip())
+    return found
+
+
+def test_no_state_literal_remains_outside_the_lifecycle_module_and_the_migrations():
+    found = [f"{relative}: {line}" for relative, text in _sources() for line in state_literals(text)]
+    assert found == []
+
+
+def test_the_literal_check_finds_a_state_written_as_a_string_and_only_that():
+    assert state_literals('if bag.state == "stored":\n') == ['if bag.state == "stored":']
+    assert state_literals("{% if state == 'in_administration' %}\n") == ["{% if state == 'in_administration' %}"]
+    assert state_literals('new={"state": "quarantined"}\n') == ['new={"state": "quarantined"}']
+    assert state_literals('BagState.STORED, "stored_at", {"quarantined": []}, t["prepared"]\n') == []
+
+
+def _section(text: str, name: str) -> str:
+    return text.split(f"<!-- {name}: begin -->\n", 1)[1].split(f"<!-- {name}: end -->", 1)[0]
+
+
+def test_architecture_md_draws_the_tables_the_code_has():
+    from pharmacy.domain import permissions
+    text = (ROOT / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    assert _section(text, "lifecycle tables") == lifecycle.markdown()
+    assert _section(text, "permission table") == permissions.markdown()
+    assert "| quarantined | dispose | destroyed | bags.discard_quarantined (pharmacist) |" in lifecycle.markdown()
