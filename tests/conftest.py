@@ -18,6 +18,8 @@ from pharmacy import config
 from pharmacy.services import base, setup, users
 from tests import factories
 
+pytest_plugins = ["tests.safety_plugin"]  # @pytest.mark.hazard and --safety-report (SAFETY.md)
+
 ZONE = "Europe/Brussels"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
