@@ -13,7 +13,7 @@ import click
 from pharmacy import clock, config
 from pharmacy.domain.errors import PharmacyError
 from pharmacy.printing import exports
-from pharmacy.services import bags, base, coldchain, demo, setup, stock, trace, users
+from pharmacy.services import bags, base, coldchain, demo, orders, setup, stock, trace, users
 
 
 class Context:
@@ -147,6 +147,39 @@ def stock_list(ctx: Context, fmt: str) -> None:
         _table(rows, ["kind", "product", "gtin", "serial", "lot", "expiry", "state"])
 
 
+@main.group("orders")
+def orders_group() -> None:
+    """Cancel an order entered by mistake, put one on hold or lift a hold (always with a reason)."""
+
+
+_ORDER_ACTS = {  # command → (service, what the pharmacy is told)
+    "cancel": (orders.cancel_order, "cancelled: it will not be prepared and no longer counts in the course rules"),
+    "hold": (orders.hold_order, "is on hold: it is not prepared until a pharmacist lifts the hold and verifies it again"),
+    "lift-hold": (orders.lift_hold, "is no longer on hold: it waits for a pharmacist's verification again"),
+}
+
+
+def _order_command(name: str) -> None:
+    act, done = _ORDER_ACTS[name]
+
+    @orders_group.command(name, help=f"{name.replace('-', ' ').capitalize()} an order, with the reason (audited).")
+    @click.argument("order_id", type=int)
+    @click.option("--user", "username", required=True, help="Who does it (a pharmacist; a technician may cancel "
+                                                             "an order they entered, before verification).")
+    @click.option("--reason", required=True, help="Why, in a few words (at least 10 characters).")
+    @pass_ctx
+    def command(ctx: Context, order_id: int, username: str, reason: str) -> None:
+        try:
+            order = act(ctx.pharmacy, username, order_id, reason)
+        except PharmacyError as error:
+            _fail(error)
+        click.echo(f"Order {order.id} {done} (now {order.state.label}).")
+
+
+for _name in _ORDER_ACTS:
+    _order_command(_name)
+
+
 @main.command("bags")
 @click.option("--state", default=None, help="Only bags in this state (expired counts as a state).")
 @FORMAT
@@ -195,7 +228,9 @@ def recall_cmd(ctx: Context, lot: str, kind: str, serial, fmt: str, output, reas
             if not username:
                 raise click.UsageError("--quarantine needs --user (the pharmacist who confirms it).")
             done = trace.quarantine_lot(pharmacy, username, lot, kind, reason)
-            click.echo(f"quarantined {len(done['bags'])} bag(s) and {done['stock']} stock item(s)", err=True)
+            click.echo(f"quarantined {len(done['bags'])} bag(s) and {done['stock']} stock item(s); "
+                       f"{len(done['preparations'])} preparation(s) under way stopped. The lot stays recalled "
+                       "(refused at every step) until a pharmacist lifts the recall.", err=True)
         rows = trace.recall(pharmacy, lot, kind, serial)
     except PharmacyError as error:
         _fail(error)

@@ -33,8 +33,11 @@ class Settings:
     database_url: str = ""
     timezone: str = field(default_factory=local_zone_name)
     pharmacy_name: str = "Demo Hospital Pharmacy"
-    # "start" (default): administration must start before use-by; "end": must end before it.
-    administration_policy: str = "start"
+    # "end" (default): the infusion must end by the use-by (SmPC 6.3: within 8 h of dilution), so it
+    # must start by use-by less the infusion duration (START BY); "start": it must only start before use-by.
+    administration_policy: str = "end"
+    # The bedside verdict warns (amber) when START BY is this many minutes away or fewer.
+    start_by_warning_minutes: int = 30
     # Text that keyboard-wedge scanners send instead of GS (ASCII 29); comma-separated.
     gs_substitutes: tuple[str, ...] = ("<GS>", "^]", "{GS}")
     # Patient identifier on the bag label: "none", "8018" (GSRN) or an internal AI "91".."99".
@@ -45,6 +48,9 @@ class Settings:
     label_stock: str = "bag-100x70"
     # A storage location with no temperature reading for longer than this is flagged on the dashboard.
     reading_interval_minutes: int = 30
+    # A bag out of a fitting fridge (from release, and from every move out) for longer than this in
+    # total is flagged, and the bedside refuses it until a pharmacist decides (use or discard).
+    out_of_fridge_minutes: int = 30
     # What one vial costs (in the pharmacy's currency), for the waste report; unset: no cost shown.
     vial_cost: Decimal | None = None
 
@@ -65,7 +71,9 @@ _ENV = {
     "idle_timeout_minutes": "PHARMACY_IDLE_TIMEOUT_MINUTES", "printer": "PHARMACY_PRINTER",
     "label_stock": "PHARMACY_LABEL_STOCK",
     "reading_interval_minutes": "PHARMACY_READING_INTERVAL_MINUTES",
+    "out_of_fridge_minutes": "PHARMACY_OUT_OF_FRIDGE_MINUTES",
     "vial_cost": "PHARMACY_VIAL_COST",
+    "start_by_warning_minutes": "PHARMACY_START_BY_WARNING_MINUTES",
 }
 
 
@@ -101,6 +109,14 @@ def load(overrides: dict | None = None, environ=None) -> Settings:
             if not raw.strip().isdigit():
                 raise ConfigError(f"PHARMACY_READING_INTERVAL_MINUTES must be a whole number of minutes, not “{raw}”.")
             values[f.name] = int(raw)
+        elif f.name == "start_by_warning_minutes":
+            if not raw.strip().isdigit():
+                raise ConfigError(f"PHARMACY_START_BY_WARNING_MINUTES must be a whole number of minutes, not “{raw}”.")
+            values[f.name] = int(raw)
+        elif f.name == "out_of_fridge_minutes":
+            if not raw.strip().isdigit():
+                raise ConfigError(f"PHARMACY_OUT_OF_FRIDGE_MINUTES must be a whole number of minutes, not “{raw}”.")
+            values[f.name] = int(raw)
         elif f.name == "vial_cost":
             values[f.name] = _money(raw, "PHARMACY_VIAL_COST")
         else:
@@ -117,6 +133,8 @@ def validate(settings: Settings) -> None:
         raise ConfigError(f"PHARMACY_TIMEZONE “{settings.timezone}” is not an IANA time zone name.") from None
     if settings.administration_policy not in ("start", "end"):
         raise ConfigError('PHARMACY_ADMINISTRATION_POLICY must be "start" or "end".')
+    if settings.start_by_warning_minutes < 0:
+        raise ConfigError("PHARMACY_START_BY_WARNING_MINUTES must be 0 or more.")
     if settings.reading_interval_minutes < 1:
         raise ConfigError("PHARMACY_READING_INTERVAL_MINUTES must be at least 1.")
     ai = settings.patient_ai

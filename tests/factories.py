@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from pharmacy import clock
 from pharmacy.domain.gs1 import GS, element_string
+from pharmacy.domain.infusions import GivenPremedication
 from pharmacy.domain.inuse import to_local
 from pharmacy.printing.label import label_pairs, linear_pairs
-from pharmacy.services import bags, orders, preparation, release, stock, users
+from pharmacy.services import administration, bags, orders, preparation, release, stock, users
 from pharmacy.services.demo import GLUCOSE_SCAN, NACL_SCAN, USERS, WATER_SCAN, vial_scan
 
 PASSWORDS = {username: password for username, _n, _r, password in USERS}
@@ -50,8 +51,8 @@ def verified_order(pharmacy, who=None, course: int = 1, day: int = 1, on: date |
 
 
 def signed_preparation(pharmacy, vial_serial: str, who=None, diluent: str = NACL_SCAN, preparer: str = "tech",
-                       on: date | None = None):
-    order = verified_order(pharmacy, who, on=on)
+                       on: date | None = None, day: int = 1):
+    order = verified_order(pharmacy, who, on=on, day=day)
     prep = preparation.start(pharmacy, preparer, order.id)
     prep = preparation.scan_vial(pharmacy, preparer, prep.id, prep.version, vial_scan(vial_serial))
     prep = preparation.inspect_vial(pharmacy, preparer, prep.id, prep.version, True)
@@ -62,9 +63,32 @@ def signed_preparation(pharmacy, vial_serial: str, who=None, diluent: str = NACL
     return preparation.get(pharmacy, prep.id), bag
 
 
-def released_bag(pharmacy, vial_serial: str, who=None, diluent: str = NACL_SCAN, on: date | None = None):
-    prep, _ = signed_preparation(pharmacy, vial_serial, who, diluent, on=on)
+def released_bag(pharmacy, vial_serial: str, who=None, diluent: str = NACL_SCAN, on: date | None = None, day: int = 1):
+    prep, _ = signed_preparation(pharmacy, vial_serial, who, diluent, on=on, day=day)
     return release.decide(pharmacy, "pharm", prep.id, prep.version, PASSWORDS["pharm"], "released")
+
+
+def premedication_given(pharmacy, day: int = 1, minutes_before: int = 30, product: str = "lemtrada"):
+    """The pre-medication the monograph requires on course ``day`` (SmPC 4.2), confirmed as given
+    ``minutes_before`` now: what the nurse ticks at the bedside (H17)."""
+    at = clock.now() - timedelta(minutes=minutes_before)
+    return [GivenPremedication(p.what, at) for p in pharmacy.product(product).premedication_for_day(day)]
+
+
+def premedication_form(pharmacy, day: int = 1, minutes_before: int = 30, product: str = "lemtrada") -> dict[str, str]:
+    """The start form's pre-medication fields, ticked, each with its local time given."""
+    fields: dict[str, str] = {}
+    for number, given in enumerate(premedication_given(pharmacy, day, minutes_before, product)):
+        fields |= {f"premed_what_{number}": given.what, f"premed_given_{number}": "on",
+                   f"premed_at_{number}": to_local(given.given_at, pharmacy.zone).strftime("%Y-%m-%dT%H:%M")}
+    return fields
+
+
+def start_infusion(pharmacy, serial: str, wristband: str = "P-1", nurse: str = "nurse"):
+    """The bedside start of the bag's dose with the pre-medication of its course day confirmed."""
+    order = bags.get_bag(pharmacy, serial).preparation.order
+    given = premedication_given(pharmacy, order.course_day, product=order.product_id)
+    return administration.start(pharmacy, nurse, serial, wristband, premedication=given)
 
 
 def label_scan(pharmacy, serial: str, symbol: str = "datamatrix") -> str:

@@ -28,6 +28,7 @@ _SAMPLE = LabelData(
     infusion="over approx. 4 h at 25.3 mL/h",
     prepared_at=dt.datetime(2026, 3, 10, 8, 15, tzinfo=dt.UTC),  # 09:15 CET
     use_by=dt.datetime(2026, 3, 10, 16, 15, tzinfo=dt.UTC),  # 8 h later (SmPC 6.3)
+    start_by=dt.datetime(2026, 3, 10, 12, 15, tzinfo=dt.UTC),  # use-by less the 4 h infusion (policy "end")
     timezone="Europe/Brussels",
     storage="Store at 2–8 °C. Protect from light. Do not shake.",
     vial_lot="ABC1234",

@@ -91,10 +91,17 @@ def write_report(evidence: Evidence, folder: Path, now: datetime | None = None) 
     markdown = folder / "safety-report.md"
     markdown.write_text("\n".join(lines) + "\n", encoding="utf-8")
     pdf = folder / "safety-report.pdf"
+    # one row per hazard, then one per test (a hazard may have dozens: one cell would not fit a page)
+    lines_of_pdf: list[dict[str, str]] = []
+    for row in rows:
+        lines_of_pdf.append({k: row[k] for k in ("hazard", "title", "status", "verdict")})
+        for node in evidence.tests.get(row["hazard"], []):
+            lines_of_pdf.append({"hazard": row["hazard"], "test": node, "outcome": evidence.outcomes.get(node, "not run")})
     pdf.write_bytes(report_pdf("Safety evidence: hazard → tests → outcome", version,
-                               ["hazard", "title", "status", "verdict", "tests"], rows,
+                               ["hazard", "title", "status", "verdict", "test", "outcome"], lines_of_pdf,
                                generated_by="pytest --safety-report", generated_at=now, zone=ZoneInfo("UTC"),
-                               notes=[f"{len(rows)} hazards of SAFETY.md; each test's outcome is from this run."]))
+                               notes=[f"{len(rows)} hazards of SAFETY.md; each test's outcome is from this run."],
+                               shares=[0.6, 2, 1.6, 1.2, 5, 0.8]))
     return markdown, pdf
 
 
@@ -139,4 +146,10 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     folder = session.config.getoption("--safety-report")
     if folder:
         markdown, pdf = write_report(_RUN[0], Path(folder))
-        session.config.get_terminal_writer().line(f"safety report: {markdown} and {pdf}")
+        writer = session.config.get_terminal_writer()
+        writer.line(f"safety report: {markdown} and {pdf}")
+        # a hazard the log calls controlled must have its evidence in this run
+        unproven = [h.id for h in _RUN[0].hazards.values() if h.status == "controlled" and not _RUN[0].tests.get(h.id)]
+        if unproven and session.config.getoption("--collect-only") is False:
+            writer.line(f"safety report: hazards marked controlled without a test: {', '.join(unproven)}", red=True)
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -84,9 +84,12 @@ class Patient(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     identifier: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    date_of_birth: Mapped[date] = mapped_column(Date)
+    date_of_birth: Mapped[date] = mapped_column(Date, index=True)  # look-alike search (services/orders._patient)
     ward: Mapped[str] = mapped_column(String(100))
     gsrn: Mapped[str | None] = mapped_column(String(18), unique=True)
+    # a new patient whose name and date of birth match another's: the pharmacist who confirmed it, and why
+    lookalike_confirmed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    lookalike_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class Order(Base):
@@ -108,6 +111,13 @@ class Order(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     verified_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # who set the order aside, when and why (services/orders.cancel_order / hold_order; every move is audited)
+    cancelled_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    held_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # the current (or last) hold
+    held_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    hold_reason: Mapped[str | None] = mapped_column(Text)
     patient: Mapped[Patient] = relationship()
 
 
@@ -175,6 +185,37 @@ class BagMove(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
 
 
+class ColdChainDecision(Base):
+    """A pharmacist's decision on a bag kept out of the fridge beyond the allowance: use it (the bedside
+    then accepts the time out up to ``at``) or discard it. Signed with the password; audited."""
+
+    __tablename__ = "cold_chain_decisions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bag_id: Mapped[int] = mapped_column(ForeignKey("bags.id"), index=True)
+    decision: Mapped[str] = mapped_column(String(20))  # "use" or "discard"
+    reason: Mapped[str] = mapped_column(Text)
+    out_minutes: Mapped[int] = mapped_column(Integer)  # the time out of refrigeration it decided on
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ExcursionIncident(Base):
+    """An out-of-range reading, recorded late, that covers a time when a bag now being infused or
+    already given was at that location: a pharmacist sees it and acknowledges it with a note."""
+
+    __tablename__ = "excursion_incidents"
+    __table_args__ = (UniqueConstraint("bag_id", "reading_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bag_id: Mapped[int] = mapped_column(ForeignKey("bags.id"), index=True)
+    reading_id: Mapped[int] = mapped_column(ForeignKey("temperature_readings.id"))
+    location_id: Mapped[int] = mapped_column(ForeignKey("storage_locations.id"))
+    bag_state: Mapped[BagState] = mapped_column(State(BagState))  # when the reading came in
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
 class TemperatureReading(Base):
     __tablename__ = "temperature_readings"
     __table_args__ = (UniqueConstraint("location_id", "at"),)
@@ -205,8 +246,17 @@ class Administration(Base):
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    interrupted_reason: Mapped[str | None] = mapped_column(Text)
+    interrupted_reason: Mapped[str | None] = mapped_column(Text)  # the words of an early end's reason
     nurse_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # an end before 90 % of the planned duration (domain.infusions.END_REASONS code); None: a normal end
+    end_reason: Mapped[str | None] = mapped_column(String(20))
+    # what the nurse confirmed before the start (SmPC 4.2): [{"what", "given_at" (ISO, UTC)}]
+    premedication: Mapped[list[dict[str, str]] | None] = mapped_column(JSONText)
+    # each interruption that was resumed: [{"stopped_at", "resumed_at", "reason", "resumed_by"}]
+    interruptions: Mapped[list[dict[str, str]] | None] = mapped_column(JSONText)
+    # how the patient identifier came in (domain/identity: "scanned" or "typed"; NULL before 0008) and why typed
+    patient_entry: Mapped[str | None] = mapped_column(String(10))
+    patient_entry_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class Disposal(Base):
@@ -214,9 +264,59 @@ class Disposal(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     object_type: Mapped[str] = mapped_column(String(20))
     object_id: Mapped[int] = mapped_column(Integer)
-    reason: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)  # as a person reads it: the reason's words and the note
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # services/bags.dispose_bag: the reason from domain/disposal.REASONS, the note, who confirmed the bag
+    # was in hand, and the pharmacist who signed the destruction of a bag that could still be given
+    reason_code: Mapped[str | None] = mapped_column(String(30))
+    note: Mapped[str | None] = mapped_column(Text)
+    confirmed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    signed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class FalsificationIncident(Base):
+    """A vial serial seen again (EU FMD): at a receipt, or scanned at the vial step although already
+    used, in use or rejected. Written in its own transaction, so it is kept though the act is refused;
+    a pharmacist resolves it on the dashboard (services/fmd)."""
+
+    __tablename__ = "falsification_incidents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    gtin: Mapped[str] = mapped_column(String(14))
+    serial: Mapped[str] = mapped_column(String(20), index=True)
+    lot: Mapped[str | None] = mapped_column(String(20))
+    seen_at: Mapped[str] = mapped_column(String(20))  # "receipt" or "vial step"
+    username: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    vial_id: Mapped[int | None] = mapped_column(ForeignKey("vials.id"))  # the vial already known by that serial
+    vial_state: Mapped[VialState | None] = mapped_column(State(VialState))  # its state when the serial was seen
+    preparation_id: Mapped[int | None] = mapped_column(ForeignKey("preparations.id"))  # seen at the vial step
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str | None] = mapped_column(String(20))  # services/fmd.OUTCOMES
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class Recall(Base):
+    """A standing recall of a vial lot, one vial serial or a diluent lot (``services.recalls``):
+    active until a pharmacist lifts it under their signature. ``lot_or_serial`` is normalised
+    (``recalls.normalise``: spaces removed, upper case), as the lots printed on packs are."""
+
+    __tablename__ = "recalls"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # vial_lot, vial_serial, diluent_lot
+    gtin: Mapped[str | None] = mapped_column(String(14))  # None: every product with this lot or serial
+    lot_or_serial: Mapped[str] = mapped_column(String(40), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    recalled_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    recalled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lifted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lift_reason: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def active(self) -> bool:
+        return self.lifted_at is None
 
 
 class Refusal(Base):

@@ -2,7 +2,9 @@
 
 A reading outside a location's permitted range is an excursion; every bag stored there at that
 moment is quarantined. A gap longer than the configured interval between readings means nobody
-knows what happened in between, and is flagged.
+knows what happened in between, and is flagged. A reading dated more than ``FUTURE_TOLERANCE``
+after the clock is refused (a clock set wrong, a typo in the day). A bag's time out of refrigeration
+counts from its release and from every move out of a location that fits its in-use storage.
 """
 
 from __future__ import annotations
@@ -27,11 +29,24 @@ class Reading:
 
 
 MIN_PLAUSIBLE, MAX_PLAUSIBLE = -90.0, 90.0
+# a reading this far after the clock is refused: a monitoring system's clock may run a little ahead
+FUTURE_TOLERANCE = timedelta(minutes=5)
 
 
-def reading(location: str, at: str | datetime, celsius: str | float) -> Reading:
+def check_not_future(at: datetime, now: datetime) -> None:
+    """A reading cannot have been taken later than now (give or take ``FUTURE_TOLERANCE``)."""
+    if at > now + FUTURE_TOLERANCE:
+        raise ReadingError(f"The time {at.isoformat(timespec='minutes')} is in the future (it is now "
+                           f"{now.astimezone(at.tzinfo).isoformat(timespec='minutes')}): a reading cannot be recorded "
+                           f"more than {int(FUTURE_TOLERANCE.total_seconds() // 60)} min ahead of the clock.")
+
+
+def reading(location: str, at: str | datetime, celsius: str | float, *, now: datetime | None = None) -> Reading:
     """A reading from a form, a CSV row or a monitoring system, checked: the time must carry its UTC
-    offset (a fridge log without one is ambiguous twice a year), the temperature a plausible number."""
+    offset (a fridge log without one is ambiguous twice a year), must not lie in the future (``now``,
+    the clock: the screens, the API and the CSV import pass it; ``services.coldchain.record`` checks
+    every reading against the clock again before storing it), and the temperature must be a plausible
+    number."""
     name = (location or "").strip()
     if not name:
         raise ReadingError("The location is missing.")
@@ -48,6 +63,8 @@ def reading(location: str, at: str | datetime, celsius: str | float) -> Reading:
         raise ReadingError(f"“{celsius}” is not a temperature in °C.") from None
     if math.isnan(value) or not MIN_PLAUSIBLE <= value <= MAX_PLAUSIBLE:
         raise ReadingError(f"{celsius} °C is not a plausible fridge reading.")
+    if now is not None:
+        check_not_future(at, now)
     return Reading(name, at, value)
 
 
@@ -62,3 +79,46 @@ def gaps(times: Iterable[datetime], interval: timedelta, until: datetime | None 
     if ordered and until is not None and until - ordered[-1] > interval:
         found.append((ordered[-1], until))
     return found
+
+
+def range_fits(low: float, high: float, allowed_low: float, allowed_high: float) -> bool:
+    """Whether a location kept between ``low`` and ``high`` keeps a bag within its permitted range."""
+    return allowed_low <= low and high <= allowed_high
+
+
+@dataclass(frozen=True)
+class Move:
+    """A bag put into a place at ``at``: ``fits`` when the place keeps it within its in-use storage
+    range (a fridge), not when it is taken out (to the ward, in transit) or put somewhere warmer."""
+
+    at: datetime
+    fits: bool
+
+
+def time_out_of_fridge(released_at: datetime | None, moves: Iterable[Move], until: datetime,
+                       since: datetime | None = None) -> timedelta:
+    """How long the bag has been outside a fitting location from its release up to ``until`` (now,
+    or the start of its infusion), counting only the time after ``since`` when given (a pharmacist's
+    decision accepted what came before). Every stretch counts: released → fridge → ward adds up."""
+    if released_at is None:
+        return timedelta(0)
+    start = max(released_at, since) if since is not None else released_at
+    total = timedelta(0)
+    out_since: datetime | None = released_at  # a released bag is out until it is put into a fridge
+    for move in sorted(moves, key=lambda m: m.at):
+        if move.at > until:
+            break
+        if move.fits and out_since is not None:
+            total += max(timedelta(0), move.at - max(out_since, start))
+            out_since = None
+        elif not move.fits and out_since is None:
+            out_since = move.at
+    if out_since is not None:
+        total += max(timedelta(0), until - max(out_since, start))
+    return total
+
+
+def duration_text(span: timedelta) -> str:
+    """“7 h 50 min”, “12 min”: how a time out of the fridge is said at the bedside."""
+    hours, minutes = divmod(max(0, int(span.total_seconds())) // 60, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"

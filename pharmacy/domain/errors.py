@@ -95,6 +95,13 @@ class DuplicateSerial(PharmacyError):
     code = "serial_already_known"
 
 
+class Recalled(PharmacyError):
+    """A vial lot, vial serial or diluent lot is under an active recall: it is refused at every step
+    (receipt, scans, signature, release, label, bedside) until a pharmacist lifts the recall."""
+
+    code = "recalled"
+
+
 class StateConflict(PharmacyError):
     """The object is not in the state this step needs (double submit, stale form, wrong order)."""
 

@@ -7,6 +7,11 @@ also across a daylight-saving change.
 A GS1 expiry date (AI 17) is usable through the end of that day in the pharmacy's zone. Because
 labels and AI 7003 carry minutes, that end is taken as 23:59 local: one minute early rather than a
 label that says "use by 00:00" of the next day, which is misread at the bedside.
+
+START BY is the latest minute at which an infusion may begin (``start_by``): under the policy "end"
+(the default: the SmPC 6.3 in-use limit and the carton's "administer within 8 hours after dilution"
+cover the whole infusion) it is the use-by less the planned infusion duration; under "start" it is
+the use-by itself. The bedside check, every screen and the label read it from that one function.
 """
 
 from __future__ import annotations
@@ -20,6 +25,10 @@ from pharmacy.domain.lifecycle import BAG_LIVE, BagState
 
 END_OF_DAY = time(23, 59)
 POLICIES = ("start", "end")
+
+
+class TooLateToStart(Expired):
+    """Past START BY but before use-by (policy "end"): the infusion would not end in time."""
 
 
 def _aware(moment: datetime, what: str) -> datetime:
@@ -37,12 +46,61 @@ def floor_to_minute(moment: datetime) -> datetime:
     return moment.replace(second=0, microsecond=0)
 
 
+def _readings(moment: datetime, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The two instants (UTC) a reader can take this moment's local wall time for: as its first and
+    as its second occurrence. They differ only inside the hour repeated when clocks go back."""
+    wall = moment.astimezone(zone).replace(tzinfo=None)
+    return (wall.replace(tzinfo=zone, fold=0).astimezone(UTC), wall.replace(tzinfo=zone, fold=1).astimezone(UTC))
+
+
+def unambiguous_use_by(limit: datetime, zone: ZoneInfo) -> datetime:
+    """``limit`` moved earlier, if need be, so that its local wall time cannot be read later than it.
+
+    AI 7003 carries a local YYMMDDhhmm with no offset, so a use-by in the hour repeated when the
+    clocks go back (a fold: 02:00–02:59 on the last Sunday of October in Brussels, 01:00–01:59 on the
+    first Sunday of November in New York) can be read as either occurrence. Then:
+
+    * a limit in the second occurrence moves to the same wall time's first occurrence, one hour
+      earlier (02:30 CET → 02:30 CEST): read as the first it is that earlier instant, read as the
+      second it is the limit itself;
+    * a limit in the first occurrence moves to the last minute before the repeated hour (02:30 CEST
+      → 01:59 CEST): read as the second occurrence it would have been an hour too late, and no
+      instant of the first occurrence is safe, because each has a later twin.
+
+    Either way every reading is no later than the true limit; an hour at most is given up, once a year.
+    """
+    limit = _aware(limit, "use-by")
+    first, second = _readings(limit, zone)
+    if first == second:
+        return limit
+    if limit == second:
+        return first
+    moved = limit
+    while len(set(_readings(moved, zone))) > 1:  # back through the first occurrence, a minute at a time
+        moved -= timedelta(minutes=1)
+    return moved
+
+
 def use_by(dilution_time: datetime, in_use_limit: timedelta, expiries: Iterable[date], zone: ZoneInfo) -> datetime:
     """The earliest of dilution + in-use limit (8 real hours) and the end of every ingredient's expiry
-    date, floored to the minute so that screen, label and barcode (AI 7003) say the same."""
+    date, floored to the minute so that screen, label and barcode (AI 7003) say the same, and moved
+    out of a daylight-saving change's repeated hour as ``unambiguous_use_by`` explains."""
     candidates = [_aware(dilution_time, "dilution time") + in_use_limit]
     candidates += [expiry_end(expiry, zone) for expiry in expiries]
-    return floor_to_minute(min(candidates))
+    return unambiguous_use_by(floor_to_minute(min(candidates)), zone)
+
+
+def start_by(use_by_time: datetime, infusion: timedelta, policy: str) -> datetime:
+    """The latest minute at which the infusion may start (START BY); from this minute on it is refused.
+
+    Policy "end" (default): the infusion must also end by the use-by, so START BY is the use-by less
+    the planned infusion duration, floored to the minute. Policy "start": START BY is the use-by."""
+    if policy not in POLICIES:
+        raise ValueError(f"unknown administration policy {policy!r}")
+    if infusion < timedelta(0):
+        raise ValueError("the infusion duration cannot be negative")
+    limit = _aware(use_by_time, "use-by")
+    return floor_to_minute(limit - infusion) if policy == "end" else limit
 
 
 def is_expired(use_by_time: datetime, now: datetime) -> bool:
@@ -62,16 +120,16 @@ def check_ingredient_in_date(expiry: date, now: datetime, zone: ZoneInfo, what: 
 def check_administration_window(
     now: datetime, use_by_time: datetime, infusion: timedelta, policy: str, zone: ZoneInfo
 ) -> None:
-    """Policy "start": the infusion must start before use-by; "end": it must also end by then."""
-    if policy not in POLICIES:
-        raise ValueError(f"unknown administration policy {policy!r}")
+    """The infusion may start until START BY (``start_by``), and from that minute on it is refused:
+    under policy "end" because it would not end by the use-by, under "start" because the bag expired."""
+    latest = start_by(use_by_time, infusion, policy)
     shown = format_local(use_by_time, zone)
     if is_expired(use_by_time, now):
         raise Expired(f"This bag expired at {shown}. Do not give it: return it to pharmacy for disposal.")
-    if policy == "end" and _aware(now, "now") + infusion > _aware(use_by_time, "use-by"):
-        raise Expired(
-            f"The infusion would not end before the bag's use-by time ({shown}). Do not start it; "
-            "contact pharmacy."
+    if is_expired(latest, now):
+        raise TooLateToStart(
+            f"Its START BY time ({format_local(latest, zone)}) has passed. The infusion would not end "
+            f"before the bag's use-by time ({shown}). Do not start it; contact pharmacy."
         )
 
 

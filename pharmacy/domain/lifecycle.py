@@ -40,6 +40,9 @@ class OrderState(_State):
     PREPARED = "prepared"
     RELEASED = "released"
     REJECTED = "rejected"
+    # a pharmacist (or the technician who entered it, before verification) set it aside, with a reason:
+    CANCELLED = "cancelled"  # entered by mistake: never prepared, never counts in the course rules
+    HELD = "held"  # paused: not prepared, still counts (it may yet be given); lifting it means verifying again
 
 
 class PrepState(_State):
@@ -62,6 +65,8 @@ class BagState(_State):
     EXPIRED = "expired"
     QUARANTINED = "quarantined"
     IN_ADMINISTRATION = "in_administration"
+    # stopped early with the reason "interrupted": resumed with the same bag and patient within its use-by, or ended
+    INTERRUPTED = "interrupted"
     ADMINISTERED = "administered"
     REJECTED = "rejected"
     DESTROYED = "destroyed"
@@ -73,6 +78,8 @@ class VialState(_State):
     USED = "used"
     REJECTED = "rejected"
     QUARANTINED = "quarantined"
+    # its serial was seen again (EU FMD): set aside until a pharmacist resolves the incident
+    SUSPECT = "suspect"
 
 
 class LotState(_State):
@@ -87,6 +94,9 @@ class Event(StrEnum):
     BREACH_FOUND = "breach_found"
     VERIFY = "verify"
     START_PREPARATION = "start_preparation"
+    CANCEL = "cancel"
+    HOLD = "hold"
+    LIFT_HOLD = "lift_hold"
     # preparations (and the order and vial they move along)
     SCAN_VIAL = "scan_vial"
     PASS_INSPECTION = "pass_inspection"
@@ -100,13 +110,18 @@ class Event(StrEnum):
     # bags
     PRINT_LABEL = "print_label"
     STORE = "store"
+    TAKE_OUT = "take_out"
     START_INFUSION = "start_infusion"
     END_INFUSION = "end_infusion"
+    INTERRUPT = "interrupt"
+    RESUME = "resume"
     DISPOSE = "dispose"
     EXCURSION = "excursion"
     RECALL = "recall"
     # vials
     CONSUME = "consume"
+    SUSPECT = "suspect"  # the serial was seen again: a suspected falsification (EU FMD)
+    CLEAR_SUSPICION = "clear_suspicion"  # a pharmacist found the pack genuine
 
 
 # the rule an event follows, for a refusal: "Bag BAG0000001 is administered: <rule>."
@@ -114,6 +129,11 @@ EVENT_RULES: dict[Event, str] = {
     Event.BREACH_FOUND: "only a newly entered order is blocked for a course rule",
     Event.VERIFY: "only an entered or blocked order is verified",
     Event.START_PREPARATION: "only a verified order is prepared",
+    Event.CANCEL: ("only an order not yet in preparation is cancelled here; once a preparation has started, "
+                   "the pharmacist rejects it at the check"),
+    Event.HOLD: ("only an order not yet in preparation is put on hold; once a preparation has started, "
+                 "the pharmacist rejects it at the check"),
+    Event.LIFT_HOLD: "only an order on hold has its hold lifted",
     Event.SCAN_VIAL: "a vial is used once only",
     Event.PASS_INSPECTION: "this step is already done or not yet due",
     Event.FAIL_INSPECTION: "this step is already done or not yet due",
@@ -125,12 +145,17 @@ EVENT_RULES: dict[Event, str] = {
     Event.REJECT: "only a signed preparation is checked",
     Event.PRINT_LABEL: "only a released bag gets a label that can be administered",
     Event.STORE: "only a released bag is put into storage",
+    Event.TAKE_OUT: "only a stored bag is taken out of storage",
     Event.START_INFUSION: "only a released bag is given",
     Event.END_INFUSION: "no infusion of it is under way",
+    Event.INTERRUPT: "no infusion of it is under way",
+    Event.RESUME: "only an interrupted infusion is resumed",
     Event.DISPOSE: "it cannot be disposed of",
-    Event.EXCURSION: "only a stored bag is quarantined for a temperature excursion",
+    Event.EXCURSION: "only a bag not yet given is quarantined for a temperature excursion",
     Event.RECALL: "it is no longer stock that a recall quarantines",
     Event.CONSUME: "only a vial in use is used up",
+    Event.SUSPECT: "only a vial in stock is set aside as suspect",
+    Event.CLEAR_SUSPICION: "only a vial set aside as suspect is cleared",
 }
 
 S = TypeVar("S", bound=_State)
@@ -206,6 +231,14 @@ ORDER = Lifecycle("order", OrderState, OrderState.ENTERED, [
     ([OrderState.IN_PREPARATION], Event.SIGN, OrderState.PREPARED, "prep.work"),
     ([OrderState.PREPARED], Event.RELEASE, OrderState.RELEASED, "check.release"),
     ([OrderState.PREPARED], Event.REJECT, OrderState.REJECTED, "check.release"),
+    # before any preparation only: a bag being made or made is rejected at the check instead. A
+    # technician holds orders.cancel too, but only for an order they entered, before verification
+    # (services/orders.cancel_order checks that ownership rule on top of this table).
+    ([OrderState.ENTERED, OrderState.BLOCKED, OrderState.VERIFIED, OrderState.HELD], Event.CANCEL,
+     OrderState.CANCELLED, "orders.cancel"),
+    ([OrderState.ENTERED, OrderState.BLOCKED, OrderState.VERIFIED], Event.HOLD, OrderState.HELD, "orders.hold"),
+    # back to entered: the course rules are checked again and a pharmacist verifies it again
+    ([OrderState.HELD], Event.LIFT_HOLD, OrderState.ENTERED, "orders.hold"),
 ])
 
 PREPARATION = Lifecycle("preparation", PrepState, PrepState.STARTED, [
@@ -225,20 +258,34 @@ _USABLE = (BagState.RELEASED, BagState.STORED)
 BAG = Lifecycle("bag", BagState, BagState.AWAITING_CHECK, [
     ([BagState.AWAITING_CHECK], Event.RELEASE, BagState.RELEASED, "check.release"),
     ([BagState.AWAITING_CHECK], Event.REJECT, BagState.REJECTED, "check.release"),
+    ([BagState.QUARANTINED], Event.REJECT, None, "check.release"),  # recalled before its check: stays quarantined
     (_USABLE, Event.PRINT_LABEL, None, "bags.label"),  # the state stays
     (_USABLE, Event.STORE, BagState.STORED, "bags.handle"),   # stored again = moved to another location
     (_USABLE, Event.START_INFUSION, BagState.IN_ADMINISTRATION, "ward.bedside"),
-    ([BagState.IN_ADMINISTRATION], Event.END_INFUSION, BagState.ADMINISTERED, "ward.bedside"),
-    ([BagState.STORED], Event.EXCURSION, BagState.QUARANTINED, "temps.record"),
-    ([BagState.AWAITING_CHECK, *_USABLE, BagState.EXPIRED], Event.RECALL, BagState.QUARANTINED, "trace.quarantine"),
-    ([BagState.AWAITING_CHECK, *_USABLE, BagState.EXPIRED, BagState.REJECTED], Event.DISPOSE, BagState.DESTROYED, "bags.handle"),
+    ([BagState.IN_ADMINISTRATION, BagState.INTERRUPTED], Event.END_INFUSION, BagState.ADMINISTERED, "ward.bedside"),
+    ([BagState.IN_ADMINISTRATION], Event.INTERRUPT, BagState.INTERRUPTED, "ward.bedside"),
+    ([BagState.INTERRUPTED], Event.RESUME, BagState.IN_ADMINISTRATION, "ward.bedside"),  # same bag, same patient
+    ([BagState.STORED], Event.TAKE_OUT, BagState.RELEASED, "bags.handle"),  # to the ward, in transit: out of the fridge
+    # a late reading also quarantines a bag that was there then and has been taken out since
+    (_USABLE, Event.EXCURSION, BagState.QUARANTINED, "temps.record"),
+    # an interrupted bag is still stock that may be given (resumed): a recall takes it out of use
+    ([BagState.AWAITING_CHECK, *_USABLE, BagState.EXPIRED, BagState.INTERRUPTED], Event.RECALL, BagState.QUARANTINED,
+     "trace.quarantine"),
+    ([BagState.AWAITING_CHECK, *_USABLE, BagState.EXPIRED, BagState.REJECTED, BagState.INTERRUPTED], Event.DISPOSE,
+     BagState.DESTROYED, "bags.handle"),
     ([BagState.QUARANTINED], Event.DISPOSE, BagState.DESTROYED, "bags.discard_quarantined"),
 ])
 VIAL = Lifecycle("vial", VialState, VialState.RECEIVED, [
     ([VialState.RECEIVED], Event.SCAN_VIAL, VialState.IN_USE, "prep.work"),
     ([VialState.IN_USE], Event.FAIL_INSPECTION, VialState.REJECTED, "prep.work"),
     ([VialState.IN_USE], Event.CONSUME, VialState.USED, "check.release"),  # its bag was released or rejected
-    ([VialState.RECEIVED], Event.RECALL, VialState.QUARANTINED, "trace.quarantine"),
+    # a recall takes unused vials and those in preparations under way out of use (services/recalls)
+    ([VialState.RECEIVED, VialState.IN_USE], Event.RECALL, VialState.QUARANTINED, "trace.quarantine"),
+    ([VialState.QUARANTINED], Event.CONSUME, None, "check.release"),  # its recalled bag was rejected: it stays
+    # caused by a receipt or a vial scan of the same serial (services/fmd); a vial in use or used stays
+    # as it is, and the incident names it
+    ([VialState.RECEIVED], Event.SUSPECT, VialState.SUSPECT, "stock.receive"),
+    ([VialState.SUSPECT], Event.CLEAR_SUSPICION, VialState.RECEIVED, "fmd.resolve"),
 ])
 
 LOT = Lifecycle("diluent lot", LotState, LotState.RECEIVED, [
@@ -256,13 +303,15 @@ PREP_NEXT_STEP: dict[PrepState, str] = {  # what the preparation screen asks for
     PrepState.STARTED: "vial", PrepState.VIAL_SCANNED: "inspection", PrepState.INSPECTED: "diluent", PrepState.DILUENT_SCANNED: "volume",
     PrepState.VOLUME_RECORDED: "mixing", PrepState.MIXED: "sign", PrepState.SIGNED: "check",
 }
-# a rejected bag's dose was never given: its order does not count in the course rules
-ORDER_COUNTS_FOR_COURSE = tuple(s for s in OrderState if s != OrderState.REJECTED)
+# a rejected bag's dose was never given, a cancelled order never will be: neither counts in the course
+# rules. A held order still counts: it may yet be given once its hold is lifted.
+ORDER_COUNTS_FOR_COURSE = tuple(s for s in OrderState if s not in (OrderState.REJECTED, OrderState.CANCELLED))
 ORDER_TO_VERIFY = tuple(s for s in OrderState if ORDER.allows(s, Event.VERIFY))
+ORDER_PENDING = (*ORDER_TO_VERIFY, OrderState.HELD)  # the pharmacist's list: to verify, and on hold
 ORDER_ON_WORKLIST = (OrderState.VERIFIED, OrderState.IN_PREPARATION)
 BAG_LIVE = (BagState.AWAITING_CHECK, *_USABLE)  # stock that may still be given until its use-by passes
 BAG_LABELLABLE = tuple(s for s in BagState if BAG.allows(s, Event.PRINT_LABEL))
-BAG_GIVEN = (BagState.IN_ADMINISTRATION, BagState.ADMINISTERED)
+BAG_GIVEN = (BagState.IN_ADMINISTRATION, BagState.INTERRUPTED, BagState.ADMINISTERED)
 BAG_TO_DISCARD = (BagState.EXPIRED, BagState.QUARANTINED)
 BAG_ON_DASHBOARD = (*BAG_LIVE, BagState.QUARANTINED)
 

@@ -80,6 +80,9 @@ class Monograph:
     route_text: str
     infusion_duration: Quantity
     observation: Quantity
+    # least time between the starts of two doses (``infusion.min_interval``): the pharmacy's policy
+    # where the SmPC gives no figure; without one, the infusion and its observation (no overlap)
+    min_interval: Quantity
     premedication: tuple[Premedication, ...]
     preparation_gtin: str
     source: str
@@ -202,6 +205,7 @@ def parse_monograph(data: dict[str, object], source: str, diluents: dict[str, Di
     withdraw = prep.quantity("withdraw", VOLUME)
     if withdraw > vial_volume:
         raise prep.fail("withdraw", f"({withdraw:~P}) is more than the vial holds ({vial_volume:~P}).")
+    duration, observation = infusion.quantity("duration", TIME), infusion.quantity("observation", TIME)
     concentration, dose = product.quantity("concentration", CONCENTRATION), root_sub["dose"].quantity("amount", MASS)
     if not _same(strength / vial_volume, concentration):
         raise product.fail("concentration", f"({concentration:~P}) is not strength / vial_volume "
@@ -229,7 +233,8 @@ def parse_monograph(data: dict[str, object], source: str, diluents: dict[str, Di
         in_use_storage=_storage(in_use),
         in_use_carton_text=in_use.text("carton_text") if "carton_text" in in_use.table else "",
         route=infusion.text("route"), route_text=infusion.text("route_text"),
-        infusion_duration=infusion.quantity("duration", TIME), observation=infusion.quantity("observation", TIME),
+        infusion_duration=duration, observation=observation,
+        min_interval=infusion.quantity("min_interval", TIME) if "min_interval" in infusion.table else duration + observation,
         premedication=tuple(premeds), preparation_gtin=preparation_gtin, source=source,
     )
 

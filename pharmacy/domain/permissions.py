@@ -25,6 +25,8 @@ PERMISSIONS: dict[str, str] = {
     "orders.view": "see orders",
     "orders.enter": "enter orders",
     "orders.verify": "verify orders",
+    "orders.cancel": "cancel orders",  # a technician: only an order they entered, before verification (services/orders)
+    "orders.hold": "put orders on hold or lift a hold",
     "prep.work": "prepare doses",
     "check.view": "see preparation records",
     "check.release": "check and release bags",
@@ -32,8 +34,12 @@ PERMISSIONS: dict[str, str] = {
     "bags.label": "print bag labels",
     "bags.handle": "store or dispose of bags",
     "bags.discard_quarantined": "discard a quarantined bag (they review why it was quarantined first)",
+    "coldchain.review": "decide on a bag kept out of the fridge too long, or acknowledge a cold-chain incident",
+    "bags.destroy_usable": "sign the destruction of a bag that could still be given",
     "stock.view": "see stock",
     "stock.receive": "receive stock",
+    "fmd.view": "see suspected falsified packs (EU FMD)",
+    "fmd.resolve": "resolve a suspected falsified pack (EU FMD)",
     "dashboard.view": "see the bag dashboard",
     "storage.view": "see storage locations and temperatures",
     "storage.locations": "add storage locations",
@@ -54,15 +60,15 @@ _COLD_CHAIN = {"dashboard.view", "storage.view", "temps.record"}
 # auditors only (verifying the chain records nothing)
 _TRACE_READ = {"trace.recall", "trace.history", "audit.view", "audit.verify", "reports.view"}
 _TECHNICIAN = (_READ - {"check.view"}) | _COLD_CHAIN | {
-    "orders.enter", "prep.work", "bags.label", "bags.handle", "stock.receive"}
+    "orders.enter", "orders.cancel", "prep.work", "bags.label", "bags.handle", "stock.receive"}
 
 GRANTS: dict[Role, frozenset[str]] = {
     Role.TECHNICIAN: frozenset(_TECHNICIAN),
     Role.PHARMACIST: frozenset(_TECHNICIAN | _TRACE_READ | {
-        "check.view", "orders.verify", "check.release", "ward.bedside", "bags.discard_quarantined",
-        "trace.quarantine"}),
+        "check.view", "orders.verify", "orders.hold", "check.release", "ward.bedside", "bags.discard_quarantined", "coldchain.review",
+        "trace.quarantine", "bags.destroy_usable", "fmd.view", "fmd.resolve"}),
     Role.NURSE: frozenset(_COLD_CHAIN | {"bags.view", "bags.handle", "ward.bedside"}),
-    Role.AUDITOR: frozenset(_READ | _TRACE_READ | {"dashboard.view", "storage.view"}),  # reads, changes nothing
+    Role.AUDITOR: frozenset(_READ | _TRACE_READ | {"dashboard.view", "storage.view", "fmd.view"}),  # reads, changes nothing
     Role.ADMIN: frozenset({"bags.view", "stock.view", "stock.receive", "storage.view", "storage.locations",
                            "temps.record", "users.manage"}),
 }

@@ -1,7 +1,9 @@
 """What a bag label says: the data (``LabelData``), its GS1 element strings and its lines of text.
 
 Times are aware datetimes, UTC inside; the label prints them in the pharmacy's zone with the zone
-shown, and AI 7003 carries the use-by as local YYMMDDhhmm (SPEC section 4 and appendix).
+shown, and AI 7003 carries the use-by as local YYMMDDhhmm (SPEC section 4 and appendix). Beside
+the use-by the label prints START BY, the latest start the bedside accepts under the active policy
+(``domain.inuse.start_by``); the barcodes carry only the use-by.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class LabelData:
     infusion: str
     prepared_at: dt.datetime
     use_by: dt.datetime
+    start_by: dt.datetime
     timezone: str
     storage: str
     vial_lot: str
@@ -52,10 +55,12 @@ class LabelData:
     patient_ai_value: str | None = None
 
     def __post_init__(self) -> None:
-        for name in ("prepared_at", "use_by"):
+        for name in ("prepared_at", "use_by", "start_by"):
             moment = getattr(self, name)
             if not isinstance(moment, dt.datetime) or moment.utcoffset() is None:
                 raise ValueError(f"LabelData.{name} must be an aware datetime, not {moment!r}.")
+        if self.start_by > self.use_by:
+            raise ValueError("LabelData.start_by cannot be later than use_by.")
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError, TypeError):
@@ -125,6 +130,7 @@ def texts(data: LabelData) -> dict[str, str]:
         "volume": f"Total volume {data.total_volume} · {data.concentration}",
         "route": f"{data.route} {data.infusion}",
         "use_by": f"USE BY {stamp(data, data.use_by)}",
+        "start_by": f"START BY {stamp(data, data.start_by)}",
         "prepared": f"Prepared{nb}{stamp(data, data.prepared_at)} · times in {data.timezone}",
         "storage": data.storage,
         "lots": f"Vial lot{nb}{data.vial_lot} exp{nb}{data.vial_expiry:%Y-%m-%d} · Diluent lot{nb}{data.diluent_lot}",

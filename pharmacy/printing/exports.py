@@ -70,8 +70,10 @@ def to_json(rows: list[dict], zone: ZoneInfo) -> str:
 
 
 def report_pdf(title: str, query: str, columns: list[str], rows: list[dict], *, generated_by: str,
-               generated_at: datetime, zone: ZoneInfo, notes: Iterable[str] = ()) -> bytes:
-    """``notes``: lines under the row count (a total, what a column means)."""
+               generated_at: datetime, zone: ZoneInfo, notes: Iterable[str] = (),
+               shares: list[float] | None = None) -> bytes:
+    """``notes``: lines under the row count (a total, what a column means); ``shares``: each column's
+    part of the page width (equal when not given)."""
     regular, bold = fonts.face(False), fonts.face(True)
     small = ParagraphStyle("cell", fontName=regular, fontSize=7, leading=8.5)
     head = ParagraphStyle("head", parent=small, fontName=bold)
@@ -89,7 +91,8 @@ def report_pdf(title: str, query: str, columns: list[str], rows: list[dict], *, 
     ]
     data = [[Paragraph(escape(c), head) for c in columns]]
     data += [[Paragraph(escape(cell(r.get(c), zone)), small) for c in columns] for r in rows]
-    table = Table(data, repeatRows=1, colWidths=[doc.width / len(columns)] * len(columns))
+    parts = shares or [1.0] * len(columns)
+    table = Table(data, repeatRows=1, colWidths=[doc.width * part / sum(parts) for part in parts])
     table.setStyle(TableStyle([
         ("GRID", (0, 0), (-1, -1), 0.25, colors.grey), ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef5")),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),

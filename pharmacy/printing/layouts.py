@@ -117,23 +117,21 @@ def _draw_matrix(canvas, symbol: _Matrix, x: float, top: float, width: float) ->
 
 
 def _band(t: dict[str, str], size: float, space_before: float = 0.0, lines: int = 1) -> Text:
-    """The use-by, boxed and the largest text on the label; on two lines, "USE BY" stands above."""
-    text = t["use_by"].replace("USE BY ", "USE BY\n") if lines == 2 else t["use_by"]
-    return Text(text, size, bold=True, framed=True, align="centre", shrink=0.7, space_before=space_before)
+    """START BY above USE BY, boxed together and the largest text on the label: the latest start the
+    bedside accepts and the end of the in-use window. With ``lines=2`` each caption stands above its time."""
+    start, end = t["start_by"], t["use_by"]
+    if lines == 2:
+        start, end = start.replace("START BY ", "START BY\n"), end.replace("USE BY ", "USE BY\n")
+    return Text(f"{start}\n{end}", size, bold=True, framed=True, align="centre", shrink=0.7,
+                space_before=space_before)
 
 
 def _landscape(canvas, data: LabelData, stock: LabelStock, box: Box) -> None:
-    """100 × 70 mm: text left and DataMatrix right; the use-by band and the GS1-128 across the bottom."""
+    """100 × 70 mm: text left and DataMatrix right; the start-by/use-by band and the GS1-128 across the bottom."""
     t = texts(data)
     top = _header(canvas, t, box, 7, 10)
     bottom = _linear(canvas, data, stock, Box(box.x0, box.y0, box.x1, top), 8 * mm, 6.5) + GAP
-    band = textflow.fit([_band(t, 15)], box.width, top - bottom, where="use-by line")
-    textflow.draw(canvas, band, box.x0, bottom + textflow.height(band), box.width)
-    middle = Box(box.x0, bottom + textflow.height(band) + GAP, box.x1, top)
-
     column = 31 * mm
-    _draw_matrix(canvas, _matrix(data, stock, column, middle.height, 0.5, 6), box.x1 - column, middle.y1, column)
-    text = Box(box.x0, middle.y0, box.x1 - column - GAP, middle.y1)
     items = [
         Text(t["patient"], 10, bold=True), Text(t["patient_ids"], 7),
         Text(t["product"], 8.5, bold=True, space_before=2), Text(t["diluent"], 7), Text(t["volume"], 7),
@@ -141,12 +139,28 @@ def _landscape(canvas, data: LabelData, stock: LabelStock, box: Box) -> None:
         Text(t["prepared"], 6.5, space_before=2), Text(t["storage"], 6.5, bold=True), Text(t["lots"], 6.5),
         Text(t["batch"], 6.5), Text(t["people"], 6.5),
     ]
-    placed = textflow.spread(textflow.fit(items, text.width, text.height), text.height)
+    # the band of two lines is as large as the rest allows: 15 pt, down to 12 pt for the longest entries
+    for size in _LANDSCAPE_BAND_SIZES:
+        band = textflow.fit([_band(t, size)], box.width, top - bottom, where="start-by and use-by lines")
+        middle = Box(box.x0, bottom + textflow.height(band) + GAP, box.x1, top)
+        text = Box(box.x0, middle.y0, box.x1 - column - GAP, middle.y1)
+        try:
+            symbol = _matrix(data, stock, column, middle.height, 0.5, 6)
+            placed = textflow.spread(textflow.fit(items, text.width, text.height), text.height)
+            break
+        except textflow.LabelOverflow:
+            if size == _LANDSCAPE_BAND_SIZES[-1]:
+                raise
+    textflow.draw(canvas, band, box.x0, bottom + textflow.height(band), box.width)
+    _draw_matrix(canvas, symbol, box.x1 - column, middle.y1, column)
     textflow.draw(canvas, placed, text.x0, text.y1, text.width)
 
 
+_LANDSCAPE_BAND_SIZES = (15, 14, 13, 12)
+
+
 def _portrait(canvas, data: LabelData, stock: LabelStock, box: Box) -> None:
-    """4 × 6 in: patient, product and the use-by band from the top; at the foot the DataMatrix with
+    """4 × 6 in: patient, product and the start-by/use-by band from the top; at the foot the DataMatrix with
     the preparation details beside it, and the GS1-128."""
     t = texts(data)
     top = _header(canvas, t, box, 9, 16)

@@ -4,22 +4,35 @@ refuses, in plain words, a bag that must not be given, and records the start and
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
 from pharmacy import clock
 from pharmacy.db import audit
-from pharmacy.db.models import Administration, Bag, Patient
+from pharmacy.db.models import Administration, Bag, Order, Patient, Preparation
 from pharmacy.domain.errors import AdministrationRefused, NotFound, PharmacyError, ScanError, StateConflict
-from pharmacy.domain.inuse import check_administration_window, format_local, to_local
+from pharmacy.domain.identity import NEEDS_REASON, SCANNED, Entry, TypedWithoutReason, normalise_identifier
+from pharmacy.domain.infusions import (
+    EARLY_END_FRACTION,
+    RESUMABLE_REASON,
+    EarlierInfusion,
+    GivenPremedication,
+    check_premedication,
+    end_reason,
+    start_refusals,
+)
+from pharmacy.domain.inuse import TooLateToStart, check_administration_window, format_local, is_expired, to_local
 from pharmacy.domain.lifecycle import BAG, BAG_GIVEN, BagState, Event
-from pharmacy.services.bags import find_bag, state_of
+from pharmacy.services import coldchain, recalls
+from pharmacy.services.bags import find_bag, infusion_time, start_by_of, state_of
 from pharmacy.services.base import Pharmacy, actor, refusals_recorded
 from pharmacy.services.stock import read_scan
 
 _PLAIN_SERIAL = re.compile(r"^[A-Za-z0-9-]{1,20}$")
+SCANNED_ENTRY = Entry(SCANNED)
 
 
 @dataclass(frozen=True)
@@ -35,6 +48,13 @@ class Verdict:
     patient_name: str | None = None
     use_by: str | None = None
     reasons: list[Reason] = field(default_factory=list)
+    start_by: str | None = None
+    # a bag that may be given now but whose START BY is near (settings.start_by_warning_minutes)
+    warnings: list[Reason] = field(default_factory=list)
+    # the pre-medication to confirm before the start (SmPC 4.2; none when resuming an interrupted bag)
+    premedication: list[str] = field(default_factory=list)
+    resume: bool = False  # the bag's interrupted infusion is resumed, not a new one started
+    entry: Entry = SCANNED_ENTRY  # how the wristband came in (H7: a typed one is shown TYPED)
 
 
 def bag_serial_from_scan(pharmacy: Pharmacy, raw: str) -> str:
@@ -60,7 +80,7 @@ def _patient_from_wristband(pharmacy: Pharmacy, session, raw: str) -> Patient | 
         scan = read_scan(pharmacy, text)
         if scan.gsrn:
             return session.execute(select(Patient).where(Patient.gsrn == scan.gsrn)).scalar_one_or_none()
-    return session.execute(select(Patient).where(Patient.identifier == text)).scalar_one_or_none()
+    return session.execute(select(Patient).where(Patient.identifier == normalise_identifier(text))).scalar_one_or_none()
 
 
 def _reasons(pharmacy: Pharmacy, session, bag: Bag, patient: Patient | None) -> list[Reason]:
@@ -71,15 +91,21 @@ def _reasons(pharmacy: Pharmacy, session, bag: Bag, patient: Patient | None) -> 
     state = state_of(bag, now)
     if state == BagState.QUARANTINED:
         reasons.append(Reason("quarantined", "QUARANTINED: this bag was taken out of use. Do not give it; return it to pharmacy."))
+    elif state == BagState.INTERRUPTED:
+        pass  # resumed with the same bag: the checks below apply again (the wrong patient is one of them)
     elif state in BAG_GIVEN:
         reasons.append(Reason("already_given", "ALREADY GIVEN: this bag has been administered already."))
     elif state == BagState.AWAITING_CHECK:
         reasons.append(Reason("not_released", "NOT RELEASED: a pharmacist has not checked this bag yet."))
     elif state != BagState.EXPIRED and not BAG.allows(state, Event.START_INFUSION):
         reasons.append(Reason("not_usable", f"{state.label.upper()}: this bag must not be given."))
+    reasons += [Reason(code, message) for code, message in coldchain.bedside_reasons(pharmacy, session, bag, now)]  # H6
+    reasons += [Reason(code, message) for code, message in recalls.bedside_reasons(session, pharmacy.zone, bag)]  # H9
     try:
-        duration = timedelta(seconds=monograph.infusion_duration.to("second").magnitude)
-        check_administration_window(now, bag.use_by, duration, pharmacy.settings.administration_policy, pharmacy.zone)
+        check_administration_window(now, bag.use_by, infusion_time(monograph), pharmacy.settings.administration_policy,
+                                    pharmacy.zone)
+    except TooLateToStart as error:
+        reasons.append(Reason("past_start_by", "TOO LATE TO START: " + error.message))
     except PharmacyError as error:
         reasons.append(Reason("expired", "EXPIRED: " + error.message))
     if patient is None:
@@ -87,24 +113,73 @@ def _reasons(pharmacy: Pharmacy, session, bag: Bag, patient: Patient | None) -> 
     elif patient.id != order.patient_id:
         reasons.append(Reason("wrong_patient", f"WRONG PATIENT: this bag is for {order.patient.name} "
                                                f"({order.patient.identifier}), not {patient.name} ({patient.identifier})."))
+    reasons += [Reason(r.code, r.message) for r in start_refusals(
+        _earlier_infusions(session, patient.id if patient is not None else order.patient_id, order.product_id, bag.id),
+        now, pharmacy.zone, monograph)]
     today = to_local(now, pharmacy.zone).date()
-    if order.scheduled_on != today:
+    if order.scheduled_on != today and state != BagState.INTERRUPTED:  # a resumed dose keeps its day
         reasons.append(Reason("other_day", f"OTHER DAY: this dose is for {order.scheduled_on:%d %b %Y}, not today."))
     return reasons
 
 
-def bedside_check(pharmacy: Pharmacy, username: str, bag_scan: str, wristband: str) -> Verdict:
-    """Everything that stands against giving this bag to this patient now (empty list: give it)."""
+def _earlier_infusions(session, patient_id: int, product_id: str, bag_id: int) -> list[EarlierInfusion]:
+    """The patient's infusions of the product, but for this bag's own (resumed) one."""
+    rows = session.execute(
+        select(Administration.started_at, Administration.ended_at)
+        .join(Bag, Administration.bag_id == Bag.id).join(Preparation, Bag.preparation_id == Preparation.id)
+        .join(Order, Preparation.order_id == Order.id)
+        .where(Administration.patient_id == patient_id, Order.product_id == product_id, Administration.bag_id != bag_id))
+    return [EarlierInfusion(started, ended) for started, ended in rows]
+
+
+def _premedication_due(pharmacy: Pharmacy, bag: Bag) -> list[str]:
+    if state_of(bag) == BagState.INTERRUPTED:
+        return []
+    order = bag.preparation.order
+    return [p.what for p in pharmacy.product(order.product_id).premedication_for_day(order.course_day)]
+
+
+def bedside_check(pharmacy: Pharmacy, username: str, bag_scan: str, wristband: str,
+                  entry: Entry = SCANNED_ENTRY) -> Verdict:
+    """Everything that stands against giving this bag to this patient now (empty list: give it).
+    ``entry``: how the wristband came in, as the screen or the API saw it (``domain/identity.entry``);
+    a typed one is accepted here without its reason (Start asks for it) and shown TYPED."""
     with pharmacy.uow(readonly=True) as uow:
         actor(uow.session, username, "ward.bedside")
         bag = find_bag(uow.session, bag_serial_from_scan(pharmacy, bag_scan))
         patient = _patient_from_wristband(pharmacy, uow.session, wristband)
         reasons = _reasons(pharmacy, uow.session, bag, patient)
+        latest = start_by_of(pharmacy, bag)
         return Verdict(not reasons, bag.serial, bag.preparation.order.patient.name,
-                       format_local(bag.use_by, pharmacy.zone), reasons)
+                       format_local(bag.use_by, pharmacy.zone), reasons, format_local(latest, pharmacy.zone),
+                       [] if reasons else start_by_warnings(pharmacy, latest, bag.use_by), entry=entry,
+                       premedication=_premedication_due(pharmacy, bag), resume=state_of(bag) == BagState.INTERRUPTED)
 
 
-def start(pharmacy: Pharmacy, username: str, bag_scan: str, wristband: str) -> Administration:
+def start_by_warnings(pharmacy: Pharmacy, latest: datetime, use_by: datetime) -> list[Reason]:
+    """A warning when START BY is within ``settings.start_by_warning_minutes`` (default 30): after it
+    the start is refused, so the nurse knows to start now or call pharmacy."""
+    now = clock.now()
+    window = timedelta(minutes=pharmacy.settings.start_by_warning_minutes)
+    if is_expired(latest, now) or not is_expired(latest, now + window):
+        return []
+    minutes = int((latest - now).total_seconds() // 60)
+    left = f"{minutes} min left" if minutes else "less than 1 min left"
+    why = (f"it would not end before the bag's use-by time ({format_local(use_by, pharmacy.zone)})"
+           if latest < use_by else "the bag expires then")
+    return [Reason("start_by_soon", f"START SOON: start this infusion by {format_local(latest, pharmacy.zone)} "
+                                    f"({left}). After that it is refused: {why}.")]
+
+
+def start(pharmacy: Pharmacy, username: str, bag_scan: str, wristband: str,
+          entry: Entry = SCANNED_ENTRY, premedication: Sequence[GivenPremedication] = ()) -> Administration:
+    """``entry``: how the wristband came in; the screens and the API always say (a value they cannot
+    tell was scanned is typed), the default is for in-process callers that read the scan themselves.
+    A typed wristband without its reason is refused (H7).
+
+    An interrupted bag is resumed (the same record goes on; the check applies again but for its own
+    infusion). Otherwise, on the course days that need it, the nurse confirms each required
+    pre-medication with the time it was given (SmPC 4.2, ``domain.infusions.check_premedication``)."""
     with refusals_recorded(pharmacy, username, "administration.start", "bag", bag_scan), pharmacy.uow() as uow:
         nurse = actor(uow.session, username, "ward.bedside")
         bag = find_bag(uow.session, bag_serial_from_scan(pharmacy, bag_scan), lock=True)
@@ -112,36 +187,99 @@ def start(pharmacy: Pharmacy, username: str, bag_scan: str, wristband: str) -> A
         reasons = _reasons(pharmacy, uow.session, bag, patient)
         if reasons or patient is None:  # an unknown patient is one of the reasons
             raise AdministrationRefused(reasons)
-        record = Administration(bag_id=bag.id, patient_id=patient.id, started_at=clock.now(), nurse_id=nurse.id)
+        if entry.typed and not entry.reason:  # H7: the reasons against the bag first, then this
+            raise TypedWithoutReason(NEEDS_REASON)
+        now = clock.now()
+        if state_of(bag) == BagState.INTERRUPTED:
+            record = _resume(uow.session, bag, nurse, username, now)
+            uow.commit()
+            return record
+        order = bag.preparation.order
+        required = pharmacy.product(order.product_id).premedication_for_day(order.course_day)
+        given = check_premedication(required, premedication, now, pharmacy.zone)
+        confirmed = [{"what": g.what, "given_at": g.given_at.astimezone(UTC).isoformat()} for g in given]
+        record = Administration(bag_id=bag.id, patient_id=patient.id, started_at=now, nurse_id=nurse.id,
+                                patient_entry=entry.method, patient_entry_reason=entry.reason,
+                                premedication=confirmed or None)
         uow.session.add(record)
         old = bag.state
         bag.state = BAG.apply(state_of(bag), Event.START_INFUSION, nurse.role, what=f"Bag {bag.serial}")
         uow.session.flush()
         audit.append(uow.session, username, "administration.start", "bag", bag.id, old={"state": old},
-                     new={"state": bag.state, "patient": patient.identifier})
+                     new={"state": bag.state, "patient": patient.identifier, "patient_entry": entry.method,
+                          "patient_entry_reason": entry.reason, "premedication": confirmed})
         uow.commit()
         return record
 
 
-def end(pharmacy: Pharmacy, username: str, serial: str, interrupted_reason: str | None = None) -> Administration:
-    """The end of the infusion, or its interruption with a reason."""
+def _resume(session, bag: Bag, nurse, username: str, now: datetime) -> Administration:
+    """The interrupted infusion goes on with the same bag (the bedside check passed again)."""
+    record = _record(session, bag)
+    old = bag.state
+    bag.state = BAG.apply(old, Event.RESUME, nurse.role, what=f"Bag {bag.serial}")
+    stopped = {"stopped_at": (record.ended_at or now).astimezone(UTC).isoformat(),
+               "resumed_at": now.astimezone(UTC).isoformat(), "reason": record.interrupted_reason or "",
+               "resumed_by": username}
+    record.interruptions = [*(record.interruptions or []), stopped]
+    record.ended_at = record.end_reason = record.interrupted_reason = None
+    audit.append(session, username, "administration.resume", "bag", bag.id, old={"state": old},
+                 new={"state": bag.state, "interrupted_at": stopped["stopped_at"]})
+    return record
+
+
+def _record(session, bag: Bag) -> Administration:
+    record = session.execute(select(Administration).where(Administration.bag_id == bag.id)).scalar_one_or_none()
+    if record is None:
+        raise NotFound(f"Bag {bag.serial} has no administration to end.")
+    return record
+
+
+def running_time(record: Administration, now: datetime) -> timedelta:
+    """How long the bag has run: from its start, less the time it stood interrupted."""
+    paused = sum((datetime.fromisoformat(i["resumed_at"]) - datetime.fromisoformat(i["stopped_at"])
+                  for i in record.interruptions or []), timedelta())
+    return now - record.started_at - paused
+
+
+def end(pharmacy: Pharmacy, username: str, serial: str, reason: str | None = None,
+        detail: str | None = None) -> Administration:
+    """The end of the infusion. Before 90 % of its planned duration it needs a reason
+    (``domain.infusions.END_REASONS``); the reason RESUMABLE_REASON leaves the bag to be resumed. An interrupted
+    bag that is not resumed is ended here too (its infusion stays stopped when it was)."""
     with refusals_recorded(pharmacy, username, "administration.end", "bag", serial), pharmacy.uow() as uow:
         nurse = actor(uow.session, username, "ward.bedside")
         bag = find_bag(uow.session, serial, lock=True)
-        record = uow.session.execute(select(Administration).where(Administration.bag_id == bag.id)).scalar_one_or_none()
-        if record is None:
-            raise NotFound(f"Bag {bag.serial} has no administration to end.")
+        record = _record(uow.session, bag)
+        old, now = bag.state, clock.now()
+        if old == BagState.INTERRUPTED:
+            bag.state = BAG.apply(old, Event.END_INFUSION, nurse.role, what=f"Bag {bag.serial}")
+            audit.append(uow.session, username, "administration.end", "bag", bag.id, old={"state": old},
+                         new={"state": bag.state, "not_resumed": True}, reason=record.interrupted_reason)
+            uow.commit()
+            return record
         if record.ended_at is not None:
             raise StateConflict(f"The infusion of bag {bag.serial} was already ended.")
-        reason = (interrupted_reason or "").strip() or None
-        old = bag.state
-        administered = BAG.apply(old, Event.END_INFUSION, nurse.role, what=f"Bag {bag.serial}")
-        record.ended_at, record.interrupted_reason = clock.now(), reason
-        bag.state = administered
-        audit.append(uow.session, username, "administration.interrupt" if reason else "administration.end", "bag",
-                     bag.id, old={"state": old}, new={"state": bag.state}, reason=reason)
+        BAG.apply(old, Event.END_INFUSION, nurse.role, what=f"Bag {bag.serial}")  # refused if not under way
+        monograph = pharmacy.product(bag.preparation.order.product_id)
+        ran_for = running_time(record, now)
+        early = end_reason(ran_for, monograph, reason, detail)
+        code, words = early if early else (None, None)
+        event = Event.INTERRUPT if code == RESUMABLE_REASON else Event.END_INFUSION
+        bag.state = BAG.apply(old, event, nurse.role, what=f"Bag {bag.serial}")
+        record.ended_at, record.end_reason, record.interrupted_reason = now, code, words
+        action = "administration.interrupt" if event == Event.INTERRUPT else "administration.end"
+        audit.append(uow.session, username, action, "bag", bag.id, old={"state": old},
+                     new={"state": bag.state, "end_reason": code, "ran_minutes": int(ran_for.total_seconds() // 60)},
+                     reason=words)
         uow.commit()
         return record
+
+
+def early_end_before(pharmacy: Pharmacy, record: Administration, product_id: str) -> datetime:
+    """The time before which ending this running infusion is an early end (``domain.infusions``)."""
+    planned = pharmacy.product(product_id).infusion_duration.to("second").magnitude
+    now = clock.now()
+    return now - running_time(record, now) + timedelta(seconds=planned * EARLY_END_FRACTION)
 
 
 def observation_end(pharmacy: Pharmacy, product_id: str, ended_at: datetime) -> datetime:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import subprocess
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -14,12 +14,15 @@ from sqlalchemy.orm import selectinload
 from pharmacy import clock
 from pharmacy.db import audit
 from pharmacy.db.models import Bag, BagMove, Disposal, LabelPrint, Order, Preparation, StorageLocation, User
-from pharmacy.domain import dilution
-from pharmacy.domain.errors import NotFound, PharmacyError, StateConflict
-from pharmacy.domain.inuse import effective_state
+from pharmacy.domain import dilution, disposal
+from pharmacy.domain.coldchain import range_fits
+from pharmacy.domain.errors import NotAllowed, NotFound, PharmacyError, StateConflict
+from pharmacy.domain.inuse import effective_state, start_by, to_local
 from pharmacy.domain.lifecycle import BAG, BagState, Event
+from pharmacy.domain.monograph import Monograph
 from pharmacy.printing.label import LabelData, render_labels
 from pharmacy.printing.stocks import load_stock
+from pharmacy.services import recalls, users
 from pharmacy.services.base import Pharmacy, actor, refusals_recorded
 
 log = logging.getLogger(__name__)
@@ -46,6 +49,23 @@ def get_bag(pharmacy: Pharmacy, serial: str) -> Bag:
 
 def state_of(bag: Bag, now: datetime | None = None) -> BagState:
     return effective_state(bag.state, bag.use_by, now or clock.now())
+
+
+def infusion_time(monograph: Monograph) -> timedelta:
+    """The planned infusion duration (the monograph's ``infusion.duration``) as a time span."""
+    return timedelta(seconds=float(monograph.infusion_duration.to("second").magnitude))
+
+
+def start_by_for(pharmacy: Pharmacy, use_by: datetime, product_id: str) -> datetime:
+    """START BY of a bag of this product with this use-by, under the active administration policy:
+    what the bedside enforces, and what the label and every screen print."""
+    monograph = pharmacy.product(product_id)
+    return start_by(use_by, infusion_time(monograph), pharmacy.settings.administration_policy)
+
+
+def start_by_of(pharmacy: Pharmacy, bag: Bag) -> datetime:
+    """``start_by_for`` of a bag; ``bag`` needs its preparation and order loaded."""
+    return start_by_for(pharmacy, bag.use_by, bag.preparation.order.product_id)
 
 
 def bag_row(bag: Bag, now: datetime) -> dict:
@@ -101,7 +121,8 @@ def label_data(pharmacy: Pharmacy, session, bag: Bag, reprint: int) -> LabelData
         concentration=dilution.display_concentration(plan.concentration),
         route=f"{monograph.route} ({monograph.route_text})",
         infusion=f"over approx. {dilution.display_duration(plan.duration)} at {dilution.display_rate(plan.rate)}",
-        prepared_at=prepared_at, use_by=bag.use_by, timezone=pharmacy.settings.timezone,
+        prepared_at=prepared_at, use_by=bag.use_by, start_by=start_by_of(pharmacy, bag),
+        timezone=pharmacy.settings.timezone,
         storage=monograph.in_use_storage.text, vial_lot=vial.lot, vial_expiry=vial.expiry,
         diluent_lot=diluent_lot.lot, batch=bag.batch, bag_serial=bag.serial,
         preparation_gtin=monograph.preparation_gtin, prepared_by=prepared_by, checked_by=checked_by,
@@ -126,6 +147,7 @@ def print_labels(pharmacy: Pharmacy, username: str, serials: list[str], stock: s
         items, prints = [], []
         for serial in serials:
             bag = find_bag(uow.session, serial, lock=True)
+            recalls.check_not_recalled(uow.session, pharmacy.zone, preparation=bag.preparation)  # no label (H9)
             BAG.apply(state_of(bag), Event.PRINT_LABEL, user.role, what=f"Bag {bag.serial}")
             done = uow.session.execute(select(func.count()).select_from(LabelPrint).where(LabelPrint.bag_id == bag.id)).scalar_one()
             number = done + 1
@@ -163,6 +185,7 @@ def store(pharmacy: Pharmacy, username: str, serial: str, location_name: str) ->
         location = uow.session.execute(select(StorageLocation).where(StorageLocation.name == location_name)).scalar_one_or_none()
         if location is None:
             raise NotFound(f"No storage location “{location_name}”.")
+        check_location_fits(pharmacy, bag, location)
         old = {"state": bag.state, "location": bag.location_id}
         bag.state, bag.location_id = stored, location.id
         uow.session.add(BagMove(bag_id=bag.id, location_id=location.id, user_id=user.id, at=clock.now()))
@@ -172,23 +195,97 @@ def store(pharmacy: Pharmacy, username: str, serial: str, location_name: str) ->
         return bag
 
 
-def dispose_bag(pharmacy: Pharmacy, username: str, serial: str, reason: str) -> Bag:
-    """An expired, quarantined, rejected or wasted bag is recorded as destroyed, with reason and user."""
-    with refusals_recorded(pharmacy, username, "bag.dispose", "bag", serial), pharmacy.uow() as uow:
+class LocationUnfit(PharmacyError):
+    code = "location_unfit"
+
+
+def check_location_fits(pharmacy: Pharmacy, bag: Bag, location: StorageLocation) -> None:
+    """A bag goes only where the location's whole permitted range lies inside the product's in-use
+    storage (the monograph's ``in_use.storage``, SmPC 6.3: 2–8 °C): a 15–25 °C room is refused."""
+    monograph = pharmacy.product(bag.preparation.order.product_id)
+    allowed = monograph.in_use_storage
+    if not range_fits(location.min_celsius, location.max_celsius, allowed.min_celsius, allowed.max_celsius):
+        raise LocationUnfit(
+            f"{location.name} is kept at {location.min_celsius:g}–{location.max_celsius:g} °C, but {monograph.brand} "
+            f"bags must be stored at {allowed.min_celsius:g}–{allowed.max_celsius:g} °C ({allowed.text}). "
+            "Store the bag in a location within that range; it was not stored.")
+
+
+def take_out(pharmacy: Pharmacy, username: str, serial: str, destination: str) -> Bag:
+    """A stored bag leaves its location (to the ward, in transit): from now on its time out of
+    refrigeration counts again (``services.coldchain.fridge_status``)."""
+    with refusals_recorded(pharmacy, username, "bag.take_out", "bag", serial), pharmacy.uow() as uow:
         user = actor(uow.session, username, "bags.handle")
         bag = find_bag(uow.session, serial, lock=True)
-        current = state_of(bag)
-        destroyed = BAG.apply(current, Event.DISPOSE, user.role, what=f"Bag {bag.serial}")
-        if len((reason or "").strip()) < 5:
-            raise PharmacyError("Say why the bag is destroyed (expired, quarantined, damaged …).")
-        old = {"state": current}
-        bag.state = destroyed
-        uow.session.add(Disposal(object_type="bag", object_id=bag.id, reason=reason.strip(), user_id=user.id,
-                                 at=clock.now()))
-        audit.append(uow.session, username, "bag.dispose", "bag", bag.id, old=old, new={"state": destroyed},
-                     reason=reason.strip())
+        released = BAG.apply(state_of(bag), Event.TAKE_OUT, user.role, what=f"Bag {bag.serial}")
+        where = (destination or "").strip()
+        if len(where) < 2:
+            raise PharmacyError("Say where the bag goes (the ward, “in transit” …).")
+        place = uow.session.get(StorageLocation, bag.location_id) if bag.location_id else None
+        old = {"state": bag.state, "location": place.name if place else None}
+        bag.state, bag.location_id = released, None
+        uow.session.add(BagMove(bag_id=bag.id, location_id=None, user_id=user.id, at=clock.now()))
+        audit.append(uow.session, username, "bag.take_out", "bag", bag.id, old=old,
+                     new={"state": released, "location": None, "to": where})
         uow.commit()
         return bag
+
+
+def dispose_bag(pharmacy: Pharmacy, username: str, serial: str, reason: str, note: str = "", *,
+                confirmed: bool = False, signer: str | None = None, password: str | None = None) -> Bag:
+    """Record a bag as destroyed: a reason from ``domain/disposal.REASONS`` (with a note, which
+    "other" needs), the person's confirmation that they have the bag in hand, and — when the bag could
+    still be given (awaiting check, released or stored, in date) — a pharmacist's e-signature: their
+    user name and password (``signer``; the acting user when a pharmacist signs for themselves).
+    Reason, note, confirmer and signer are kept on the disposal and in its audit entry."""
+    with refusals_recorded(pharmacy, username, "bag.dispose", "bag", serial):
+        signer = (signer or "").strip() or username
+        if password:  # before the transaction: argon2 must not hold the write lock
+            users.check_signature(pharmacy, signer, password, "destruction of the bag")
+        with pharmacy.uow() as uow:
+            user = actor(uow.session, username, "bags.handle")
+            chosen = disposal.reason_for(reason, note)
+            bag = find_bag(uow.session, serial, lock=True)
+            if not confirmed:
+                raise disposal.DisposalRefused(
+                    f"Confirm that you have bag {bag.serial} in hand and that it will be destroyed "
+                    f"(“{disposal.CONFIRMATION}”). Nothing was recorded.")
+            current = state_of(bag)
+            destroyed = BAG.apply(current, Event.DISPOSE, user.role, what=f"Bag {bag.serial}")
+            signed_by = _disposal_signer(pharmacy, uow.session, bag, current, signer if password else None)
+            note = (note or "").strip()
+            words = disposal.words(chosen, note)
+            bag.state = destroyed
+            uow.session.add(Disposal(object_type="bag", object_id=bag.id, reason=words, reason_code=chosen.code,
+                                     note=note or None, confirmed_by=user.id,
+                                     signed_by=signed_by.id if signed_by else None, user_id=user.id, at=clock.now()))
+            audit.append(uow.session, username, "bag.dispose", "bag", bag.id, old={"state": current},
+                         new={"state": destroyed, "reason": chosen.code, "note": note or None,
+                              "confirmed_by": username, "signed_by": signed_by.username if signed_by else None},
+                         reason=words)
+            uow.commit()
+            return bag
+
+
+def _disposal_signer(pharmacy: Pharmacy, session, bag: Bag, state: BagState, signer: str | None) -> User | None:
+    """The pharmacist whose signature (already checked) the destruction of a still-usable bag needs;
+    for a bag that can no longer be given, whoever signed (nobody need)."""
+    usable = disposal.still_usable(state)
+    if signer is None:
+        if not usable:
+            return None
+        use_by = to_local(bag.use_by, pharmacy.zone)
+        raise disposal.DisposalRefused(
+            f"Bag {bag.serial} could still be given ({state.label}, use by {use_by:%d %b %H:%M %Z}): destroying it "
+            "needs a pharmacist's signature. Ask a pharmacist to sign with their user name and password. "
+            "Nothing was recorded.")
+    if not usable:
+        return actor(session, signer)
+    try:
+        return actor(session, signer, "bags.destroy_usable")
+    except NotAllowed:
+        raise NotAllowed(f"Bag {bag.serial} could still be given: only a pharmacist may sign its destruction, "
+                         f"and “{signer}” is not one. Nothing was recorded.") from None
 
 
 def locations(pharmacy: Pharmacy) -> list[StorageLocation]:

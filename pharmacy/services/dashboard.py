@@ -5,7 +5,7 @@ they quarantined, and the infusions under way. States are decided from the clock
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import String, cast, func, select
@@ -27,9 +27,10 @@ from pharmacy.domain.coldchain import is_excursion
 from pharmacy.domain.errors import NotFound
 from pharmacy.domain.inuse import effective_state
 from pharmacy.domain.lifecycle import BAG_ON_DASHBOARD, BAG_TO_DISCARD, BagState
-from pharmacy.services.administration import observation_end
+from pharmacy.services.administration import early_end_before, observation_end
+from pharmacy.services.bags import start_by_for
 from pharmacy.services.base import Pharmacy
-from pharmacy.services.coldchain import location_gaps
+from pharmacy.services.coldchain import FridgeStatus, fridge_statuses, location_gaps
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class LiveBag:
     scheduled_on: date
     location: str | None
     quarantine: Quarantine | None = None
+    cold: FridgeStatus | None = None  # time out of refrigeration (H6)
+    start_by: datetime | None = None  # START BY under the active policy (H4, services.bags.start_by_for)
 
 
 @dataclass(frozen=True)
@@ -82,10 +85,24 @@ def live_bags(pharmacy: Pharmacy) -> list[LiveBag]:
             .join(Patient, Order.patient_id == Patient.id).outerjoin(StorageLocation, Bag.location_id == StorageLocation.id)
             .where(Bag.state.in_(BAG_ON_DASHBOARD))).all()
         reasons = _quarantines(uow.session, [bag.id for bag, *_ in rows if bag.state == BagState.QUARANTINED])
+        cold = fridge_statuses(pharmacy, uow.session, [bag for bag, *_ in rows], now)
+        starts = _start_bys(pharmacy, uow.session, [bag for bag, *_ in rows])
     found = [LiveBag(bag.serial, bag.batch, effective_state(bag.state, bag.use_by, now), bag.use_by, patient.name,
-                     patient.identifier, patient.ward, scheduled_on, location, reasons.get(bag.id))
+                     patient.identifier, patient.ward, scheduled_on, location, reasons.get(bag.id), cold.get(bag.id))
              for bag, patient, scheduled_on, location in rows]
+    found = [replace(b, start_by=starts[b.serial]) for b in found]
     return sorted(found, key=lambda b: (b.state not in BAG_TO_DISCARD, b.use_by, b.serial))
+
+
+def _start_bys(pharmacy: Pharmacy, session, bags: list[Bag]) -> dict[str, datetime]:
+    """Each bag's START BY (serial → time), from its product's infusion duration and the policy."""
+    if not bags:
+        return {}
+    rows = session.execute(select(Bag.serial, Order.product_id).join(Preparation, Bag.preparation_id == Preparation.id)
+                           .join(Order, Preparation.order_id == Order.id)
+                           .where(Bag.id.in_([bag.id for bag in bags]))).all()
+    product_of = dict(rows)
+    return {bag.serial: start_by_for(pharmacy, bag.use_by, product_of[bag.serial]) for bag in bags}
 
 
 @dataclass(frozen=True)
@@ -195,6 +212,9 @@ class Infusion:
     interrupted_reason: str | None
     nurse: str
     observe_until: datetime | None
+    end_reason: str | None = None  # an early end's reason (domain.infusions.END_REASONS); the resumable one: may resume
+    early_before: datetime | None = None  # under way: an end before this asks for a reason (H8)
+    resumable: bool = False  # interrupted: the bag may go on (scanned again) or be ended
 
 
 def infusions(pharmacy: Pharmacy, ended_since: datetime) -> list[Infusion]:
@@ -202,13 +222,15 @@ def infusions(pharmacy: Pharmacy, ended_since: datetime) -> list[Infusion]:
     observation (as long as the product's monograph says); running ones first, then the latest end first."""
     with pharmacy.uow(readonly=True) as uow:
         rows = uow.session.execute(
-            select(Administration, Bag.serial, Patient, User.full_name, Order.product_id)
+            select(Administration, Bag.serial, Patient, User.full_name, Order.product_id, Bag.state)
             .join(Bag, Administration.bag_id == Bag.id).join(Patient, Administration.patient_id == Patient.id)
             .join(User, Administration.nurse_id == User.id).join(Preparation, Bag.preparation_id == Preparation.id)
             .join(Order, Preparation.order_id == Order.id)
             .where(Administration.ended_at.is_(None) | (Administration.ended_at >= ended_since))).all()
     found = [Infusion(serial, patient.name, patient.identifier, patient.ward, record.started_at, record.ended_at,
                       record.interrupted_reason, nurse,
-                      observation_end(pharmacy, product_id, record.ended_at) if record.ended_at else None)
-             for record, serial, patient, nurse, product_id in rows]
+                      observation_end(pharmacy, product_id, record.ended_at) if record.ended_at else None,
+                      record.end_reason, None if record.ended_at else early_end_before(pharmacy, record, product_id),
+                      state == BagState.INTERRUPTED)
+             for record, serial, patient, nurse, product_id, state in rows]
     return sorted(found, key=lambda i: (i.ended_at is not None, -(i.ended_at or i.started_at).timestamp()))

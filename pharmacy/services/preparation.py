@@ -7,6 +7,8 @@ was loaded with: a double submit or a stale form changes nothing and says so.
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -17,9 +19,9 @@ from pharmacy.db.models import Bag, DiluentLot, Order, Preparation, PreparationS
 from pharmacy.domain import dilution
 from pharmacy.domain.errors import Expired, NotAllowed, NotFound, PharmacyError, StateConflict, WrongProduct
 from pharmacy.domain.inuse import check_ingredient_in_date, to_local, use_by
-from pharmacy.domain.lifecycle import BAG, LOT, ORDER, PREP_ACTIVE, PREP_NEXT_STEP, PREPARATION, VIAL, Event, PrepState
+from pharmacy.domain.lifecycle import BAG, LOT, ORDER, PREP_ACTIVE, PREP_NEXT_STEP, PREPARATION, VIAL, Event, PrepState, VialState
 from pharmacy.domain.units import VOLUME, parse_quantity
-from pharmacy.services import users
+from pharmacy.services import fmd, recalls, users
 from pharmacy.services.base import Pharmacy, actor, check_version, refusals_recorded
 from pharmacy.services.stock import read_scan
 
@@ -86,6 +88,8 @@ def _step(pharmacy: Pharmacy, username: str, prep_id: int, version, event: Event
     with refusals_recorded(pharmacy, username, f"prep.{step}", "preparation", prep_id), pharmacy.uow() as uow:
         user = actor(uow.session, username, "prep.work")
         prep = _load(uow.session, prep_id, version, event, user)
+        # a recall stops a preparation under way: no further step with a recalled ingredient (H9, H14)
+        recalls.check_not_recalled(uow.session, pharmacy.zone, preparation=prep)
         monograph = pharmacy.product(prep.order.product_id)
         happened, detail = apply(uow.session, prep, monograph)
         _advance(uow.session, prep, user, username, step, happened, detail)
@@ -107,14 +111,33 @@ def scan_vial(pharmacy: Pharmacy, username: str, prep_id: int, version, raw: str
         if vial is None:
             raise NotFound(f"Vial serial {scan.serial} was never received into stock. Receive it first; "
                            "a pack that is not in stock must not be used.")
+        recalls.check_not_recalled(session, pharmacy.zone, vial_gtin=vial.gtin, vial_lot=vial.lot, vial_serial=vial.serial)
         if not VIAL.allows(vial.state, Event.SCAN_VIAL):
-            raise StateConflict(f"Vial serial {vial.serial} is {vial.state.label}: a vial is used once only. "
-                                "Take another vial.")
+            _refuse_vial(vial, scan, username, prep)
         check_ingredient_in_date(vial.expiry, clock.now(), pharmacy.zone, f"Vial lot {vial.lot}")
         vial.state, prep.vial_id = VIAL.apply(vial.state, Event.SCAN_VIAL), vial.id
         return Event.SCAN_VIAL, {"vial": vial.id, "serial": vial.serial, "lot": vial.lot, "expiry": vial.expiry}
 
-    return _step(pharmacy, username, prep_id, version, Event.SCAN_VIAL, "vial", apply)
+    try:
+        return _step(pharmacy, username, prep_id, version, Event.SCAN_VIAL, "vial", apply)
+    except fmd.SuspectVialScanned as suspect:  # the step is rolled back; the incident is kept
+        fmd.record(pharmacy, suspect.sighting)
+        raise
+
+
+def _refuse_vial(vial: Vial, scan, username: str, prep: Preparation) -> NoReturn:
+    """A vial that cannot go into a preparation. Already used, in use or rejected, the same serial in
+    a hand is a suspected falsification (EU FMD): refused, and an incident is recorded."""
+    if vial.state == VialState.SUSPECT:
+        raise StateConflict(f"Vial serial {vial.serial} is set aside as a suspected falsification (EU FMD): it must "
+                            "not be used. Put it in quarantine and take another vial; a pharmacist resolves the "
+                            "incident on the dashboard.")
+    if vial.state in fmd.SEEN_AGAIN:
+        raise fmd.SuspectVialScanned(
+            f"Vial serial {vial.serial} is {vial.state.label}: a vial is used once only. The same serial scanned "
+            f"again may be a falsified pack: {fmd.ALERT} Take another vial.",
+            fmd.Sighting(vial.gtin, vial.serial, scan.lot, fmd.VIAL_STEP, username, prep.id))
+    raise StateConflict(f"Vial serial {vial.serial} is {vial.state.label}: it must not be used. Take another vial.")
 
 
 def inspect_vial(pharmacy: Pharmacy, username: str, prep_id: int, version, passed: bool, note: str = "") -> Preparation:
@@ -141,6 +164,7 @@ def scan_diluent(pharmacy: Pharmacy, username: str, prep_id: int, version, raw: 
         lot = session.execute(select(DiluentLot).where(DiluentLot.gtin == scan.gtin, DiluentLot.lot == scan.lot)).scalar_one_or_none()
         if lot is None:
             raise NotFound(f"Diluent lot {scan.lot} was never received into stock. Receive it first.")
+        recalls.check_not_recalled(session, pharmacy.zone, diluent_gtin=lot.gtin, diluent_lot=lot.lot)
         if not LOT.allows(lot.state, Event.SCAN_DILUENT):
             raise StateConflict(f"Diluent lot {lot.lot} is {lot.state.label} and must not be used.")
         check_ingredient_in_date(lot.expiry, clock.now(), pharmacy.zone, f"Diluent lot {lot.lot}")

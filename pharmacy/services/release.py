@@ -12,7 +12,7 @@ from pharmacy.db.models import Bag, Preparation, PreparationStep, Vial
 from pharmacy.domain.errors import Expired, NotFound, PharmacyError, SeparationOfDuties, StateConflict
 from pharmacy.domain.inuse import format_local, is_expired
 from pharmacy.domain.lifecycle import BAG, ORDER, PREPARATION, VIAL, BagState, Event
-from pharmacy.services import users
+from pharmacy.services import recalls, users
 from pharmacy.services.base import Pharmacy, actor, check_version, refusals_recorded
 
 DECISIONS: dict[str, Event] = {BagState.RELEASED: Event.RELEASE, BagState.REJECTED: Event.REJECT}  # the outcome chosen → its event
@@ -41,6 +41,8 @@ def decide(pharmacy: Pharmacy, username: str, prep_id: int, version, password: s
         check_not_preparer(prep.prepared_by, checker.id)
         check_version(prep.version, version, "preparation")
         PREPARATION.apply(prep.state, event, checker.role, what=f"Preparation {prep.id}")
+        if event == Event.RELEASE:  # a bag of a recalled ingredient is never released; rejecting it stays possible
+            recalls.check_not_recalled(uow.session, pharmacy.zone, preparation=prep)
         reason = (reason or "").strip()
         if event == Event.REJECT and len(reason) < 5:
             raise PharmacyError("Say why the bag is rejected.")

@@ -13,10 +13,11 @@ from sqlalchemy.exc import IntegrityError
 from pharmacy import clock
 from pharmacy.db import audit
 from pharmacy.db.models import DiluentLot, Vial
-from pharmacy.domain.errors import DuplicateSerial, ScanError, UnknownProduct
+from pharmacy.domain.errors import ScanError, UnknownProduct
 from pharmacy.domain.gs1 import Scan, parse_scan
 from pharmacy.domain.inuse import check_ingredient_in_date
 from pharmacy.domain.lifecycle import LOT, VIAL
+from pharmacy.services import fmd, recalls
 from pharmacy.services.base import Pharmacy, actor, refusals_recorded
 
 
@@ -78,7 +79,11 @@ def receive(pharmacy: Pharmacy, username: str, raw: str) -> Receipt:
         lot, expiry = _lot_and_expiry(scan)
         check_ingredient_in_date(expiry, clock.now(), pharmacy.zone, f"{known.name} lot {lot}")
         if product is not None:
-            return _receive_vial(pharmacy, username, scan, product, lot, expiry)
+            try:
+                return _receive_vial(pharmacy, username, scan, product, lot, expiry)
+            except fmd.SuspectedFalsification as suspect:  # the receipt is rolled back; the incident is kept
+                fmd.record(pharmacy, suspect.sighting)
+                raise
         return _receive_diluent(pharmacy, username, scan, diluent, lot, expiry)
 
 
@@ -90,7 +95,9 @@ def _receive_vial(pharmacy, username, scan, product, lot, expiry) -> Receipt:
         user = actor(uow.session, username, "stock.receive")
         known = uow.session.execute(select(Vial).where(Vial.gtin == scan.gtin, Vial.serial == scan.serial)).scalar_one_or_none()
         if known is not None:
-            raise _duplicate(scan, known.state)
+            raise _duplicate(scan, known.state, username)
+        # a recalled lot or serial is refused at receipt, whenever it is delivered (H9)
+        recalls.check_not_recalled(uow.session, pharmacy.zone, vial_gtin=scan.gtin, vial_lot=lot, vial_serial=scan.serial)
         vial = Vial(product_id=product.id, gtin=scan.gtin, serial=scan.serial, lot=lot, expiry=expiry,
                     national_number=scan.national_number, state=VIAL.initial, received_at=clock.now(),
                     received_by=user.id)
@@ -98,7 +105,7 @@ def _receive_vial(pharmacy, username, scan, product, lot, expiry) -> Receipt:
         try:
             uow.session.flush()  # the serial is ours (unique constraint) before the pack is decommissioned
         except IntegrityError:
-            raise _duplicate(scan, VIAL.initial) from None
+            raise _duplicate(scan, VIAL.initial, username) from None
         vial.decommission_ref = decommissioner.decommission(scan.gtin, scan.serial, lot, expiry.isoformat())
         vial.decommissioned_at = clock.now()
         reference = vial.decommission_ref
@@ -109,15 +116,19 @@ def _receive_vial(pharmacy, username, scan, product, lot, expiry) -> Receipt:
         return Receipt("vial", vial.id, product.name, scan.gtin, scan.serial, lot, expiry.isoformat())
 
 
-def _duplicate(scan: Scan, state) -> DuplicateSerial:
-    return DuplicateSerial(
+def _duplicate(scan: Scan, state, username: str) -> fmd.SuspectedFalsification:
+    """A serial already known at a receipt: a suspected falsification (EU FMD), not just a duplicate."""
+    return fmd.SuspectedFalsification(
         f"Serial {scan.serial} of GTIN {scan.gtin} is already known ({state.label}). A pack serial is unique: "
-        "this may be a falsified pack. Quarantine the pack and tell the responsible pharmacist.")
+        "this may be a falsified pack. Quarantine the pack: it is set aside as a suspected falsification, "
+        "a pharmacist was alerted on the dashboard and the incident is recorded (EU FMD). Nothing was received.",
+        fmd.Sighting(scan.gtin or "", scan.serial or "", scan.lot, fmd.RECEIPT, username))
 
 
 def _receive_diluent(pharmacy, username, scan, diluent, lot, expiry) -> Receipt:
     with pharmacy.uow() as uow:
         actor(uow.session, username, "stock.receive")
+        recalls.check_not_recalled(uow.session, pharmacy.zone, diluent_gtin=scan.gtin, diluent_lot=lot)
         row = uow.session.execute(select(DiluentLot).where(DiluentLot.gtin == scan.gtin, DiluentLot.lot == lot)).scalar_one_or_none()
         if row is not None and row.expiry != expiry:
             raise ScanError(f"Lot {lot} of {diluent.name} was received with expiry {row.expiry.isoformat()}, "

@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import func, or_, select
 
 from pharmacy import clock
-from pharmacy.db import audit
 from pharmacy.db.models import (
     Administration,
     AuditEntry,
@@ -28,23 +27,29 @@ from pharmacy.db.models import (
     Vial,
 )
 from pharmacy.domain.errors import NotFound, PharmacyError, StateConflict
+from pharmacy.domain.identity import normalise_identifier
 from pharmacy.domain.inuse import effective_state
-from pharmacy.domain.lifecycle import BAG, LOT, VIAL, Event
+from pharmacy.services import recalls
 from pharmacy.services.bags import find_bag
-from pharmacy.services.base import Pharmacy, actor
+from pharmacy.services.base import Pharmacy, actor, refusals_recorded
 
 KINDS = ("vial", "diluent")
+RECALL_KINDS = {"vial": recalls.VIAL_LOT, "diluent": recalls.DILUENT_LOT}  # a lot of this kind → the standing recall's
 RECALL_COLUMNS = ["bag_serial", "batch", "state", "use_by", "patient_id", "patient_name", "ward", "vial_lot",
-                  "vial_serial", "diluent_lot", "label_prints", "administration_started", "administration_ended"]
+                  "vial_serial", "diluent_lot", "label_prints", "administration_started", "administration_ended",
+                  "preparation", "prepared_by"]
 
 
 def _recall_query(lot: str, kind: str, serial: str | None = None):
+    """Every bag of the lot (and serial); lots and serials compared normalised (``recalls.normalise``)."""
     prints = (select(func.count(LabelPrint.id)).where(LabelPrint.bag_id == Bag.id).correlate(Bag).scalar_subquery())
     query = (
         select(Bag.serial, Bag.batch, Bag.state, Bag.use_by, Patient.identifier, Patient.name, Patient.ward,
                Vial.lot, Vial.serial.label("vial_serial"), DiluentLot.lot.label("diluent_lot"), prints.label("prints"),
-               Administration.started_at, Administration.ended_at)
+               Administration.started_at, Administration.ended_at, Preparation.id.label("preparation"),
+               User.full_name)
         .join(Preparation, Bag.preparation_id == Preparation.id)
+        .join(User, Preparation.prepared_by == User.id)
         .join(Order, Preparation.order_id == Order.id)
         .join(Patient, Order.patient_id == Patient.id)
         .join(Vial, Preparation.vial_id == Vial.id)
@@ -52,11 +57,11 @@ def _recall_query(lot: str, kind: str, serial: str | None = None):
         .outerjoin(Administration, Administration.bag_id == Bag.id)
     )
     if kind == "vial":
-        query = query.where(Vial.lot == lot)
+        query = query.where(recalls.normalised(Vial.lot) == recalls.normalise(lot))
         if serial:
-            query = query.where(Vial.serial == serial)
+            query = query.where(recalls.normalised(Vial.serial) == recalls.normalise(serial))
     else:
-        query = query.where(DiluentLot.lot == lot)
+        query = query.where(recalls.normalised(DiluentLot.lot) == recalls.normalise(lot))
     return query.order_by(Bag.serial)
 
 
@@ -75,69 +80,77 @@ def _recall_reason(reason: str | None) -> str:
     return text
 
 
+def _check_received(session, lot: str, kind: str, serial: str | None) -> None:
+    """A lot (or serial) that matches nothing received says so, rather than an empty list."""
+    if kind == "vial":
+        condition = recalls.normalised(Vial.lot) == recalls.normalise(lot)
+        if serial:
+            condition = condition & (recalls.normalised(Vial.serial) == recalls.normalise(serial))
+        found = session.execute(select(Vial.id).where(condition).limit(1)).first()
+    else:
+        found = session.execute(select(DiluentLot.id).where(
+            recalls.normalised(DiluentLot.lot) == recalls.normalise(lot)).limit(1)).first()
+    if found is None:
+        if serial:
+            raise NotFound(f"No vial serial “{serial}” of vial lot “{lot}” was ever received.")
+        raise NotFound(f"No {'vial' if kind == 'vial' else 'diluent'} lot “{lot}” was ever received.")
+
+
 def recall(pharmacy: Pharmacy, lot: str, kind: str = "vial", serial: str | None = None) -> list[dict]:
     """Every bag made from a vial lot (or one vial serial) or a diluent lot, with its patient, state,
-    label prints and administration times."""
+    label prints, administration times and preparer; then every preparation under way that uses it
+    (no bag yet: ``bag_serial`` is None, ``state`` the preparation's), which the recall stops.
+    Case and spaces do not matter (`` ra `` finds lot RA); a lot never received is ``NotFound``."""
     lot = _recall_lot(lot, kind)
+    serial = (serial or "").strip() or None if kind == "vial" else None
     now = clock.now()
     with pharmacy.uow(readonly=True) as uow:
+        _check_received(uow.session, lot, kind, serial)
         # Core execution: plain columns need none of the ORM's row machinery
-        rows = uow.session.connection().execute(_recall_query(lot, kind, (serial or "").strip() or None)).all()
+        rows = uow.session.connection().execute(_recall_query(lot, kind, serial)).all()
+        recall_kind = recalls.VIAL_SERIAL if serial else RECALL_KINDS[kind]
+        stopped = recalls.under_way(uow.session, recall_kind, serial or lot)
     result = []
     for row in rows:
         item = dict(zip(RECALL_COLUMNS, row, strict=True))
         item["state"] = effective_state(item["state"], item["use_by"], now)
         result.append(item)
+    for prep in stopped:
+        result.append({"bag_serial": None, "batch": None, "state": prep["state"], "use_by": None,
+                       "patient_id": prep["patient_id"], "patient_name": prep["patient_name"], "ward": prep["ward"],
+                       "vial_lot": prep["vial_lot"], "vial_serial": prep["vial_serial"],
+                       "diluent_lot": prep["diluent_lot"], "label_prints": 0, "administration_started": None,
+                       "administration_ended": None, "preparation": prep["preparation"],
+                       "prepared_by": prep["prepared_by"]})
     return result
-
-
-def _to_quarantine(session, lot: str, kind: str) -> tuple[list[Bag], list]:
-    """What the recall action would quarantine: every bag of the lot not yet given (expired ones
-    included) and the lot's unused stock. One query for the preview and for the action."""
-    made = _recall_query(lot, kind).subquery()  # a subquery, not a list of serials: a lot may have many bags
-    bags = session.execute(select(Bag).where(Bag.serial.in_(select(made.c.serial)), Bag.state.in_(BAG.sources(Event.RECALL)))
-                           .order_by(Bag.serial)).scalars().all()
-    model, lifecycle = (Vial, VIAL) if kind == "vial" else (DiluentLot, LOT)
-    stock = session.execute(select(model).where(model.lot == lot, model.state.in_(lifecycle.sources(Event.RECALL))))\
-        .scalars().all()
-    return list(bags), list(stock)
 
 
 def quarantine_preview(pharmacy: Pharmacy, lot: str, kind: str = "vial", reason: str | None = None) -> dict:
     """What ``quarantine_lot`` would do now, for the confirmation step (``reason``, when given, is
-    checked as the action will check it). Nothing is changed."""
+    checked as the action will check it): the bags not yet given, the unused stock, and the
+    preparations under way it stops. Nothing is changed."""
     lot = _recall_lot(lot, kind)
     if reason is not None:
         _recall_reason(reason)
     with pharmacy.uow(readonly=True) as uow:
-        bags, stock = _to_quarantine(uow.session, lot, kind)
-        return {"bags": [b.serial for b in bags], "stock": len(stock)}
+        return recalls.reach(uow.session, RECALL_KINDS[kind], lot).summary()
 
 
 def quarantine_lot(pharmacy: Pharmacy, username: str, lot: str, kind: str, reason: str, *,
                    expected_bags: int | None = None, expected_stock: int | None = None) -> dict:
-    """The confirmed recall action: every bag of the lot not yet given, and the lot's stock, is
-    quarantined (audited, with the reason). ``expected_*``: the counts the user confirmed; if the
-    lot changed since (a bag given or made meanwhile) nothing is done and the user confirms again."""
-    lot, reason = _recall_lot(lot, kind), _recall_reason(reason)
-    with pharmacy.uow() as uow:
-        user = actor(uow.session, username, "trace.quarantine")
-        bags, stock = _to_quarantine(uow.session, lot, kind)
-        if (expected_bags is not None and expected_bags != len(bags)) or \
-                (expected_stock is not None and expected_stock != len(stock)):
-            raise StateConflict(f"Lot {lot} changed since you confirmed: it now has {len(bags)} bag(s) not yet "
-                                f"given and {len(stock)} stock item(s). Nothing was quarantined: check and confirm again.")
-        for bag in bags:
-            old, bag.state = bag.state, BAG.apply(bag.state, Event.RECALL, user.role)
-            audit.append(uow.session, username, "bag.quarantine", "bag", bag.id, old={"state": old},
-                         new={"state": bag.state}, reason=f"recall of {kind} lot {lot}: {reason}")
-        for item in stock:
-            old, item.state = item.state, (VIAL if kind == "vial" else LOT).apply(item.state, Event.RECALL, user.role)
-            audit.append(uow.session, username, f"{kind}.quarantine", "vial" if kind == "vial" else "diluent_lot",
-                         item.id, old={"state": old}, new={"state": item.state},
-                         reason=f"recall of lot {lot}: {reason}")
-        uow.commit()
-        return {"bags": [b.serial for b in bags], "stock": len(stock)}
+    """The confirmed recall action: the lot becomes a standing recall (``services.recalls``: refused
+    at every step until a pharmacist lifts it), and every bag of the lot not yet given, the lot's
+    stock and the vials of preparations under way are quarantined (audited, with the reason).
+    ``expected_*``: the counts the user confirmed; if the lot changed since (a bag given or made
+    meanwhile) nothing is done and the user confirms again."""
+    with refusals_recorded(pharmacy, username, "recall.create", "recall", lot):
+        lot, reason = _recall_lot(lot, kind), _recall_reason(reason)
+        with pharmacy.uow() as uow:
+            user = actor(uow.session, username, "trace.quarantine")
+            done = recalls.record(uow.session, user, username, RECALL_KINDS[kind], lot, reason,
+                                  expected={"bags": expected_bags, "stock": expected_stock})
+            uow.commit()
+            return {key: done[key] for key in ("bags", "stock", "preparations")}
 
 
 def bag_history(pharmacy: Pharmacy, serial: str) -> dict:
@@ -210,7 +223,7 @@ def patient_history(pharmacy: Pharmacy, identifier: str) -> dict:
     """Every order of a patient with its course and day and any course-rule override, every
     preparation made for it, and every administration."""
     with pharmacy.uow(readonly=True) as uow:
-        patient = uow.session.execute(select(Patient).where(Patient.identifier == (identifier or "").strip())).scalar_one_or_none()
+        patient = uow.session.execute(select(Patient).where(Patient.identifier == normalise_identifier(identifier))).scalar_one_or_none()
         if patient is None:
             raise NotFound(f"No patient with identifier “{identifier}”.")
         # keyed by id, and asked with the optional user columns too (no user: None)

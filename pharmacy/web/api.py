@@ -9,15 +9,16 @@ the two cannot drift apart (and a test checks it).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from functools import wraps
 
 from flask import Blueprint, g, jsonify, request
 
 from pharmacy import __version__, clock
-from pharmacy.domain import permissions
+from pharmacy.domain import identity, permissions
 from pharmacy.domain.coldchain import ReadingError, reading
 from pharmacy.domain.errors import AdministrationRefused, NotAllowed, PharmacyError
+from pharmacy.domain.infusions import EARLY_END_FRACTION, END_REASONS, GivenPremedication
 from pharmacy.printing.exports import cell
 from pharmacy.services import administration, bags, coldchain, orders, stock, trace, users
 from pharmacy.web.common import get_pharmacy
@@ -113,7 +114,9 @@ def receive_stock():
 
 
 @endpoint("/orders", "POST", "Create a dose order", "orders.enter", {
-    "patient": "object: identifier, name, date_of_birth, ward", "product": "string", "course": "integer",
+    "patient": "object: identifier, name, date_of_birth, ward, gsrn (optional); confirm_new_patient and "
+               "new_patient_reason (a pharmacist, for a new patient with a known patient's name and date of birth)",
+    "product": "string", "course": "integer",
     "course_day": "integer", "scheduled_on": "date", "urgent": "boolean"})
 def create_order():
     data = _body("patient", "product", "course", "course_day", "scheduled_on")
@@ -122,11 +125,21 @@ def create_order():
         raise BadRequest("patient must be an object with identifier, name, date_of_birth and ward.")
     details = orders.PatientDetails(str(person.get("identifier") or ""), str(person.get("name") or ""),
                                     _date(person.get("date_of_birth"), "patient.date_of_birth"),
-                                    str(person.get("ward") or ""), person.get("gsrn"))
+                                    str(person.get("ward") or ""), person.get("gsrn"),
+                                    person.get("confirm_new_patient") is True, str(person.get("new_patient_reason") or ""))
     order = orders.create_order(get_pharmacy(), g.api_user, details, str(data["product"]), _int(data["course"], "course"),
                                 _int(data["course_day"], "course_day"), _date(data["scheduled_on"], "scheduled_on"),
                                 bool(data.get("urgent", False)))
     return jsonify({"order": order.id, "state": order.state, "violations": order.violations or []}), 201
+
+
+@endpoint("/orders/<order_id>/cancel", "POST", "Cancel an order entered by mistake, with the reason (a "
+          "technician: only an order they entered, before verification)", "orders.cancel", {"reason": "string"})
+def cancel_order(order_id):
+    if not order_id.isascii() or not order_id.isdigit():
+        raise BadRequest("The order number must be a whole number.")
+    order = orders.cancel_order(get_pharmacy(), g.api_user, int(order_id), str(_body("reason")["reason"]))
+    return jsonify({"order": order.id, "state": order.state, "reason": order.cancel_reason})
 
 
 @endpoint("/bags/<serial>", "GET", "Read a bag's status", "bags.view")
@@ -135,29 +148,77 @@ def bag_status(serial):
     return jsonify(_json(bags.bag_row(bag, clock.now())))
 
 
+_PATIENT_ENTRY = {  # H7: a patient_scan without a GS1 symbology identifier (]d2, ]C1 …) was typed
+    "patient_entry_reason": "string, needed to start when patient_scan was typed (no symbology identifier): "
+                            + " | ".join(identity.TYPED_REASONS),
+    "patient_entry_other": "string, the words with patient_entry_reason other"}
+
+
+def _patient_entry(data: dict) -> identity.Entry:
+    return identity.entry(str(data["patient_scan"]), None, str(data.get("patient_entry_reason") or ""),
+                          str(data.get("patient_entry_other") or ""), require_reason=False)
+
+
 @endpoint("/bedside/check", "POST", "Check a bag against a patient's wristband", "ward.bedside",
-          {"bag_scan": "string", "patient_scan": "string"})
+          {"bag_scan": "string", "patient_scan": "string", **_PATIENT_ENTRY})
 def bedside_check():
     data = _body("bag_scan", "patient_scan")
-    verdict = administration.bedside_check(get_pharmacy(), g.api_user, data["bag_scan"], data["patient_scan"])
-    return jsonify({"ok": verdict.ok, "serial": verdict.serial, "use_by": verdict.use_by,
-                    "reasons": [{"code": r.code, "message": r.message} for r in verdict.reasons]})
+    verdict = administration.bedside_check(get_pharmacy(), g.api_user, data["bag_scan"], data["patient_scan"],
+                                           _patient_entry(data))
+    return jsonify({"ok": verdict.ok, "serial": verdict.serial, "use_by": verdict.use_by, "start_by": verdict.start_by,
+                    "patient_entry": verdict.entry.method,
+                    "reasons": [{"code": r.code, "message": r.message} for r in verdict.reasons],
+                    "warnings": [{"code": r.code, "message": r.message} for r in verdict.warnings],
+                    "premedication_required": verdict.premedication, "resume": verdict.resume})
 
 
-@endpoint("/administrations", "POST", "Start an administration at the bedside", "ward.bedside",
-          {"bag_scan": "string", "patient_scan": "string"})
+def _premedication(data: dict) -> list[GivenPremedication]:
+    """``premedication``: [{"what": the monograph's words, "given_at": ISO 8601 with its UTC offset}]."""
+    items = data.get("premedication") or []
+    if not isinstance(items, list):
+        raise BadRequest("premedication must be a list of {what, given_at}.")
+    given = []
+    for number, item in enumerate(items):
+        if not isinstance(item, dict) or not str(item.get("what") or "").strip():
+            raise BadRequest(f"premedication[{number}] must be an object with “what” and “given_at”.")
+        try:
+            at = datetime.fromisoformat(str(item.get("given_at") or ""))
+        except ValueError:
+            at = None
+        if at is None or at.tzinfo is None or at.utcoffset() is None:
+            raise BadRequest(f"premedication[{number}].given_at must be a time like 2026-11-20T09:30:00+01:00 "
+                             "(with its UTC offset).")
+        given.append(GivenPremedication(str(item["what"]).strip(), at))
+    return given
+
+
+@endpoint("/administrations", "POST", "Start an administration at the bedside (or resume an interrupted bag)",
+          "ward.bedside", {"bag_scan": "string", "patient_scan": "string", **_PATIENT_ENTRY,
+                           "premedication": "array of {what, given_at (ISO 8601 with offset)}: required on the course "
+                                            "days the monograph names (SmPC 4.2); else refused with premedication_required"})
 def administration_start():
     data = _body("bag_scan", "patient_scan")
-    record = administration.start(get_pharmacy(), g.api_user, data["bag_scan"], data["patient_scan"])
-    return jsonify({"administration": record.id, "started_at": _json(record.started_at)}), 201
+    record = administration.start(get_pharmacy(), g.api_user, data["bag_scan"], data["patient_scan"],
+                                  _patient_entry(data), _premedication(data))
+    return jsonify({"administration": record.id, "started_at": _json(record.started_at),
+                    "patient_entry": record.patient_entry, "patient_entry_reason": record.patient_entry_reason}), 201
 
 
 @endpoint("/administrations/<serial>/end", "POST", "End or interrupt an administration", "ward.bedside",
-          {"interrupted_reason": "string (optional)"})
+          {"reason": f"string, one of {', '.join(END_REASONS)}: required when the infusion ran for less than "
+                     f"{EARLY_END_FRACTION:.0%} of its planned duration (else refused with early_end_reason_required); "
+                     "interrupted leaves the bag to be resumed",
+           "detail": "string: what happened (required for other)"})
 def administration_end(serial):
     data = request.get_json(silent=True) or {}
-    record = administration.end(get_pharmacy(), g.api_user, serial, data.get("interrupted_reason"))
-    return jsonify({"administration": record.id, "ended_at": _json(record.ended_at),
+    if not isinstance(data, dict):
+        raise BadRequest("The request body must be a JSON object.")
+    reason, detail = data.get("reason"), data.get("detail")
+    if not isinstance(reason, str | None) or not isinstance(detail, str | None):
+        raise BadRequest("reason and detail must be strings.")
+    record = administration.end(get_pharmacy(), g.api_user, serial, reason, detail)
+    return jsonify({"administration": record.id, "ended_at": _json(record.ended_at), "end_reason": record.end_reason,
+                    "state": bags.get_bag(get_pharmacy(), serial).state,
                     "observe_until": administration.observation_until(get_pharmacy(), record)})
 
 
@@ -168,11 +229,13 @@ def temperatures():
     if not isinstance(rows, list) or not rows or len(rows) > 10_000:
         raise BadRequest("readings must be a list of 1 to 10,000 objects.")
     items, errors = [], []
+    now = clock.now()
     for number, row in enumerate(rows):
         try:
             if not isinstance(row, dict):
                 raise ReadingError("each reading must be an object")
-            items.append((number, reading(str(row.get("location") or ""), str(row.get("time") or ""), row.get("celsius", ""))))
+            items.append((number, reading(str(row.get("location") or ""), str(row.get("time") or ""), row.get("celsius", ""),
+                                          now=now)))
         except ReadingError as error:
             errors.append((number, error.message))
     result = coldchain.record(get_pharmacy(), g.api_user, items, "api", errors)

@@ -7,9 +7,10 @@ from io import BytesIO
 from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
 
 from pharmacy import clock
+from pharmacy.domain import disposal
 from pharmacy.domain.errors import PharmacyError
 from pharmacy.services import bags as bag_service
-from pharmacy.services import screens
+from pharmacy.services import coldchain, screens
 from pharmacy.web import forms
 from pharmacy.web.common import get_pharmacy, username
 from pharmacy.web.errors import http_status
@@ -36,7 +37,15 @@ def _show(serial: str, error: PharmacyError | None = None, status: int = 200):
         state=bag_service.state_of(bag, clock.now()),
         names=screens.user_names(pharmacy, [prep.prepared_by, prep.checked_by]), locations=locations,
         location=next((loc.name for loc in locations if loc.id == bag.location_id), None),
-        product=pharmacy.product(prep.order.product_id), diluents=pharmacy.catalog.diluents, error=error), status
+        product=pharmacy.product(prep.order.product_id), diluents=pharmacy.catalog.diluents, error=error,
+        cold=coldchain.fridge_status(pharmacy, serial), incidents=coldchain.incidents(pharmacy, open_only=False, serial=serial),
+        decisions=coldchain.DECISIONS, **disposal_context()), status
+
+
+def disposal_context() -> dict:
+    """What the disposal form (templates/bags/_dispose.html) needs: the one list of reasons."""
+    return {"disposal_reasons": disposal.REASONS, "disposal_suggested": disposal.suggested,
+            "disposal_confirmation": disposal.CONFIRMATION}
 
 
 @bp.get("/<serial>")
@@ -70,12 +79,50 @@ def store(serial: str):
     return redirect(url_for("bags.show", serial=serial))
 
 
+def dispose_from_form(serial: str) -> None:
+    """The disposal form of the bag page and of the dashboard: a reason from the list, a note, the
+    confirmation box and, for a bag that could still be given, a pharmacist's user name and password."""
+    bag_service.dispose_bag(
+        get_pharmacy(), username(), serial, forms.text("reason", "The reason", required=False),
+        forms.text("note", "The note", required=False), confirmed=forms.checked("confirm"),
+        signer=forms.text("signer", "The pharmacist", required=False) or None, password=forms.raw("password") or None)
+
+
+@bp.post("/<serial>/take-out")
+@permission("bags.handle")
+def take_out(serial: str):
+    """Take a stored bag out of its location (to the ward, in transit): its time out of the fridge counts."""
+    try:
+        destination = forms.text("destination", "Where the bag goes")
+        bag_service.take_out(get_pharmacy(), username(), serial, destination)
+    except PharmacyError as error:
+        return _show(serial, error, http_status(error))
+    flash(f"Bag {serial} taken out of storage ({destination}): its time out of the fridge counts from now.", "success")
+    return redirect(url_for("bags.show", serial=serial))
+
+
+@bp.post("/<serial>/cold-chain-decision")
+@permission("coldchain.review")
+def decide(serial: str):
+    """A pharmacist's signed decision on a bag out of the fridge beyond the allowance: use or discard."""
+    try:
+        decision = forms.text("decision", "The decision")
+        coldchain.decide(get_pharmacy(), username(), serial, decision, forms.text("reason", "The reason"),
+                         forms.raw("password"))
+    except PharmacyError as error:
+        return _show(serial, error, http_status(error))
+    flash(f"Bag {serial}: may be used (decision recorded)." if decision == "use"
+          else f"Bag {serial} discarded (decision recorded). Put it in the cytotoxic waste.", "success")
+    return redirect(url_for("bags.show", serial=serial))
+
+
 @bp.post("/<serial>/dispose")
 @permission("bags.handle")
 def dispose(serial: str):
-    """Record a bag as destroyed, with the reason."""
+    """Record a bag as destroyed: a reason from the list, confirmed, signed by a pharmacist when the
+    bag could still be given."""
     try:
-        bag_service.dispose_bag(get_pharmacy(), username(), serial, forms.text("reason", "The reason"))
+        dispose_from_form(serial)
     except PharmacyError as error:
         return _show(serial, error, http_status(error))
     flash(f"Bag {serial} recorded as destroyed.", "success")

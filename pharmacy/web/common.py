@@ -60,6 +60,14 @@ def countdown(value) -> str:
     return f"{hours} h {minutes:02d} min left" if hours else f"{minutes} min left"
 
 
+def start_by(use_by: datetime, product_id: str) -> datetime:
+    """Template global: START BY of a bag with this use-by under the active policy, the very time the
+    bedside enforces (``services.bags.start_by_for``)."""
+    from pharmacy.services.bags import start_by_for  # services import printing; keep this module light
+
+    return start_by_for(get_pharmacy(), use_by, product_id)
+
+
 def storage_phrase(storage: StorageRange) -> str:
     """Jinja filter: a monograph's storage range as a sentence says it (“at 2–8 °C, protected from light”)."""
     light = ", protected from light" if storage.protect_from_light else ""
@@ -95,7 +103,7 @@ def register_template_helpers(app) -> None:
     app.jinja_env.globals.update(
         OrderState=lifecycle.OrderState, PrepState=lifecycle.PrepState, BagState=lifecycle.BagState,
         Event=lifecycle.Event, ORDER=lifecycle.ORDER, PREPARATION=lifecycle.PREPARATION, BAG=lifecycle.BAG,
-        BAG_LIVE=lifecycle.BAG_LIVE, BAG_TO_DISCARD=lifecycle.BAG_TO_DISCARD)
+        BAG_LIVE=lifecycle.BAG_LIVE, BAG_TO_DISCARD=lifecycle.BAG_TO_DISCARD, start_by=start_by)
 
     @app.context_processor
     def pharmacy_context():

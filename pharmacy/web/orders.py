@@ -1,10 +1,13 @@
-"""Dose orders: entry, pharmacist verification with the pre-medication plan, and the day's worklist."""
+"""Dose orders: entry, pharmacist verification with the pre-medication plan, cancelling and holding an
+order with a reason, and the day's worklist."""
 
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 
 from pharmacy.domain.errors import CourseRuleBreach, PharmacyError
+from pharmacy.domain.identity import LookalikePatient
 from pharmacy.domain.lifecycle import OrderState
 from pharmacy.services import orders, preparation, screens
 from pharmacy.web import forms
@@ -55,13 +58,15 @@ def new():
         patient = orders.PatientDetails(
             identifier=forms.text("identifier", "Patient identifier"), name=forms.text("name", "Patient name"),
             date_of_birth=forms.a_date("date_of_birth", "Date of birth"), ward=forms.text("ward", "Ward"),
-            gsrn=forms.text("gsrn", "GSRN", required=False) or None)
+            gsrn=forms.text("gsrn", "GSRN", required=False) or None, confirm_new_patient=forms.checked("confirm_new_patient"),
+            new_patient_reason=forms.text("new_patient_reason", "Reason", required=False) or None)
         product = forms.choice("product", "a product", tuple(pharmacy.catalog.products))
         order = orders.create_order(pharmacy, username(), patient, product, forms.whole_number("course", "Course"),
                                     forms.whole_number("course_day", "Course day"),
                                     forms.a_date("scheduled_on", "Date of the dose"), forms.checked("urgent"))
     except PharmacyError as error:
-        return render_template("orders/new.html", products=_products(), values=request.form, error=error), \
+        return render_template("orders/new.html", products=_products(), values=request.form, error=error,
+                               lookalike=isinstance(error, LookalikePatient) or bool(request.form.get("confirm_new_patient"))), \
             http_status(error)
     if order.state == OrderState.BLOCKED:
         flash(f"Order {order.id} was entered but is BLOCKED by the course rules below: a pharmacist must "
@@ -82,13 +87,15 @@ def _show(order_id: int, error: PharmacyError | None = None, status: int = 200):
     pharmacy = get_pharmacy()
     order = orders.get_order(pharmacy, order_id)
     monograph = pharmacy.product(order.product_id)
-    names = screens.user_names(pharmacy, [order.created_by, order.verified_by, order.override_by])
+    names = screens.user_names(pharmacy, [order.created_by, order.verified_by, order.override_by, order.cancelled_by,
+                                          order.held_by])
     breach = error.violations if isinstance(error, CourseRuleBreach) else None
     return render_template(
         "orders/show.html", order=order, monograph=monograph, names=names, error=error,
         required_premedication=monograph.premedication_for_day(order.course_day),
         optional_premedication=[p for p in monograph.premedication if not p.required],
-        needs_override=order.state == OrderState.BLOCKED or breach is not None, values=request.form), status
+        needs_override=order.state == OrderState.BLOCKED or breach is not None, values=request.form,
+        cancel_refused=orders.technician_cancel_refusal(order, current_user.id, current_user.role)), status
 
 
 @bp.get("/orders/<int:order_id>")
@@ -109,3 +116,36 @@ def verify(order_id: int):
         return _show(order_id, error, http_status(error))
     flash(f"Order {order_id} verified: it is on today's worklist when it is due.", "success")
     return redirect(url_for("orders.pending"))
+
+
+def _set_aside(order_id: int, act, done: str):
+    """Cancel, hold or lift a hold, with the reason typed in the form (the service checks who and when)."""
+    try:
+        act(get_pharmacy(), username(), order_id, forms.text("reason", "The reason", required=False))
+    except PharmacyError as error:
+        return _show(order_id, error, http_status(error))
+    flash(f"Order {order_id} {done}", "success")
+    return redirect(url_for("orders.show", order_id=order_id))
+
+
+@bp.post("/orders/<int:order_id>/cancel")
+@permission("orders.cancel")
+def cancel(order_id: int):
+    """Cancel an order entered by mistake: it is never prepared and no longer counts in the course rules."""
+    return _set_aside(order_id, orders.cancel_order,
+                      "cancelled: it will not be prepared and no longer counts in the course rules.")
+
+
+@bp.post("/orders/<int:order_id>/hold")
+@permission("orders.hold")
+def hold(order_id: int):
+    """Put an order on hold: it leaves the worklist but still counts in the course rules."""
+    return _set_aside(order_id, orders.hold_order,
+                      "is on hold: it is not prepared until a pharmacist lifts the hold and verifies it again.")
+
+
+@bp.post("/orders/<int:order_id>/lift-hold")
+@permission("orders.hold")
+def lift_hold(order_id: int):
+    """Lift a hold: the order goes back to verification (course rules checked again)."""
+    return _set_aside(order_id, orders.lift_hold, "is no longer on hold: it waits for a pharmacist's verification again.")

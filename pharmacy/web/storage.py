@@ -6,14 +6,16 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 
 from pharmacy import clock
 from pharmacy.domain.coldchain import reading
 from pharmacy.domain.errors import PharmacyError
-from pharmacy.services import administration, coldchain
+from pharmacy.services import administration, coldchain, fmd
 from pharmacy.services import bags as bag_service
 from pharmacy.services import dashboard as overview
 from pharmacy.web import forms
+from pharmacy.web.bags import disposal_context, dispose_from_form
 from pharmacy.web.common import get_pharmacy, today, username
 from pharmacy.web.errors import http_status
 from pharmacy.web.security import permission
@@ -45,7 +47,9 @@ def _dashboard(error: PharmacyError | None = None, status: int = 200):
     pharmacy = get_pharmacy()
     return render_template(
         "storage/dashboard.html", bags=overview.live_bags(pharmacy), locations=overview.locations(pharmacy, _interval()),
-        interval=_interval(), now=clock.now(), error=error), status
+        interval=_interval(), now=clock.now(), error=error, incidents=coldchain.incidents(pharmacy),
+        suspect_packs=fmd.incidents(pharmacy) if current_user.can("fmd.view") else [],
+        fmd_outcomes=fmd.OUTCOMES, **disposal_context()), status
 
 
 @bp.get("/dashboard")
@@ -59,12 +63,46 @@ def dashboard():
 @bp.post("/dashboard/<serial>/discard")
 @permission("bags.handle")
 def discard(serial: str):
-    """Record an expired or quarantined bag as destroyed, with the reason (quarantined: a pharmacist)."""
+    """Record an expired or quarantined bag as destroyed: a reason from the list and the confirmation
+    (quarantined: a pharmacist; a bag that could still be given: a pharmacist's signature too)."""
     try:
-        bag_service.dispose_bag(get_pharmacy(), username(), serial, forms.text("reason", "The reason"))
+        dispose_from_form(serial)
     except PharmacyError as error:
         return _dashboard(error, http_status(error))
     flash(f"Bag {serial} recorded as destroyed. Put it in the cytotoxic waste.", "success")
+    return redirect(url_for("storage.dashboard"))
+
+
+@bp.post("/dashboard/suspect-packs/<int:incident_id>/resolve")
+@permission("fmd.resolve")
+def resolve_suspect_pack(incident_id: int):
+    """A pharmacist resolves a suspected falsified pack (EU FMD): genuine or not, with what was checked."""
+    try:
+        fmd.resolve(get_pharmacy(), username(), incident_id, forms.text("outcome", "The outcome", required=False),
+                    forms.text("note", "The note", required=False))
+    except PharmacyError as error:
+        return _dashboard(error, http_status(error))
+    flash(f"Suspected falsified pack: incident {incident_id} resolved.", "success")
+    return redirect(url_for("storage.dashboard"))
+
+
+@bp.get("/dashboard/suspect-packs")
+@permission("fmd.view")
+def suspect_packs():
+    """Every suspected falsified pack (EU FMD), open and resolved, newest first."""
+    return render_template("storage/suspect_packs.html", suspect_packs=fmd.incidents(get_pharmacy(), open_only=False),
+                           fmd_outcomes=fmd.OUTCOMES)
+
+
+@bp.post("/dashboard/incidents/<int:incident_id>/acknowledge")
+@permission("coldchain.review")
+def acknowledge_incident(incident_id: int):
+    """A pharmacist acknowledges a cold-chain incident (a late excursion over a bag already given), with a note."""
+    try:
+        coldchain.acknowledge(get_pharmacy(), username(), incident_id, forms.text("note", "The note"))
+    except PharmacyError as error:
+        return _dashboard(error, http_status(error))
+    flash(f"Incident {incident_id} acknowledged.", "success")
     return redirect(url_for("storage.dashboard"))
 
 
@@ -162,7 +200,7 @@ def record_reading():
     pharmacy = get_pharmacy()
     try:
         item = reading(forms.text("location", "The location"), forms.local_datetime("time", "The time", pharmacy.zone),
-                       forms.text("celsius", "The temperature"))
+                       forms.text("celsius", "The temperature"), now=clock.now())
         result = coldchain.record(pharmacy, username(), [(1, item)], "form")
         if result.errors:
             message = result.errors[0][1]

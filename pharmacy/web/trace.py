@@ -13,7 +13,7 @@ from flask_login import current_user
 from pharmacy import clock
 from pharmacy.domain.errors import PharmacyError, StateConflict
 from pharmacy.printing import exports
-from pharmacy.services import reports, trace
+from pharmacy.services import recalls, reports, trace
 from pharmacy.web import forms
 from pharmacy.web.common import get_pharmacy, today, username
 from pharmacy.web.errors import http_status
@@ -87,22 +87,26 @@ def _query_text(lot: str, kind: str, serial: str | None) -> str:
 def _recall_page(error: PharmacyError | None = None, status: int = 200, reason: str = ""):
     pharmacy = get_pharmacy()
     lot, kind, serial = _query()
-    rows, preview = None, None
+    rows, preview, standing = None, None, None
     if lot:
         try:
             rows = trace.recall(pharmacy, lot, kind, serial)
+            standing = recalls.now_active(pharmacy, trace.RECALL_KINDS.get(kind, ""), lot)
             if serial is None and current_user.can("trace.quarantine"):
                 preview = trace.quarantine_preview(pharmacy, lot, kind)
         except PharmacyError as refused:
             if error is None:
                 error, status = refused, http_status(refused)
-    return render_template("trace/recall.html", lot=lot, kind=kind, serial=serial, rows=rows, preview=preview,
+    bag_rows = [r for r in rows or [] if r["bag_serial"]]
+    return render_template("trace/recall.html", lot=lot, kind=kind, serial=serial, rows=None if rows is None else bag_rows,
+                           under_way=[r for r in rows or [] if not r["bag_serial"]], preview=preview, standing=standing,
                            query=_query_text(lot, kind, serial), error=error, reason=reason,
-                           summary=_summary(rows or [])), status
+                           summary=_summary(bag_rows)), status
 
 
 def _summary(rows: list[dict]) -> dict:
     """How many bags and patients, bags by state, and the patients who received the lot."""
+    rows = [r for r in rows if r["bag_serial"]]  # preparations under way have no bag yet
     given = {(r["patient_name"], r["patient_id"]) for r in rows if r["administration_started"] is not None}
     return {"bags": len(rows), "patients": len({r["patient_id"] for r in rows}),
             "states": sorted(Counter(r["state"] for r in rows).items()), "given_to": sorted(given, key=lambda p: p[1])}
@@ -160,6 +164,50 @@ def quarantine():
     flash(f"Quarantined {len(done['bags'])} bag(s) ({bags}) and {done['stock']} stock item(s) of "
           f"{_query_text(lot, kind, None)}.", "success")
     return redirect(url_for("trace.recall", lot=lot, kind=kind))
+
+
+# --- standing recalls -----------------------------------------------------------------------------
+def _standing_page(error: PharmacyError | None = None, status: int = 200, form: dict | None = None):
+    return render_template("trace/recalls.html", recalls=recalls.standing(get_pharmacy()), error=error,
+                           form=form or {}, kinds=recalls.KIND_NAMES), status
+
+
+@bp.get("/trace/recalls")
+@permission("trace.recall")
+def standing():
+    """Every recall, active or lifted: what, why, who recalled it and when, and who lifted it."""
+    return _standing_page()
+
+
+@bp.post("/trace/recalls")
+@permission("trace.quarantine")
+def record_recall():
+    """A recall notice recorded as a standing recall (the lot need not have been received yet):
+    everything of it is quarantined and refused at every step until a pharmacist lifts it."""
+    form = {name: (request.form.get(name) or "").strip() for name in ("kind", "lot_or_serial", "gtin", "reason")}
+    try:
+        done = recalls.recall(get_pharmacy(), username(), form["kind"], form["lot_or_serial"], form["reason"],
+                              form["gtin"] or None)
+    except PharmacyError as error:
+        return _standing_page(error, http_status(error), form)
+    flash(f"Recall R{done['recall']} recorded: {recalls.KIND_NAMES[form['kind']]} "
+          f"{recalls.normalise(form['lot_or_serial'])}. Quarantined {len(done['bags'])} bag(s) and {done['stock']} "
+          f"stock item(s); {len(done['preparations'])} preparation(s) under way stopped.", "success")
+    return redirect(url_for("trace.standing"))
+
+
+@bp.post("/trace/recalls/<int:recall_id>/lift")
+@permission("trace.quarantine")
+def lift_recall(recall_id: int):
+    """Lift a recall: the pharmacist's password (electronic signature) and a reason, audited."""
+    try:
+        row = recalls.lift(get_pharmacy(), username(), recall_id, request.form.get("password") or "",
+                           request.form.get("reason") or "")
+    except PharmacyError as error:
+        return _standing_page(error, http_status(error))
+    flash(f"Recall R{row.id} ({recalls.KIND_NAMES[row.kind]} {row.lot_or_serial}) lifted. What it quarantined "
+          "stays quarantined.", "success")
+    return redirect(url_for("trace.standing"))
 
 
 # --- histories ------------------------------------------------------------------------------------

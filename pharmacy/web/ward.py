@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from pharmacy import clock
+from pharmacy.domain import identity
+from pharmacy.domain import infusions as infusion_rules
 from pharmacy.domain.errors import AdministrationRefused, PharmacyError
-from pharmacy.services import administration
+from pharmacy.services import administration, coldchain
 from pharmacy.services import bags as bag_service
 from pharmacy.services import dashboard as overview
 from pharmacy.web import forms
@@ -51,11 +53,22 @@ def scan_bag():
         return _bag_page(error, http_status(error))
 
 
-def _verdict(verdict: administration.Verdict, status: int = 200, at_start: bool = False):
+def _verdict(verdict: administration.Verdict, status: int = 200, at_start: bool = False,
+             typed_error: PharmacyError | None = None, premed_error: PharmacyError | None = None):
     bag = bag_service.get_bag(get_pharmacy(), verdict.serial)
     return render_template("ward/verdict.html", verdict=verdict, bag=bag, patient=bag.preparation.order.patient,
                            wristband=forms.raw("wristband").strip(), state=bag_service.state_of(bag),
-                           now=clock.now(), at_start=at_start), status
+                           now=clock.now(), at_start=at_start, typed_reasons=identity.TYPED_REASONS,
+                           typed_error=typed_error, values=request.form, premed_error=premed_error,
+                           cold=coldchain.fridge_status(get_pharmacy(), verdict.serial)), status
+
+
+def _entry(wristband: str) -> identity.Entry:
+    """How the wristband came in (H7): scanned when it carries a symbology identifier or the page's
+    timing script said ``entry=scanned``; otherwise typed (no script, no field: typed). A typed one
+    keeps the reason chosen, if any (Start refuses it without)."""
+    return identity.entry(wristband, forms.raw("entry").strip(), forms.raw("typed_reason").strip(),
+                          forms.raw("typed_other"), require_reason=False)
 
 
 @bp.post("/check")
@@ -65,10 +78,24 @@ def check():
     pharmacy = get_pharmacy()
     serial = forms.text("bag", "The bag")
     try:
-        verdict = administration.bedside_check(pharmacy, username(), serial, forms.text("wristband", "The wristband scan"))
+        wristband = forms.text("wristband", "The wristband scan")
+        verdict = administration.bedside_check(pharmacy, username(), serial, wristband, _entry(wristband))
     except PharmacyError as error:
         return _wristband_page(serial, error, http_status(error))
     return _verdict(verdict)
+
+
+def _premedication() -> list[infusion_rules.GivenPremedication]:
+    """The pre-medication ticked as given on the verdict, each with its time (``premed_what_N``,
+    ``premed_given_N``, ``premed_at_N`` as a local date and time)."""
+    given, number = [], 0
+    while f"premed_what_{number}" in request.form:
+        what = forms.raw(f"premed_what_{number}").strip()
+        if forms.checked(f"premed_given_{number}"):
+            at = forms.local_datetime(f"premed_at_{number}", f"The time “{what}” was given", get_pharmacy().zone)
+            given.append(infusion_rules.GivenPremedication(what, at))
+        number += 1
+    return given
 
 
 @bp.post("/start")
@@ -78,21 +105,41 @@ def start():
     pharmacy = get_pharmacy()
     serial, wristband = forms.text("bag", "The bag"), forms.text("wristband", "The wristband scan")
     try:
-        record = administration.start(pharmacy, username(), serial, wristband)
+        record = administration.start(pharmacy, username(), serial, wristband, _entry(wristband), _premedication())
+    except (infusion_rules.PremedicationRequired, infusion_rules.PremedicationTimeInvalid, forms.FormError) as premed:
+        try:  # the verdict again, with the pre-medication to confirm (H17)
+            again = administration.bedside_check(pharmacy, username(), serial, wristband, _entry(wristband))
+        except PharmacyError as error:
+            return _wristband_page(serial, error, http_status(error))
+        return _verdict(again, http_status(premed), premed_error=premed)
+    except identity.TypedWithoutReason as typed:  # the verdict again, asking for the reason
+        try:
+            again = administration.bedside_check(pharmacy, username(), serial, wristband, identity.Entry(identity.TYPED))
+        except PharmacyError as error:
+            return _wristband_page(serial, error, http_status(error))
+        return _verdict(again, http_status(typed), typed_error=typed)
     except AdministrationRefused as refused:
-        verdict = administration.Verdict(False, serial, reasons=list(refused.reasons))
+        verdict = administration.Verdict(False, serial, reasons=list(refused.reasons),
+                                         entry=identity.Entry(identity.entry_method(wristband, forms.raw("entry").strip())))
         return _verdict(verdict, http_status(refused), at_start=True)
     except PharmacyError as error:
         return _wristband_page(serial, error, http_status(error))
-    flash(f"Infusion of bag {serial} started at {local(record.started_at, '%H:%M')}. "
-          "End it here when the bag is empty.", "success")
+    if record.interruptions:  # the bag's interrupted infusion goes on
+        flash(f"Infusion of bag {serial} resumed at {local(record.interruptions[-1]['resumed_at'], '%H:%M')}. "
+              "End it here when the bag is empty.", "success")
+    else:
+        flash(f"Infusion of bag {serial} started at {local(record.started_at, '%H:%M')}. "
+              "End it here when the bag is empty.", "success")
     return redirect(url_for("ward.infusions"))
 
 
-def _infusions(error: PharmacyError | None = None, status: int = 200):
+def _infusions(error: PharmacyError | None = None, status: int = 200, early: str | None = None):
+    """``early``: the bag whose early-end reasons are shown open (its end was refused without one)."""
     now = clock.now()
-    return render_template("ward/infusions.html", infusions=overview.infusions(get_pharmacy(), now - ENDED_SHOWN),
-                           now=now, error=error), status
+    rows = overview.infusions(get_pharmacy(), now - ENDED_SHOWN)
+    return render_template("ward/infusions.html", infusions=rows, now=now, error=error, early=early,
+                           end_reasons=infusion_rules.END_REASONS,
+                           early_fraction=infusion_rules.EARLY_END_FRACTION), status
 
 
 @bp.get("/infusions")
@@ -102,15 +149,16 @@ def infusions():
     return _infusions()
 
 
-def _ended(serial: str, reason: str | None):
+def _ended(serial: str, reason: str | None, detail: str | None = None):
     pharmacy = get_pharmacy()
     try:
-        record = administration.end(pharmacy, username(), serial, reason)
+        record = administration.end(pharmacy, username(), serial, reason, detail)
     except PharmacyError as error:
-        return _infusions(error, http_status(error))
-    what = "interrupted" if reason else "ended"
+        return _infusions(error, http_status(error), early=serial)
+    what = f"stopped early ({record.interrupted_reason})" if record.end_reason else "ended"
+    resume = " It may be resumed with the same bag: scan it again." if record.end_reason == infusion_rules.RESUMABLE_REASON else ""
     flash(f"Infusion of bag {serial} {what} at {local(record.ended_at, '%H:%M')}. Observe the patient until "
-          f"{administration.observation_until(pharmacy, record)}.", "success")
+          f"{administration.observation_until(pharmacy, record)}.{resume}", "success")
     return redirect(url_for("ward.infusions"))
 
 
@@ -124,9 +172,10 @@ def end(serial: str):
 @bp.post("/infusions/<serial>/interrupt")
 @permission("ward.bedside")
 def interrupt(serial: str):
-    """The infusion was stopped before the bag ran through, with the reason (reaction, line problem …)."""
+    """The infusion was stopped before the bag ran through, with its reason from the fixed list
+    (``domain.infusions.END_REASONS``; "other" says what): an interruption leaves the bag to be resumed."""
     try:
-        reason = forms.text("reason", "The reason for the interruption")
+        reason = forms.choice("reason", "why the infusion ended early", infusion_rules.END_REASONS)
     except PharmacyError as error:
-        return _infusions(error, http_status(error))
-    return _ended(serial, reason)
+        return _infusions(error, http_status(error), early=serial)
+    return _ended(serial, reason, forms.raw("detail"))

@@ -46,5 +46,6 @@ def test_a_quarantined_bag_is_discarded_by_a_pharmacist_only(pharmacy, clock):
     bags.store(pharmacy, "tech", bag.serial, factories.FRIDGE)
     coldchain.record(pharmacy, "tech", [(1, reading(factories.FRIDGE, clock.advance(minutes=5), 9.1))], "form")
     with pytest.raises(NotAllowed):
-        bags.dispose_bag(pharmacy, "tech", bag.serial, "Fridge excursion 9.1 °C")
-    assert bags.dispose_bag(pharmacy, "pharm", bag.serial, "Fridge excursion 9.1 °C").state == "destroyed"
+        bags.dispose_bag(pharmacy, "tech", bag.serial, "quarantine_reviewed", "Fridge excursion 9.1 °C", confirmed=True)
+    assert bags.dispose_bag(pharmacy, "pharm", bag.serial, "quarantine_reviewed", "Fridge excursion 9.1 °C",
+                            confirmed=True).state == "destroyed"

@@ -42,6 +42,12 @@ def test_a_nurse_scans_a_bag_and_a_wristband_and_gives_the_bag(live_server, brow
     assert nurse.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     shoot(nurse, shots, "42-bedside-give-this-bag")
 
+    # day 1 of the course: the corticosteroid and the herpes prophylaxis are confirmed with their time (H17)
+    premed = nurse.locator("fieldset.premed")
+    expect(premed.locator("input[type=checkbox]")).to_have_count(2)
+    for number in range(2):
+        nurse.locator(f"#premed-given-{number}").check()
+        nurse.locator(f"#premed-at-{number}").fill("2026-11-20T08:50")
     nurse.get_by_role("button", name="Start infusion").click()
     expect(nurse.locator(".flash")).to_contain_text("Infusion of bag BAG0000001 started at 09:20 CET")
     expect(nurse.locator(".infusion")).to_contain_text("Zofia Kowalczyk-Łęcka")
@@ -49,10 +55,12 @@ def test_a_nurse_scans_a_bag_and_a_wristband_and_gives_the_bag(live_server, brow
     assert bags.get_bag(pharmacy, bag.serial).state == "in_administration"
 
     clock.advance(minutes=14)  # within the idle timeout
-    nurse.locator("summary", has_text="Interrupt").click()
-    nurse.get_by_label("Why was the infusion stopped?").fill("Infusion reaction: rash, fever")
+    # 14 min of a 4 h infusion: an early end, its reason from the list (H8); the choice is shown open
+    expect(nurse.locator(".interrupt [data-early]")).to_contain_text("is an early end")
+    nurse.get_by_label("patient reaction").check()
+    nurse.get_by_label("What happened").fill("Infusion reaction: rash, fever")
     shoot(nurse, shots, "44-bedside-interrupt-with-reason")
-    nurse.get_by_role("button", name="Record interruption").click()
+    nurse.get_by_role("button", name="Record early end").click()
     expect(nurse.locator(".observe")).to_contain_text("Observe the patient until 11:34 CET")
     shoot(nurse, shots, "45-bedside-observation-after-the-infusion")
 
@@ -100,7 +108,8 @@ def test_the_dashboard_shows_amber_in_the_last_hour_and_red_when_expired(live_se
     page.clock.run_for(5 * 60 * 1000)  # five minutes later, by the page's own script
     expect(amber).to_have_text(re.compile(r"(15|14) min left"))
     page.locator("tr", has_text=first.serial).get_by_text("Discard").click()
-    expect(page.get_by_label(f"Why is bag {first.serial} destroyed?")).to_have_value("Expired: use-by passed")
+    expect(page.get_by_label(f"Why is bag {first.serial} destroyed?")).to_have_value("use_by_passed")
+    page.locator(f"#confirm-{first.serial}").check()  # "I have the bag in hand and it will be destroyed."
     shoot(page, shots, "51-dashboard-discard-an-expired-bag")
     page.get_by_role("button", name="Record as destroyed").click()
     expect(page.locator(".flash")).to_contain_text(f"Bag {first.serial} recorded as destroyed")

@@ -115,7 +115,9 @@ def test_technician_prepares_and_pharmacist_releases_a_lemtrada_bag(live_server,
     shoot(pharm, shots, "13-pharmacist-review-and-sign")
     pharm.get_by_role("button", name="Sign decision").click()
 
-    expect(pharm.locator(".use-by-time")).to_have_text("20 Nov 2026 17:00 CET")
+    expect(pharm.locator(".use-by-time:not(.start-by-time)")).to_have_text("20 Nov 2026 17:00 CET")
+    # the latest start under the default policy: the 4 h infusion ends by the use-by (SmPC 6.3)
+    expect(pharm.locator(".start-by-time")).to_have_text("20 Nov 2026 13:00 CET")
     shoot(pharm, shots, "14-released-use-by-and-label")
     label = pharm.get_by_role("link", name="Print label (PDF)")
     response = pharm.request.get(label.get_attribute("href"))

@@ -16,6 +16,8 @@ from pharmacy.services import demo, setup, stock
 from tests import factories
 from tests.integration.records import audit_entries, counts
 
+pytestmark = pytest.mark.hazard("H15")
+
 
 def verified(pharmacy) -> audit.Verification:
     return setup.verify_audit(pharmacy)

@@ -29,6 +29,7 @@ def moved(pharmacy, clock):
     return bag
 
 
+@pytest.mark.hazard("H6")
 def test_a_late_fridge_log_quarantines_a_bag_that_was_there_though_it_moved_on_since(pharmacy, clock, moved):
     result = coldchain.import_csv(pharmacy, "tech", "location,time,celsius\n"
                                   f"{factories.FRIDGE},2026-11-20T09:30:00+01:00,8.5\n")
@@ -93,8 +94,8 @@ def test_a_second_location_of_the_same_name_is_refused(pharmacy):
 def test_infusions_list_running_first_and_the_end_of_observation(pharmacy, clock):
     first = factories.released_bag(pharmacy, pharmacy.vial_serials[0])
     second = factories.released_bag(pharmacy, pharmacy.vial_serials[1], who=factories.patient("P-2", "Bruno Other"))
-    administration.start(pharmacy, "nurse", first.serial, "P-1")
-    administration.start(pharmacy, "nurse", second.serial, "P-2")
+    factories.start_infusion(pharmacy, first.serial, "P-1")
+    factories.start_infusion(pharmacy, second.serial, "P-2")
     clock.advance(hours=4)
     administration.end(pharmacy, "nurse", first.serial)
     found = dashboard.infusions(pharmacy, clock.now - timedelta(hours=24))

@@ -21,6 +21,7 @@ def _stored_bag(pharmacy):
     return bag
 
 
+@pytest.mark.hazard("H6")
 def test_a_reading_of_8_5_degrees_quarantines_the_bag_stored_there_smpc_6_3(pharmacy, clock):
     bag = _stored_bag(pharmacy)
     clock.advance(minutes=10)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from pharmacy.db.models import AuditEntry, Bag, Preparation, PreparationStep, Vial
+from pharmacy.db.models import AuditEntry, Bag, FalsificationIncident, Preparation, PreparationStep, Vial
 from pharmacy.domain.errors import PharmacyError
 from pharmacy.services import base, preparation, setup, stock
 from tests import factories
@@ -85,8 +85,14 @@ def test_twenty_technicians_at_once_never_share_a_vial_fork_the_chain_or_lose_an
                                 .where(PreparationStep.step.in_(("vial", "inspection", "diluent", "volume", "mixing", "sign")))
                                 ).scalar_one()
         entries_after = session.execute(select(func.count()).select_from(AuditEntry)).scalar_one()
+        # a vial scanned while another bench had it is a suspected falsification (EU FMD, H10): each such
+        # sighting is an incident with its own audit entry, kept although the scan was refused
+        incidents = session.execute(select(func.count()).select_from(FalsificationIncident)).scalar_one()
+        fmd_entries = session.execute(select(func.count()).select_from(AuditEntry)
+                                      .where(AuditEntry.action == "fmd.incident")).scalar_one()
     assert steps == 6 * len(pool)
-    assert entries_after - entries_before == 7 * len(pool)
+    assert fmd_entries == incidents
+    assert entries_after - entries_before == 7 * len(pool) + incidents
     result = setup.verify_audit(pharmacy)
     assert result.ok and result.checked == entries_after
 

@@ -28,6 +28,7 @@ def course_up_to(pharmacy, day: int):
     return made[-1]
 
 
+@pytest.mark.hazard("H8")
 def test_an_order_that_breaks_a_course_rule_is_entered_but_blocked(pharmacy):
     blocked = order(pharmacy, day=6)  # course 1 lasts 5 days (SmPC 4.2)
     assert blocked.state == "blocked"
@@ -35,6 +36,7 @@ def test_an_order_that_breaks_a_course_rule_is_entered_but_blocked(pharmacy):
     assert "SmPC 4.2" in blocked.violations[0]["message"]
 
 
+@pytest.mark.hazard("H8")
 def test_one_dose_per_patient_per_day_a_second_order_that_day_is_blocked(pharmacy):
     order(pharmacy, day=1)
     second = order(pharmacy, day=2)  # same patient, same date (SmPC 4.2: never two doses on one day)
@@ -111,6 +113,7 @@ def test_an_order_is_verified_once_a_second_verification_is_refused(pharmacy):
     assert counts(pharmacy)["audit"] == audit_before
 
 
+@pytest.mark.hazard("H16")
 def test_a_known_patient_identifier_with_another_name_is_refused(pharmacy):
     order(pharmacy)
     before = counts(pharmacy)

@@ -90,6 +90,7 @@ def test_an_order_not_yet_verified_is_not_prepared(pharmacy):
         preparation.start(pharmacy, "tech", entered.id)
 
 
+@pytest.mark.hazard("H3")
 def test_a_vial_of_another_product_is_refused(pharmacy):
     prep = prepared_until(pharmacy, "start")
     other = factories.NACL_SCAN
@@ -105,6 +106,7 @@ def test_a_vial_never_received_is_refused(pharmacy):
             "Vial serial NEVER0001 was never received")
 
 
+@pytest.mark.hazard("H9")
 def test_a_vial_that_expired_since_it_was_received_is_refused(pharmacy, clock):
     stock.receive(pharmacy, "tech", factories.vial_scan("SHORT0001", "S1", "261121"))  # usable through 21 Nov
     clock.set(datetime(2026, 11, 22, 9, 0, tzinfo=BRUSSELS))
@@ -117,6 +119,7 @@ def test_a_vial_that_expired_since_it_was_received_is_refused(pharmacy, clock):
     assert vial_state(pharmacy, "SHORT0001") == "received"
 
 
+@pytest.mark.hazard("H1")
 def test_water_for_injections_is_refused_as_diluent_and_nothing_is_recorded(pharmacy):
     # SmPC 6.6: sodium chloride 0.9% or glucose 5% only, "must not be diluted with other solvents".
     prep = prepared_until(pharmacy, "inspection")
@@ -126,12 +129,14 @@ def test_water_for_injections_is_refused_as_diluent_and_nothing_is_recorded(phar
     assert preparation.get(pharmacy, prep.id).diluent_lot_id is None
 
 
+@pytest.mark.hazard("H1")
 def test_a_glucose_bag_is_a_permitted_diluent(pharmacy):
     prep = prepared_until(pharmacy, "inspection")
     prep = preparation.scan_diluent(pharmacy, "tech", prep.id, prep.version, factories.GLUCOSE_SCAN)
     assert preparation.get(pharmacy, prep.id).diluent_lot.diluent_id == "glucose-5-100ml"
 
 
+@pytest.mark.hazard("H2")
 @pytest.mark.parametrize("entered", ["1.2 mL", "1.2 ml", "1200 uL", "1.25 mL", "1.15 mL"])
 def test_withdrawn_volumes_within_the_tolerance_are_recorded(pharmacy, entered):
     prep = prepared_until(pharmacy, "diluent")
@@ -139,6 +144,7 @@ def test_withdrawn_volumes_within_the_tolerance_are_recorded(pharmacy, entered):
     assert prep.withdrawn_entered == entered
 
 
+@pytest.mark.hazard("H2")
 @pytest.mark.parametrize("entered", ["1.3 mL", "1.1 mL", "2 mL"])
 def test_a_withdrawn_volume_out_of_tolerance_is_refused(pharmacy, entered):
     prep = prepared_until(pharmacy, "diluent")
@@ -147,6 +153,7 @@ def test_a_withdrawn_volume_out_of_tolerance_is_refused(pharmacy, entered):
             "1.2 mL ± 0.05 mL is required")
 
 
+@pytest.mark.hazard("H2")
 @pytest.mark.parametrize("entered, fragment", [("1.2 mg", "mass"), ("12", "unit")])
 def test_a_volume_in_the_wrong_dimension_or_without_unit_is_refused(pharmacy, entered, fragment):
     prep = prepared_until(pharmacy, "diluent")
@@ -211,6 +218,7 @@ def test_signing_with_a_wrong_password_is_refused_and_no_bag_is_made(pharmacy):
             "Password not accepted", "nothing was recorded")
 
 
+@pytest.mark.hazard("H4")
 def test_the_use_by_is_eight_hours_after_dilution(pharmacy, clock):
     # SmPC 6.3: chemical and physical in-use stability 8 hours at 2–8 °C.
     prep = prepared_until(pharmacy, "volume")
@@ -221,6 +229,7 @@ def test_the_use_by_is_eight_hours_after_dilution(pharmacy, clock):
     assert bag.use_by == datetime(2026, 11, 20, 16, 17, tzinfo=UTC)  # 17:17 in Brussels, floored to the minute
 
 
+@pytest.mark.hazard("H5")
 def test_eight_hours_are_eight_real_hours_across_the_change_to_summer_time(pharmacy, clock):
     clock.set(datetime(2027, 3, 27, 22, 0, tzinfo=BRUSSELS))  # CET; clocks go forward at 02:00 on 28 March
     prep = prepared_until(pharmacy, "mixing")
@@ -228,6 +237,7 @@ def test_eight_hours_are_eight_real_hours_across_the_change_to_summer_time(pharm
     assert bag.use_by.astimezone(BRUSSELS) == datetime(2027, 3, 28, 7, 0, tzinfo=BRUSSELS)  # CEST: 8 real hours
 
 
+@pytest.mark.hazard("H4")
 def test_the_use_by_is_capped_by_the_vial_lot_expiry_at_the_end_of_that_day(pharmacy, clock):
     stock.receive(pharmacy, "tech", factories.vial_scan("LASTDAY01", "LD1", "261120"))  # expires today
     clock.set(datetime(2026, 11, 20, 19, 30, tzinfo=BRUSSELS))

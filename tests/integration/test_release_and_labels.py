@@ -40,6 +40,7 @@ def test_a_second_pharmacist_releases_the_bag_under_signature_and_it_is_audited(
     assert entry.username == "pharm" and entry.new["signature"] == "Petra Pharmacist"
 
 
+@pytest.mark.hazard("H11")
 def test_the_preparer_cannot_check_their_own_bag(pharmacy):
     # SPEC 3, separation of duties: a pharmacist who prepared a bag cannot release it.
     prep, bag = signed(pharmacy, preparer="pharm")
@@ -67,6 +68,7 @@ def test_release_needs_the_checkers_password(pharmacy):
     assert bag_state(pharmacy, bag.serial) == "awaiting_check"
 
 
+@pytest.mark.hazard("H4")
 def test_a_bag_past_its_use_by_cannot_be_released(pharmacy, clock):
     prep, bag = signed(pharmacy)
     clock.set(bag.use_by)  # at the use-by minute the bag is expired (SmPC 6.3: 8 hours)
@@ -102,6 +104,7 @@ def test_a_rejection_needs_a_reason(pharmacy):
             "Say why the bag is rejected")
 
 
+@pytest.mark.hazard("H13")
 def test_only_a_released_bag_gets_a_label(pharmacy):
     _prep, bag = signed(pharmacy)
     before = counts(pharmacy)
@@ -125,6 +128,7 @@ def test_the_second_print_is_a_reprint_numbered_and_audited(pharmacy):
     assert "REPRINT 1" in PdfReader(io.BytesIO(second.pdf)).pages[0].extract_text()
 
 
+@pytest.mark.hazard("H4")
 def test_an_expired_released_bag_gets_no_label(pharmacy, clock):
     bag = factories.released_bag(pharmacy, pharmacy.vial_serials[0])
     clock.set(bag.use_by)

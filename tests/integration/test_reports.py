@@ -118,7 +118,7 @@ def seed(pharmacy, clock, recall: bool = True) -> Seeded:
     clock.set(at(D1, 10))
     bags.store(pharmacy, "tech", s.B, fridge)
     clock.set(at(D1, 11))
-    administration.start(pharmacy, "nurse", s.A, "P-1")
+    factories.start_infusion(pharmacy, s.A, "P-1")
     clock.set(at(D1, 15))
     administration.end(pharmacy, "nurse", s.A)
 
@@ -135,9 +135,9 @@ def seed(pharmacy, clock, recall: bool = True) -> Seeded:
     _prepare(pharmacy, clock, at(D2, 9, 30), _order(pharmacy, anna, 1, 2, D2), "TK123A000003", NACL_SCAN, "tech")
     _decide(pharmacy, clock, at(D2, 9, 40), s.D, "pharm2", "rejected", "bag leaking at the port")
     clock.set(at(D2, 9, 45))
-    bags.dispose_bag(pharmacy, "tech", s.D, "rejected at check: leaking")
+    bags.dispose_bag(pharmacy, "tech", s.D, "other", "rejected at check: leaking", confirmed=True)
     clock.set(at(D2, 10))
-    bags.dispose_bag(pharmacy, "pharm", s.B, "-expired: patient did not come")
+    bags.dispose_bag(pharmacy, "pharm", s.B, "other", "-expired: patient did not come", confirmed=True)
     clock.set(at(D2, 12, 30))
     coldchain.record(pharmacy, "tech", [(1, reading(fridge, at(D2, 8), 4.9)), (2, reading(fridge, at(D2, 12), 5.0))],
                      "form")
@@ -177,7 +177,7 @@ WEEK = reports.Period(D1, D4)
 
 
 def test_the_recall_quarantined_the_two_bags_not_yet_given_and_the_lots_last_vial(seeded):
-    assert seeded.recalled == {"bags": [seeded.E, seeded.F], "stock": 1}
+    assert seeded.recalled == {"bags": [seeded.E, seeded.F], "stock": 1, "preparations": []}
 
 
 def test_the_recall_of_k123a_names_every_bag_patient_state_print_and_administration(pharmacy, seeded):
@@ -211,13 +211,13 @@ def test_a_recall_names_the_lot_kind(pharmacy):
 def test_the_quarantine_preview_changes_nothing_and_matches_the_action(pharmacy, clock):
     bag = factories.released_bag(pharmacy, pharmacy.vial_serials[0])
     before = len(audit_entries(pharmacy))
-    assert trace.quarantine_preview(pharmacy, "K123A") == {"bags": [bag.serial], "stock": 5}
+    assert trace.quarantine_preview(pharmacy, "K123A") == {"bags": [bag.serial], "stock": 5, "preparations": []}
     assert len(audit_entries(pharmacy)) == before
     with pytest.raises(PharmacyError, match="recall reason"):
         trace.quarantine_preview(pharmacy, "K123A", reason="short")
     assert trace.quarantine_lot(pharmacy, "pharm", "K123A", "vial", RECALL_REASON, expected_bags=1,
-                                expected_stock=5) == {"bags": [bag.serial], "stock": 5}
-    assert trace.quarantine_preview(pharmacy, "K123A") == {"bags": [], "stock": 0}
+                                expected_stock=5) == {"bags": [bag.serial], "stock": 5, "preparations": []}
+    assert trace.quarantine_preview(pharmacy, "K123A") == {"bags": [], "stock": 0, "preparations": []}
 
 
 def test_a_quarantine_confirmed_for_other_counts_than_the_lots_is_refused_and_changes_nothing(pharmacy, clock):
@@ -239,6 +239,8 @@ def test_the_recall_is_audited_per_bag_and_per_vial_with_the_reason(pharmacy, se
         ("pharm", "bag.quarantine", {"state": "awaiting_check"}, {"state": "quarantined"},
          f"recall of vial lot K123A: {RECALL_REASON}"),
         ("pharm", "vial.quarantine", {"state": "received"}, {"state": "quarantined"}, f"recall of lot K123A: {RECALL_REASON}"),
+        ("pharm", "vial.quarantine", {"state": "in_use"}, {"state": "quarantined"},  # the vial of the bag awaiting check
+         f"recall of vial lot K123A (vial in a preparation): {RECALL_REASON}"),
     ]
     assert all(e.at == at(D4, 10) for e in entries)
 
@@ -405,7 +407,8 @@ def test_bags_whose_use_by_passed_unused(pharmacy, seeded):
 def test_a_bag_still_in_date_or_destroyed_before_its_use_by_has_not_expired_unused(pharmacy, clock):
     fresh = factories.released_bag(pharmacy, pharmacy.vial_serials[0])
     dropped = factories.released_bag(pharmacy, pharmacy.vial_serials[1], factories.patient("P-9", "Dora Drop"))
-    bags.dispose_bag(pharmacy, "tech", dropped.serial, "dropped on the floor")
+    bags.dispose_bag(pharmacy, "tech", dropped.serial, "contaminated", "dropped on the floor", confirmed=True,
+                     signer="pharm", password=factories.PASSWORDS["pharm"])  # in date: a pharmacist signs
     today = factories.today(pharmacy)
     assert reports.expired_unused(pharmacy, reports.Period(today, today)) == []
     clock.advance(hours=9)
@@ -449,13 +452,15 @@ def test_the_audit_export_holds_every_matching_entry_oldest_first_across_batches
     mine = list(reports.audit_export(pharmacy, batch=3, username="nurse"))
     assert [(r["action"], r["at"]) for r in mine] == [("administration.start", at(D1, 11)),
                                                       ("administration.end", at(D1, 15))]
-    assert json.loads(mine[0]["new"]) == {"patient": "P-1", "state": "in_administration"}
+    assert {k: v for k, v in json.loads(mine[0]["new"]).items() if k in ("patient", "state")} == {
+        "patient": "P-1", "state": "in_administration"}
+    assert json.loads(mine[0]["new"])["premedication"][0]["what"].startswith("Corticosteroid")  # H17
 
 
 def test_the_audit_export_stops_at_the_entries_that_existed_when_it_began(pharmacy, seeded):
     export = reports.audit_export(pharmacy, batch=5)
     first = next(export)
-    stock.receive(pharmacy, "tech", vial_scan("LATE000001"))
+    stock.receive(pharmacy, "tech", vial_scan("LATE000001", "L300C"))  # K123A is recalled: its receipt is refused
     assert [first["id"], *(r["id"] for r in export)] == [e.id for e in audit_entries(pharmacy)][:-1]
 
 

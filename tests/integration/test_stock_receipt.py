@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from pharmacy.db.models import DiluentLot, Vial
+from pharmacy.db.models import DiluentLot, FalsificationIncident, Vial
 from pharmacy.domain.errors import CheckDigitError, DuplicateSerial, Expired, NotAllowed, PharmacyError, ScanError, UnknownProduct
 from pharmacy.domain.gs1 import GS, with_check_digit
 from pharmacy.services import demo, stock
@@ -27,12 +27,29 @@ def refused_and_nothing_recorded(pharmacy, raw: str, error: type[PharmacyError],
     return caught
 
 
+def refused_as_a_suspected_falsification(pharmacy, raw: str, *fragments: str) -> None:
+    """A serial seen again (EU FMD, issue 12 point 8): refused and nothing received, but — unlike any
+    other refusal — the incident is kept (its own transaction), and the pack in stock is set aside."""
+    before = counts(pharmacy)
+    with pytest.raises(DuplicateSerial) as caught:
+        stock.receive(pharmacy, "tech", raw)
+    assert all(fragment in caught.value.message for fragment in fragments)
+    assert "set aside as a suspected falsification" in caught.value.message
+    assert "a pharmacist was alerted" in caught.value.message
+    after = counts(pharmacy)
+    assert (after["vials"], after["refusals"]) == (before["vials"], before["refusals"] + 1)
+    with pharmacy.uow(readonly=True) as uow:
+        assert uow.session.execute(select(func.count()).select_from(FalsificationIncident)).scalar_one() == 1
+    assert last_refusal(pharmacy).message == caught.value.message
+
+
 def test_an_unknown_gtin_is_refused_naming_the_gtin(pharmacy):
     raw = f"]d201{UNKNOWN_GTIN}21SER1{GS}10L1{GS}17280630"
     refused_and_nothing_recorded(pharmacy, raw, UnknownProduct, f"GTIN {UNKNOWN_GTIN} is not a product",
                                  "Nothing was received")
 
 
+@pytest.mark.hazard("H9")
 def test_an_expired_pack_is_refused_with_its_expiry_date(pharmacy):
     refused_and_nothing_recorded(pharmacy, scan("expired pack (2024)"), Expired, "lot K100Z", "expired on 31 Jan 2024")
 
@@ -48,17 +65,19 @@ def test_an_expiry_in_month_13_is_refused_as_a_malformed_expiry(pharmacy):
     refused_and_nothing_recorded(pharmacy, scan("malformed expiry month 13"), ScanError, "(17)", "expiry")
 
 
+@pytest.mark.hazard("H10")
 def test_a_serial_already_received_is_refused_as_a_possible_falsification(pharmacy):
     raw = scan("valid FMD pack, symbology id")
     stock.receive(pharmacy, "tech", raw)
-    refused_and_nothing_recorded(pharmacy, raw, DuplicateSerial, "Serial LEM0000000001", "already known (received)",
-                                 "falsified pack", "Quarantine the pack")
+    refused_as_a_suspected_falsification(pharmacy, raw, "Serial LEM0000000001", "already known (received)",
+                                         "falsified pack", "Quarantine the pack")
 
 
+@pytest.mark.hazard("H10")
 def test_a_serial_already_used_in_a_bag_is_refused_saying_so(pharmacy):
     factories.released_bag(pharmacy, pharmacy.vial_serials[0])
-    refused_and_nothing_recorded(pharmacy, factories.vial_scan(pharmacy.vial_serials[0]), DuplicateSerial,
-                                 "already known (used)", "falsified")
+    refused_as_a_suspected_falsification(pharmacy, factories.vial_scan(pharmacy.vial_serials[0]),
+                                         "already known (used)", "falsified")
 
 
 def test_a_serialised_pack_without_a_serial_is_refused(pharmacy):

@@ -16,6 +16,8 @@ from pharmacy.services import preparation
 from tests import factories
 from tests.integration.records import audit_entries
 
+pytestmark = pytest.mark.hazard("H10")
+
 
 def _started(pharmacy, patient_id: str, preparer: str) -> Preparation:
     order = factories.verified_order(pharmacy, factories.patient(patient_id, f"Patient {patient_id}"))

@@ -27,6 +27,8 @@ from pharmacy.domain.courses import (
     check_course,
 )
 
+pytestmark = pytest.mark.hazard("H8")
+
 D = datetime.date
 LEMTRADA = CourseRules(days_per_course=(5, 3, 3, 3), months_between_courses=12, max_doses_per_day=1)
 

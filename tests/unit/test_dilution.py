@@ -125,6 +125,7 @@ def test_a_withdrawn_volume_within_the_tolerance_is_accepted_smpc_6_6(lemtrada, 
 # The measured volume is shown to 0.01 mL, the precision of the tolerance, so the message says why.
 @pytest.mark.parametrize("entered, shown", [("1.14 mL", "1.14 mL"), ("1.26 mL", "1.26 mL"), ("1.0 mL", "1 mL"),
                                             ("12 mL", "12 mL"), ("120 uL", "0.12 mL")])
+@pytest.mark.hazard("H2")
 def test_a_withdrawn_volume_outside_the_tolerance_is_refused_smpc_6_6(lemtrada, entered, shown):
     measured = parse_quantity(entered, VOLUME)
     with pytest.raises(VolumeOutOfTolerance) as caught:
@@ -136,6 +137,7 @@ def test_a_withdrawn_volume_outside_the_tolerance_is_refused_smpc_6_6(lemtrada, 
 
 
 # --- the diluent (SmPC 6.2 and 6.6) ---------------------------------------------------------------------
+@pytest.mark.hazard("H1")
 @pytest.mark.parametrize("diluent_id", ["sodium-chloride-0.9-100ml", "glucose-5-100ml"])
 def test_sodium_chloride_0_9_and_glucose_5_in_100_ml_are_accepted_smpc_6_6(catalog, lemtrada, diluent_id):
     assert check_diluent(lemtrada, catalog.diluents[diluent_id]) is None
@@ -145,6 +147,7 @@ def test_the_permitted_diluents_are_named_for_the_user(lemtrada):
     assert permitted_names(lemtrada) == "Sodium chloride 0.9% 100 mL or Glucose 5% 100 mL"
 
 
+@pytest.mark.hazard("H1")
 def test_water_for_injections_is_refused_and_the_permitted_diluents_named_smpc_6_6(catalog, lemtrada):
     with pytest.raises(WrongDiluent) as caught:
         check_diluent(lemtrada, catalog.diluents["water-for-injections-100ml"])
@@ -155,6 +158,7 @@ def test_water_for_injections_is_refused_and_the_permitted_diluents_named_smpc_6
     assert caught.value.details["diluent"] == "water-for-injections-100ml"
 
 
+@pytest.mark.hazard("H1")
 def test_an_unknown_bag_is_refused_and_the_permitted_diluents_named_smpc_6_6(lemtrada):
     with pytest.raises(WrongDiluent) as caught:
         check_diluent(lemtrada, None, scanned="09506000134444")
@@ -163,6 +167,7 @@ def test_an_unknown_bag_is_refused_and_the_permitted_diluents_named_smpc_6_6(lem
     assert "LEMTRADA may only be diluted in Sodium chloride 0.9% 100 mL or Glucose 5% 100 mL." in message
 
 
+@pytest.mark.hazard("H1")
 def test_a_250_ml_sodium_chloride_bag_is_refused_smpc_6_6(catalog, lemtrada):
     sodium_chloride = catalog.diluents["sodium-chloride-0.9-100ml"]
     big_bag = replace(sodium_chloride, id="sodium-chloride-0.9-250ml", volume=Q_(250, "mL"), gtins=("09506000134444",))

@@ -150,8 +150,10 @@ def test_an_expired_bag_is_refused_under_either_policy(policy):
     )
 
 
-def test_policy_end_allows_a_4_hour_infusion_that_ends_at_use_by_smpc_4_2():
-    assert check_administration_window(DEADLINE - FOUR_HOURS, DEADLINE, FOUR_HOURS, "end", BRUSSELS) is None
+def test_policy_end_allows_a_4_hour_infusion_started_a_minute_before_start_by_smpc_4_2():
+    # START BY = use-by − 4 h; from that minute on the start is refused (tests/unit/test_start_by.py)
+    now = DEADLINE - FOUR_HOURS - timedelta(minutes=1)
+    assert check_administration_window(now, DEADLINE, FOUR_HOURS, "end", BRUSSELS) is None
 
 
 def test_policy_end_refuses_a_4_hour_infusion_that_would_end_after_use_by_smpc_4_2():

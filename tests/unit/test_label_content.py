@@ -14,6 +14,8 @@ from pharmacy.printing.stocks import load_stock
 
 from .label_helpers import GSRN, GTIN, make_label
 
+pytestmark = pytest.mark.hazard("H12")
+
 
 def test_the_datamatrix_carries_gtin_batch_local_use_by_and_serial_in_that_order():
     # use-by 16:15 UTC is 17:15 in Brussels in March (CET): AI 7003 is local time

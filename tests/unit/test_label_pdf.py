@@ -56,6 +56,7 @@ def test_printing_nothing_is_refused():
         render_labels([], load_stock("bag-100x70"))
 
 
+@pytest.mark.hazard("H12")
 @pytest.mark.parametrize("stock_name, index", PAGES)
 def test_both_barcodes_scan_to_exactly_the_element_string_meant(pdfs, stock_name, index):
     bag, stock = BAGS[index], load_stock(stock_name)
@@ -112,12 +113,16 @@ def test_the_fonts_are_embedded_dejavu_and_nothing_else(pdfs):
 
 
 @pytest.mark.parametrize("stock_name, index", PAGES)
-def test_the_use_by_is_the_largest_text_on_the_label(pdfs, stock_name, index):
+def test_start_by_and_use_by_are_the_largest_text_on_the_label(pdfs, stock_name, index):
     runs = text_sizes(pdfs[stock_name], index)
     largest = max(size for size, _ in runs)
     at_largest = " ".join(text for size, text in runs if size == largest)
     assert "USE BY" in at_largest and "2026-03-10 17:15 CET" in at_largest
-    assert at_largest.replace("USE BY", "").replace("2026-03-10 17:15 CET", "").strip() == ""
+    assert "START BY" in at_largest and "2026-03-10 13:15 CET" in at_largest
+    rest = at_largest
+    for printed in ("START BY", "2026-03-10 13:15 CET", "USE BY", "2026-03-10 17:15 CET"):
+        rest = rest.replace(printed, "")
+    assert rest.strip() == ""
     others = [size for size, text in runs if size < largest]
     assert max(others) <= largest * 0.8  # clearly larger, not by a hair
 
@@ -133,6 +138,7 @@ def test_the_use_by_is_the_largest_text_on_the_label(pdfs, stock_name, index):
          "Prepared 2026-03-29 00:30 CET", "2603290930"),
     ],
 )
+@pytest.mark.hazard("H5")
 def test_use_by_across_a_daylight_saving_change_is_local_time_in_text_and_barcode(
     diluted, use_by, printed, ai_7003
 ):

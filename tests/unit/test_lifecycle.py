@@ -39,6 +39,15 @@ EXPECTED = {
         ("in_preparation", E.SIGN, "prepared", "prep.work"),
         ("prepared", E.RELEASE, "released", "check.release"),
         ("prepared", E.REJECT, "rejected", "check.release"),
+        # H19: a mistaken order is cancelled, a doubtful one held, before any preparation
+        ("entered", E.CANCEL, "cancelled", "orders.cancel"),
+        ("blocked", E.CANCEL, "cancelled", "orders.cancel"),
+        ("verified", E.CANCEL, "cancelled", "orders.cancel"),
+        ("held", E.CANCEL, "cancelled", "orders.cancel"),
+        ("entered", E.HOLD, "held", "orders.hold"),
+        ("blocked", E.HOLD, "held", "orders.hold"),
+        ("verified", E.HOLD, "held", "orders.hold"),
+        ("held", E.LIFT_HOLD, "entered", "orders.hold"),
     },
     "preparation": {
         ("started", E.SCAN_VIAL, "vial_scanned", "prep.work"),
@@ -54,6 +63,7 @@ EXPECTED = {
     "bag": {
         ("awaiting_check", E.RELEASE, "released", "check.release"),
         ("awaiting_check", E.REJECT, "rejected", "check.release"),
+        ("quarantined", E.REJECT, "quarantined", "check.release"),
         ("released", E.PRINT_LABEL, "released", "bags.label"),
         ("stored", E.PRINT_LABEL, "stored", "bags.label"),
         ("released", E.STORE, "stored", "bags.handle"),
@@ -61,6 +71,13 @@ EXPECTED = {
         ("released", E.START_INFUSION, "in_administration", "ward.bedside"),
         ("stored", E.START_INFUSION, "in_administration", "ward.bedside"),
         ("in_administration", E.END_INFUSION, "administered", "ward.bedside"),
+        ("interrupted", E.END_INFUSION, "administered", "ward.bedside"),
+        ("in_administration", E.INTERRUPT, "interrupted", "ward.bedside"),
+        ("interrupted", E.RESUME, "in_administration", "ward.bedside"),
+        ("interrupted", E.RECALL, "quarantined", "trace.quarantine"),
+        ("interrupted", E.DISPOSE, "destroyed", "bags.handle"),
+        ("stored", E.TAKE_OUT, "released", "bags.handle"),
+        ("released", E.EXCURSION, "quarantined", "temps.record"),
         ("stored", E.EXCURSION, "quarantined", "temps.record"),
         ("awaiting_check", E.RECALL, "quarantined", "trace.quarantine"),
         ("released", E.RECALL, "quarantined", "trace.quarantine"),
@@ -78,6 +95,10 @@ EXPECTED = {
         ("in_use", E.FAIL_INSPECTION, "rejected", "prep.work"),
         ("in_use", E.CONSUME, "used", "check.release"),
         ("received", E.RECALL, "quarantined", "trace.quarantine"),
+        ("in_use", E.RECALL, "quarantined", "trace.quarantine"),
+        ("quarantined", E.CONSUME, "quarantined", "check.release"),
+        ("received", E.SUSPECT, "suspect", "stock.receive"),
+        ("suspect", E.CLEAR_SUSPICION, "received", "fmd.resolve"),
     },
     "lot": {
         ("received", E.SCAN_DILUENT, "received", "prep.work"),
@@ -162,11 +183,15 @@ def test_the_derived_sets_the_services_use():
     assert set(lifecycle.PREP_NEXT_STEP) == set(lifecycle.PREP_ACTIVE)
     assert lifecycle.ORDER_TO_VERIFY == (OrderState.ENTERED, OrderState.BLOCKED)
     assert OrderState.REJECTED not in lifecycle.ORDER_COUNTS_FOR_COURSE
-    assert set(lifecycle.ORDER_COUNTS_FOR_COURSE) == set(OrderState) - {OrderState.REJECTED}
+    # H19: a cancelled order is not a dose; a held one may still be given, so it counts
+    assert set(lifecycle.ORDER_COUNTS_FOR_COURSE) == set(OrderState) - {OrderState.REJECTED, OrderState.CANCELLED}
+    assert OrderState.HELD in lifecycle.ORDER_COUNTS_FOR_COURSE
+    assert lifecycle.ORDER_PENDING == (OrderState.ENTERED, OrderState.BLOCKED, OrderState.HELD)
+    assert set(ORDER.sources(Event.CANCEL)) & set(lifecycle.ORDER_ON_WORKLIST) == {OrderState.VERIFIED}
     assert lifecycle.BAG_LABELLABLE == (BagState.RELEASED, BagState.STORED)
     assert lifecycle.BAG_LIVE == (BagState.AWAITING_CHECK, BagState.RELEASED, BagState.STORED)
-    assert set(BAG.sources(Event.RECALL)) == {*lifecycle.BAG_LIVE, BagState.EXPIRED}
-    assert VIAL.sources(Event.RECALL) == (VialState.RECEIVED,) and LOT.sources(Event.RECALL) == (LotState.RECEIVED,)
+    assert set(BAG.sources(Event.RECALL)) == {*lifecycle.BAG_LIVE, BagState.EXPIRED, BagState.INTERRUPTED}
+    assert VIAL.sources(Event.RECALL) == (VialState.RECEIVED, VialState.IN_USE) and LOT.sources(Event.RECALL) == (LotState.RECEIVED,)
     assert ORDER.sources(Event.VERIFY) == lifecycle.ORDER_TO_VERIFY
     assert PREPARATION.sources(Event.SIGN) == (PrepState.MIXED,)
 

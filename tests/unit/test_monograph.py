@@ -289,6 +289,8 @@ def test_a_second_product_added_as_a_file_loads_beside_lemtrada(with_examplumab)
     assert product.premedication == ()
     assert product.in_use_limit == timedelta(hours=24)
     assert product.in_use_carton_text == ""  # optional: the file gives none
+    # optional too: without ``infusion.min_interval`` two starts are at least the infusion and its observation apart
+    assert product.min_interval == product.infusion_duration + product.observation == Q_(3, "h")
 
 
 def test_the_second_products_dose_maths_come_from_its_data(with_examplumab):

@@ -33,3 +33,13 @@ def test_the_report_shows_each_hazard_with_its_tests_and_their_outcome(tmp_path)
     assert "| H3 | Wrong product | controlled | NO TEST | — |" in text
     pages = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.read_bytes())).pages)
     assert "Safety evidence" in pages and "NO TEST" in pages and "1 of 1 NOT PASSED" in pages
+    assert "tests/b.py::test_three" in pages and "failed" in pages
+
+
+def test_a_hazard_with_a_hundred_tests_still_makes_a_readable_pdf(tmp_path):
+    evidence = Evidence({"H1": Hazard("H1", "Wrong diluent", "controlled")})
+    evidence.tests = {"H1": [f"tests/unit/test_many.py::test_case_{n}" for n in range(100)]}
+    evidence.outcomes = dict.fromkeys(evidence.tests["H1"], "passed")
+    _markdown, pdf = write_report(evidence, tmp_path)
+    reader = PdfReader(io.BytesIO(pdf.read_bytes()))
+    assert len(reader.pages) > 1 and "test_case_99" in "".join(page.extract_text() for page in reader.pages)

@@ -32,7 +32,7 @@ def test_the_openapi_document_and_the_routes_agree(app, api):
         if rule.rule.startswith("/api/v1/") and rule.endpoint != "api.openapi_document":
             path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
             routed |= {(path, m) for m in rule.methods - {"HEAD", "OPTIONS"}}
-    assert documented == routed and len(routed) == 8
+    assert documented == routed and len(routed) == 9
     assert document["components"]["schemas"]["Error"]["required"] == ["code", "message"]
 
 
@@ -53,10 +53,11 @@ def test_stock_receipt_by_api_and_its_refusal_with_a_stable_code(api):
     assert response.status_code == 201 and response.get_json()["serial"] == "API0001"
     again = api("POST", "/stock/receive", json={"scan": vial_scan("API0001")})
     assert again.status_code == 409
-    assert again.get_json()["code"] == "serial_already_known" and "falsified" in again.get_json()["message"]
+    assert again.get_json()["code"] == "suspected_falsification" and "falsified" in again.get_json()["message"]
     assert api("POST", "/stock/receive", json=["not an object"]).get_json()["code"] == "bad_request"
 
 
+@pytest.mark.hazard("H8")
 def test_an_order_by_api_reports_its_course_rule_breaches(api, clock):
     body = {"patient": {"identifier": "P-API", "name": "Api Patient", "date_of_birth": "1970-05-05", "ward": "W1"},
             "product": "lemtrada", "course": 2, "course_day": 1, "scheduled_on": "2026-11-20"}
@@ -74,7 +75,10 @@ def test_bedside_check_start_and_end_by_api(api, pharmacy, clock):
     assert wrong.get_json()["ok"] is False and wrong.get_json()["reasons"][0]["code"] == "unknown_patient"
     right = api("POST", "/bedside/check", who="nurse", json={"bag_scan": bag.serial, "patient_scan": "P-1"})
     assert right.get_json() == {**right.get_json(), "ok": True, "reasons": []}
-    assert api("POST", "/administrations", who="nurse", json={"bag_scan": bag.serial, "patient_scan": "P-1"}).status_code == 201
+    typed = {"bag_scan": bag.serial, "patient_scan": "P-1", "patient_entry_reason": "scanner_broken",  # typed: H7
+             "premedication": [{"what": p.what, "given_at": p.given_at.isoformat()}  # day 1: H17
+                               for p in factories.premedication_given(pharmacy)]}
+    assert api("POST", "/administrations", who="nurse", json=typed).status_code == 201
     again = api("POST", "/administrations", who="nurse", json={"bag_scan": bag.serial, "patient_scan": "P-1"})
     assert again.status_code == 422 and again.get_json()["reasons"][0]["code"] == "already_given"
     clock.advance(hours=4)
@@ -83,6 +87,7 @@ def test_bedside_check_start_and_end_by_api(api, pharmacy, clock):
     assert api("GET", f"/bags/{bag.serial}", who="auditor").get_json()["state"] == "administered"
 
 
+@pytest.mark.hazard("H6")
 def test_temperatures_by_api_quarantine_and_report_bad_readings(api, pharmacy, clock):
     bag = factories.released_bag(pharmacy, pharmacy.vial_serials[0])
     bags.store(pharmacy, "tech", bag.serial, factories.FRIDGE)
@@ -95,6 +100,7 @@ def test_temperatures_by_api_quarantine_and_report_bad_readings(api, pharmacy, c
     assert body["errors"][0]["index"] == 1 and "UTC offset" in body["errors"][0]["message"]
 
 
+@pytest.mark.hazard("H14")
 def test_recall_by_api_for_pharmacists_and_auditors(api, pharmacy, clock):
     bag = factories.released_bag(pharmacy, pharmacy.vial_serials[0], diluent=NACL_SCAN)
     rows = api("GET", "/recall/K123A", who="auditor").get_json()

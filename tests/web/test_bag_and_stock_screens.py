@@ -56,13 +56,16 @@ def test_a_released_bag_is_stored_in_the_fridge(signed_in, pharmacy):
     assert factories.FRIDGE in text(tech.get(f"/bags/{bag.serial}"))
 
 
-def test_disposal_needs_a_reason(signed_in, pharmacy):
+def test_disposal_needs_a_reason_from_the_list(signed_in, pharmacy):
     bag = factories.released_bag(pharmacy, pharmacy.vial_serials[0])
     nurse = signed_in("nurse")
     nurse.get(f"/bags/{bag.serial}")
-    refused = nurse.post(f"/bags/{bag.serial}/dispose", {"reason": "bad"})
-    assert refused.status_code == 422 and "Say why the bag is destroyed" in text(refused)
-    assert nurse.post(f"/bags/{bag.serial}/dispose", {"reason": "Dropped on the floor"}).status_code == 302
+    refused = nurse.post(f"/bags/{bag.serial}/dispose", {"reason": "bad", "confirm": "on"})
+    assert refused.status_code == 422 and "Choose why the bag is destroyed from the list" in text(refused)
+    # the bag is released and in date: a pharmacist signs its destruction (issue 12 point 8)
+    assert nurse.post(f"/bags/{bag.serial}/dispose", {"reason": "contaminated", "note": "Dropped on the floor",
+                                                      "confirm": "on", "signer": "pharm",
+                                                      "password": factories.PASSWORDS["pharm"]}).status_code == 302
     assert bags.get_bag(pharmacy, bag.serial).state == "destroyed"
 
 

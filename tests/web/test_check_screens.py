@@ -45,6 +45,7 @@ def test_a_pharmacist_releases_and_sees_the_use_by_and_the_label_link(signed_in,
     assert bags.get_bag(pharmacy, bag.serial).state == "released"
 
 
+@pytest.mark.hazard("H11")
 def test_the_preparer_cannot_check_their_own_bag(signed_in, pharmacy):
     prep, bag = factories.signed_preparation(pharmacy, pharmacy.vial_serials[0], preparer="pharm")
     pharm = signed_in("pharm")
@@ -122,6 +123,7 @@ def test_the_label_pdf_downloads_and_a_second_download_is_a_reprint(signed_in, p
     assert f"{bag.serial}-label-2.pdf" in second.headers["Content-Disposition"]
 
 
+@pytest.mark.hazard("H13")
 def test_a_bag_awaiting_its_check_gets_no_label(signed_in, signed):
     _, bag = signed
     response = signed_in("tech").get(f"/bags/{bag.serial}/label.pdf")

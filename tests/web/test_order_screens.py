@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
+
 from pharmacy.services import orders, preparation
 from tests import factories
 from tests.web.conftest import text
@@ -27,6 +29,7 @@ def test_a_technician_enters_an_order_and_sees_it_wait_for_verification(signed_i
     assert (order.state, order.course, order.course_day, order.urgent) == ("entered", 1, 1, True)
 
 
+@pytest.mark.hazard("H8")
 def test_an_order_that_breaks_a_course_rule_is_entered_blocked_and_shows_every_violation(signed_in, pharmacy):
     factories.verified_order(pharmacy, factories.patient("P-77", "Ewa Nowak"))
     tech = signed_in("tech")
@@ -66,6 +69,7 @@ def test_the_verification_screen_shows_the_premedication_plan_of_the_course_day(
     assert 'name="override_reason"' not in page
 
 
+@pytest.mark.hazard("H17")
 def test_verification_without_the_premedication_confirmation_is_refused(signed_in, pharmacy):
     order = orders.create_order(pharmacy, "tech", factories.patient(), "lemtrada", 1, 1, factories.today(pharmacy))
     response = signed_in("pharm").post(f"/orders/{order.id}/verify", {})
@@ -74,6 +78,7 @@ def test_verification_without_the_premedication_confirmation_is_refused(signed_i
     assert orders.get_order(pharmacy, order.id).state == "entered"
 
 
+@pytest.mark.hazard("H17")
 def test_a_pharmacist_verifies_with_the_premedication_confirmed(signed_in, pharmacy):
     order = orders.create_order(pharmacy, "tech", factories.patient(), "lemtrada", 1, 1, factories.today(pharmacy))
     pharm = signed_in("pharm")
@@ -84,6 +89,7 @@ def test_a_pharmacist_verifies_with_the_premedication_confirmed(signed_in, pharm
     assert verified.state == "verified" and verified.premedication_confirmed
 
 
+@pytest.mark.hazard("H8")
 def test_a_blocked_order_needs_a_written_override_reason(signed_in, pharmacy):
     factories.verified_order(pharmacy)
     today = factories.today(pharmacy)

@@ -11,7 +11,7 @@ import pytest
 from pharmacy.domain import permissions
 from pharmacy.domain.errors import NotAllowed, PharmacyError
 from pharmacy.domain.permissions import Role
-from pharmacy.services import administration, bags, coldchain, orders, preparation, release, reports, stock, trace, users
+from pharmacy.services import administration, bags, coldchain, orders, preparation, recalls, release, reports, stock, trace, users
 from pharmacy.web.security import API, PUBLIC, SIGNED_IN, required_permission
 from tests import factories
 from tests.factories import PASSWORDS, vial_scan
@@ -43,6 +43,7 @@ def test_every_permission_is_held_by_some_role_and_used_somewhere(app):
     used = {required_permission(app, rule.endpoint) for rule in app.url_map.iter_rules()}
     used |= {e.permission for e in api.ENDPOINTS}
     used |= {"bags.discard_quarantined", "users.manage"}  # asked by the lifecycle table and the admin's CLI
+    used |= {"bags.destroy_usable"}  # asked of the pharmacist who signs a usable bag's destruction (bags.dispose_bag)
     assert set(permissions.PERMISSIONS) <= used
     assert all(permissions.roles_with(name) for name in permissions.PERMISSIONS)
 
@@ -81,19 +82,27 @@ def _service_calls(today):
     return {
         "orders.new": lambda p, u: orders.create_order(p, u, factories.patient(), "lemtrada", 1, 1, today),
         "orders.verify": lambda p, u: orders.verify_order(p, u, 999999, True),
+        "orders.cancel": lambda p, u: orders.cancel_order(p, u, 999999, "a duplicate entered by mistake"),
+        "orders.hold": lambda p, u: orders.hold_order(p, u, 999999, "waiting for the blood count"),
+        "orders.lift_hold": lambda p, u: orders.lift_hold(p, u, 999999, "the blood count is normal"),
         "prep.start": lambda p, u: preparation.start(p, u, 999999),
         "prep.record": lambda p, u: preparation.scan_vial(p, u, 999999, None, vial_scan("NOSUCH")),
         "check.decide": lambda p, u: release.decide(p, u, 999999, None, PASSWORDS[u], "released"),
         "bags.label": lambda p, u: bags.print_labels(p, u, ["NOSUCH"]),
         "bags.store": lambda p, u: bags.store(p, u, "NOSUCH", factories.FRIDGE),
-        "bags.dispose": lambda p, u: bags.dispose_bag(p, u, "NOSUCH", "damaged at the port"),
+        "bags.dispose": lambda p, u: bags.dispose_bag(p, u, "NOSUCH", "damaged", "port cracked", confirmed=True),
         "stock.receive": lambda p, u: stock.receive(p, u, vial_scan(f"AGREE{u.upper()}")),
         "storage.add_location": lambda p, u: bags.add_location(p, u, f"Fridge of {u}", 2, 8),
         "storage.record_reading": lambda p, u: coldchain.record(p, u, [], "form"),
+        "bags.take_out": lambda p, u: bags.take_out(p, u, "NOSUCH", "Ward 5"),
+        "bags.decide": lambda p, u: coldchain.decide(p, u, "NOSUCH", "use", "stability data", PASSWORDS[u]),
+        "storage.acknowledge_incident": lambda p, u: coldchain.acknowledge(p, u, 999999, "patient reviewed"),
         "ward.start": lambda p, u: administration.start(p, u, "NOSUCH", "P-1"),
         "ward.end": lambda p, u: administration.end(p, u, "NOSUCH"),
         "ward.check": lambda p, u: administration.bedside_check(p, u, "NOSUCH", "P-1"),
         "trace.quarantine": lambda p, u: trace.quarantine_lot(p, u, "NOSUCH", "vial", "supplier recall notice"),
+        "trace.record_recall": lambda p, u: recalls.recall(p, u, "vial_lot", f"NOSUCH-{u}", "supplier recall notice"),
+        "trace.lift_recall": lambda p, u: recalls.lift(p, u, 999999, PASSWORDS[u], "supplier withdrew the notice"),
         "trace.audit_verify": lambda p, u: reports.verify_audit_chain(p, u),
     }
 
@@ -133,7 +142,7 @@ def test_the_api_refuses_each_role_exactly_as_its_openapi_document_and_the_table
     client = app.test_client()
     document = client.get("/api/v1/openapi.json").get_json()
     operations = [(path, method, op) for path, ops in document["paths"].items() for method, op in ops.items()]
-    assert len(operations) == 8
+    assert len(operations) == 9
     for path, method, op in operations:
         assert op["x-roles"] == list(permissions.roles_with(op["x-permission"])), path
         url = re.sub(r"\{\w+\}", "NOSUCH", path)
@@ -145,7 +154,7 @@ def test_the_api_refuses_each_role_exactly_as_its_openapi_document_and_the_table
 
 def test_a_screen_and_the_api_route_for_the_same_act_need_the_same_permission(app):
     from pharmacy.web import api
-    same_act = {"receive_stock": "stock.receive", "create_order": "orders.new", "bag_status": "bags.show",
+    same_act = {"receive_stock": "stock.receive", "create_order": "orders.new", "cancel_order": "orders.cancel", "bag_status": "bags.show",
                 "bedside_check": "ward.check", "administration_start": "ward.start", "administration_end": "ward.end",
                 "temperatures": "storage.record_reading", "recall": "trace.recall"}
     declared = {e.rule: e.permission for e in api.ENDPOINTS}

@@ -94,6 +94,7 @@ def test_a_vial_scan_is_accepted_with_a_gs_substitute_or_the_real_gs(tech, pharm
     assert preparation.get(pharmacy, prep_id).vial.serial == pharmacy.vial_serials[0]
 
 
+@pytest.mark.hazard("H1")
 def test_the_wrong_diluent_is_refused_with_its_message_and_nothing_is_recorded(tech, pharmacy):
     prep_id = up_to(tech, pharmacy, "diluent")
     response = do(tech, prep_id, "diluent", scan=factories.WATER_SCAN)
@@ -114,6 +115,7 @@ def test_a_malformed_scan_is_refused_with_its_message(tech, pharmacy):
     assert steps_of(pharmacy, prep_id) == ["start"]
 
 
+@pytest.mark.hazard("H3")
 def test_a_diluent_scanned_at_the_vial_step_is_refused(tech, pharmacy):
     prep_id = started(tech, pharmacy)
     response = do(tech, prep_id, "vial", scan=factories.NACL_SCAN)
@@ -121,6 +123,7 @@ def test_a_diluent_scanned_at_the_vial_step_is_refused(tech, pharmacy):
     assert "is not a LEMTRADA vial" in text(response)
 
 
+@pytest.mark.hazard("H2")
 def test_a_volume_out_of_tolerance_is_refused(tech, pharmacy):
     prep_id = up_to(tech, pharmacy, "volume")
     response = do(tech, prep_id, "volume", volume="1.4 mL")
@@ -130,6 +133,7 @@ def test_a_volume_out_of_tolerance_is_refused(tech, pharmacy):
     assert preparation.get(pharmacy, prep_id).withdrawn_ml is None
 
 
+@pytest.mark.hazard("H2")
 def test_a_mass_typed_for_the_volume_is_refused_with_the_unit_message(tech, pharmacy):
     prep_id = up_to(tech, pharmacy, "volume")
     response = do(tech, prep_id, "volume", volume="1.2 mg")
@@ -138,6 +142,7 @@ def test_a_mass_typed_for_the_volume_is_refused_with_the_unit_message(tech, phar
     assert steps_of(pharmacy, prep_id)[-1] == "diluent"
 
 
+@pytest.mark.hazard("H2")
 def test_a_volume_without_its_unit_is_refused(tech, pharmacy):
     prep_id = up_to(tech, pharmacy, "volume")
     response = do(tech, prep_id, "volume", volume="1.2")

@@ -50,7 +50,8 @@ def test_every_live_bag_is_listed_with_its_state_and_a_live_countdown(signed_in,
     bags.store(pharmacy, "tech", stored.serial, factories.FRIDGE)
     _, awaiting = factories.signed_preparation(pharmacy, pharmacy.vial_serials[2], who=factories.patient("P-3", "Carla Third"))
     destroyed = factories.released_bag(pharmacy, pharmacy.vial_serials[3], who=factories.patient("P-4", "Dora Fourth"))
-    bags.dispose_bag(pharmacy, "tech", destroyed.serial, "Dropped on the floor")
+    bags.dispose_bag(pharmacy, "tech", destroyed.serial, "contaminated", "Dropped on the floor", confirmed=True,
+                     signer="pharm", password=factories.PASSWORDS["pharm"])
     page = signed_in("nurse").get("/dashboard")
     found = rows(page)
     assert set(found) == {released.serial, stored.serial, awaiting.serial}
@@ -85,19 +86,21 @@ def test_the_server_decides_expired_at_each_load_to_the_second(signed_in, pharma
     assert state in row and words in row
 
 
-def discard(browser, serial: str, reason: str):
+def discard(browser, serial: str, reason: str, note: str = "", confirm: bool = True):
+    """The dashboard's discard form: a reason from the list, a note, and the "bag in hand" box."""
     browser.get("/dashboard")
-    return browser.post(f"/dashboard/{serial}/discard", {"reason": reason})
+    return browser.post(f"/dashboard/{serial}/discard", {"reason": reason, "note": note,
+                                                         **({"confirm": "on"} if confirm else {})})
 
 
 def test_a_nurse_discards_an_expired_bag_with_a_reason(signed_in, pharmacy, clock):
     bag = factories.released_bag(pharmacy, pharmacy.vial_serials[0])
     clock.advance(hours=8)
     nurse = signed_in("nurse")
-    assert 'value="Expired: use-by passed"' in row_html(nurse.get("/dashboard"), bag.serial)
-    refused = discard(nurse, bag.serial, "old")
-    assert refused.status_code == 422 and "Say why the bag is destroyed" in text(refused)
-    response = discard(nurse, bag.serial, "Expired: use-by passed")
+    assert '<option value="use_by_passed" selected>Expired (use-by passed)</option>' in row_html(nurse.get("/dashboard"), bag.serial)
+    refused = discard(nurse, bag.serial, "other", "old")
+    assert refused.status_code == 422 and "“Other”: say why the bag is destroyed" in text(refused)
+    response = discard(nurse, bag.serial, "use_by_passed")
     assert response.status_code == 302 and response.headers["Location"] == "/dashboard"
     page = nurse.get("/dashboard")
     assert "Bag BAG0000001 recorded as destroyed." in plain(page) and rows(page) == {}
@@ -122,12 +125,12 @@ def test_a_quarantined_bag_shows_why_and_only_a_pharmacist_is_offered_the_discar
 
 
 def test_a_technician_cannot_discard_a_quarantined_bag_and_a_pharmacist_can(signed_in, pharmacy, quarantined):
-    refused = discard(signed_in("tech"), quarantined.serial, "Excursion reviewed")
+    refused = discard(signed_in("tech"), quarantined.serial, "quarantine_reviewed")
     assert refused.status_code == 403
     assert ("A technician may not discard a quarantined bag (they review why it was quarantined first); "
             "only a pharmacist may.") in text(refused)
     assert bags.get_bag(pharmacy, quarantined.serial).state == "quarantined"
-    assert discard(signed_in("pharm"), quarantined.serial, "Excursion reviewed: 8.5 °C for 20 min").status_code == 302
+    assert discard(signed_in("pharm"), quarantined.serial, "quarantine_reviewed", "8.5 °C for 20 min").status_code == 302
     assert bags.get_bag(pharmacy, quarantined.serial).state == "destroyed"
 
 
@@ -136,7 +139,7 @@ def test_an_auditor_sees_the_dashboard_but_cannot_discard(signed_in, pharmacy, c
     clock.advance(hours=9)
     auditor = signed_in("auditor")
     assert "Discard" not in rows(auditor.get("/dashboard"))[bag.serial]
-    assert discard(auditor, bag.serial, "Expired: use-by passed").status_code == 403
+    assert discard(auditor, bag.serial, "use_by_passed").status_code == 403
     assert bags.get_bag(pharmacy, bag.serial).state == "released"
 
 
@@ -149,7 +152,7 @@ def test_discarding_needs_the_csrf_token(signed_in, pharmacy, clock):
     clock.advance(hours=9)
     nurse = signed_in("nurse")
     nurse.get("/dashboard")
-    assert nurse.post(f"/dashboard/{bag.serial}/discard", {"reason": "Expired: use-by passed"}, csrf=False).status_code == 400
+    assert nurse.post(f"/dashboard/{bag.serial}/discard", {"reason": "use_by_passed", "confirm": "on"}, csrf=False).status_code == 400
     assert bags.get_bag(pharmacy, bag.serial).state == "released"
 
 

@@ -148,17 +148,18 @@ RECALL_SCREEN = [
      "K123A TK123A000005", "G5520", "none", "not given"],
 ]
 
-RECALL_CSV = [  # the 13 columns of trace.RECALL_COLUMNS, as a spreadsheet reads them
+RECALL_CSV = [  # the 15 columns of trace.RECALL_COLUMNS (preparation and preparer last), as a spreadsheet reads them
     ["BAG0000001", "P261120-1", "administered", "2026-11-20T17:00:00+01:00", "P-1", "Anna Example", "Neurology 5",
-     "K123A", "TK123A000001", "N9931", "1", "2026-11-20T11:00:00+01:00", "2026-11-20T15:00:00+01:00"],
+     "K123A", "TK123A000001", "N9931", "1", "2026-11-20T11:00:00+01:00", "2026-11-20T15:00:00+01:00",
+     "1", "Tessa Technician"],
     ["BAG0000002", "P261120-2", "destroyed", "2026-11-20T17:30:00+01:00", "P-2", "Béla Kovács", "'+3 Neurology",
-     "K123A", "TK123A000002", "G5520", "2", "", ""],
+     "K123A", "TK123A000002", "G5520", "2", "", "", "2", "Tom Technician"],
     ["BAG0000004", "P261121-4", "destroyed", "2026-11-21T17:30:00+01:00", "P-1", "Anna Example", "Neurology 5",
-     "K123A", "TK123A000003", "N9931", "0", "", ""],
+     "K123A", "TK123A000003", "N9931", "0", "", "", "4", "Tessa Technician"],
     ["BAG0000005", "P261123-5", "quarantined", "2026-11-23T17:00:00+01:00", "P-1", "Anna Example", "Neurology 5",
-     "K123A", "TK123A000004", "N9931", "1", "", ""],
+     "K123A", "TK123A000004", "N9931", "1", "", "", "5", "Tom Technician"],
     ["BAG0000006", "P261123-6", "quarantined", "2026-11-23T18:00:00+01:00", "P-2", "Béla Kovács", "'+3 Neurology",
-     "K123A", "TK123A000005", "G5520", "0", "", ""],
+     "K123A", "TK123A000005", "G5520", "0", "", "", "6", "Tessa Technician"],
 ]
 
 
@@ -194,6 +195,7 @@ def test_the_recall_pdf_holds_the_same_rows_with_title_query_author_and_page_num
     assert expected[0][:4] == ["BAG0000001", "P261120-1", "administered", "2026-11-20T17:00:00+01:00"]
 
 
+@pytest.mark.hazard("H14")
 def test_a_recall_by_one_vial_serial_or_a_diluent_lot(signed_in, seeded):
     auditor = signed_in("auditor")
     one = auditor.get("/trace/recall?kind=vial&lot=K123A&serial=TK123A000004")
@@ -207,7 +209,8 @@ def test_a_recall_by_one_vial_serial_or_a_diluent_lot(signed_in, seeded):
 
 def test_a_lot_nothing_was_made_from_says_so_and_a_wrong_kind_is_refused(signed_in, seeded):
     auditor = signed_in("auditor")
-    assert "No bag was made from vial lot NOPE." in text(auditor.get("/trace/recall?lot=NOPE"))
+    never = auditor.get("/trace/recall?lot=NOPE")  # a lot never received is not an empty table (H14)
+    assert never.status_code == 404 and "No vial lot “NOPE” was ever received." in text(never)
     refused = auditor.get("/trace/recall?lot=K123A&kind=carton")
     assert refused.status_code == 422 and "Recall a vial lot or a diluent lot." in text(refused)
     blank = auditor.get("/trace/recall")
@@ -221,6 +224,7 @@ def one_bag(pharmacy):
     return factories.released_bag(pharmacy, pharmacy.vial_serials[0])
 
 
+@pytest.mark.hazard("H14")
 def test_a_pharmacist_quarantines_a_lot_after_a_confirmation_that_shows_the_count(signed_in, pharmacy, one_bag):
     pharm = signed_in("pharm")
     page = pharm.get("/trace/recall?kind=vial&lot=K123A")
@@ -239,8 +243,9 @@ def test_a_pharmacist_quarantines_a_lot_after_a_confirmation_that_shows_the_coun
     assert "Quarantined 1 bag(s) (BAG0000001) and 5 stock item(s) of vial lot K123A." in text(after)
     assert "Nothing left to quarantine" in text(after)
     recorded = [(e.username, e.action, e.reason) for e in audit_entries(pharmacy)[before:]]
-    assert recorded[0] == ("pharm", "bag.quarantine", f"recall of vial lot K123A: {RECALL_REASON}")
-    assert len(recorded) == 6
+    assert recorded[0] == ("pharm", "recall.create", RECALL_REASON)  # the lot stays recalled (H9)
+    assert recorded[1] == ("pharm", "bag.quarantine", f"recall of vial lot K123A: {RECALL_REASON}")
+    assert len(recorded) == 7
 
 
 def test_a_quarantine_without_a_real_reason_is_refused_before_the_confirmation(signed_in, pharmacy, one_bag):
@@ -394,7 +399,10 @@ def test_the_audit_log_filters_by_user_and_shows_the_entries(signed_in, seeded):
         ("20 Nov 2026 15:00:00 CET", "nurse", "administration.end", "bag 1"),
         ("20 Nov 2026 11:00:00 CET", "nurse", "administration.start", "bag 1"),
     ]
-    assert rows[1][5] == '{"state": "stored"} → {"patient": "P-1", "state": "in_administration"}'
+    # the start records how the wristband came in and the pre-medication the nurse confirmed (H7, H17)
+    assert rows[1][5].startswith('{"state": "stored"} → {"patient": "P-1", "patient_entry": "scanned", '
+                                 '"patient_entry_reason": null, "premedication": [{"given_at": "2026-11-20T09:30:00+00:00"')
+    assert rows[1][5].endswith('"state": "in_administration"}')
     assert "2 entries match." in visible(page)
 
 
@@ -458,6 +466,7 @@ def test_verify_now_shows_the_intact_chain_with_its_time_and_records_nothing(sig
     assert "Verified 24 Nov 2026 10:00:00 CET by auditor" in text(signed_in("pharm").get("/audit/"))
 
 
+@pytest.mark.hazard("H15")
 def test_verify_now_names_the_first_broken_entry(signed_in, seeded, pharmacy):
     if not pharmacy.db.is_sqlite:
         pytest.skip("changes the SQLite file behind the application's back")

@@ -4,6 +4,7 @@ or every reason not to); Start is checked again; End, Interrupt and the observat
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -12,7 +13,7 @@ from sqlalchemy import select
 
 from pharmacy.db.models import Administration, Refusal
 from pharmacy.domain.coldchain import reading
-from pharmacy.services import administration, bags, coldchain
+from pharmacy.services import bags, coldchain
 from tests import factories
 from tests.web.conftest import text
 from tests.web.test_accessibility import check as accessible
@@ -80,6 +81,7 @@ def test_an_unknown_bag_is_refused_at_once(signed_in):
     assert page.status_code == 404 and "No bag with serial “BAG9999999”." in text(page)
 
 
+@pytest.mark.hazard("H7")
 def test_the_right_wristband_gives_a_green_verdict_with_a_start_button(signed_in, pharmacy, bag):
     page = bedside(signed_in("nurse"), factories.label_scan(pharmacy, bag.serial), "P-1")
     body = text(page)
@@ -89,6 +91,7 @@ def test_the_right_wristband_gives_a_green_verdict_with_a_start_button(signed_in
     assert 'data-use-by="2026-11-20T17:00:00+01:00"' in body and 'data-server-now="2026-11-20T09:00:00+01:00"' in body
 
 
+@pytest.mark.hazard("H7")
 def test_a_gs1_wristband_with_the_patients_gsrn_is_accepted(signed_in, pharmacy):
     bag = factories.released_bag(pharmacy, pharmacy.vial_serials[0], who=factories.patient(gsrn=GSRN))
     body = text(bedside(signed_in("nurse"), bag.serial, factories.wristband_scan(GSRN)))
@@ -99,7 +102,8 @@ def test_start_records_the_administration_and_lists_the_infusion(signed_in, phar
     nurse = signed_in("nurse")
     bedside(nurse, bag.serial, "P-1")
     clock.advance(minutes=2)
-    response = nurse.post("/ward/start", {"bag": bag.serial, "wristband": "P-1"})
+    response = nurse.post("/ward/start", {"bag": bag.serial, "wristband": "P-1", "entry": "scanned",  # the page's timing: a scanner
+                                          **factories.premedication_form(pharmacy)})
     assert response.status_code == 302 and response.headers["Location"] == "/ward/infusions"
     page = text(nurse.get("/ward/infusions"))
     assert "Infusion of bag BAG0000001 started at 09:02 CET" in page
@@ -121,6 +125,7 @@ def refusal_of(page) -> str:
     return " ".join(re.sub(r"<(?!li )[^>]+>", " ", body).split())
 
 
+@pytest.mark.hazard("H7")
 def test_the_wrong_wristband_is_refused_and_names_both_patients(signed_in, pharmacy, bag):
     factories.verified_order(pharmacy, factories.patient("P-2", "Bruno Other"))
     body = refusal_of(bedside(signed_in("nurse"), bag.serial, "P-2"))
@@ -128,16 +133,19 @@ def test_the_wrong_wristband_is_refused_and_names_both_patients(signed_in, pharm
     assert administrations(pharmacy) == []
 
 
+@pytest.mark.hazard("H7")
 def test_a_wristband_that_matches_nobody_is_refused(signed_in, bag):
     assert "UNKNOWN PATIENT" in refusal_of(bedside(signed_in("nurse"), bag.serial, "P-404"))
 
 
+@pytest.mark.hazard("H4")
 def test_an_expired_bag_is_refused(signed_in, bag, clock):
     clock.advance(hours=8)
     body = refusal_of(bedside(signed_in("nurse"), bag.serial, "P-1"))
     assert "EXPIRED" in body and "This bag expired at 20 Nov 2026 17:00 CET" in body
 
 
+@pytest.mark.hazard("H6")
 def test_a_quarantined_bag_is_refused(signed_in, pharmacy, bag, clock):
     bags.store(pharmacy, "tech", bag.serial, factories.FRIDGE)
     coldchain.record(pharmacy, "tech", [(1, reading(factories.FRIDGE, clock.advance(minutes=5), 8.5))], "form")
@@ -150,8 +158,9 @@ def test_a_bag_not_yet_released_is_refused(signed_in, pharmacy):
     assert "NOT RELEASED: a pharmacist has not checked this bag yet" in refusal_of(bedside(signed_in("nurse"), bag.serial, "P-1"))
 
 
+@pytest.mark.hazard("H18")
 def test_a_bag_already_given_is_refused(signed_in, pharmacy, bag):
-    administration.start(pharmacy, "nurse", bag.serial, "P-1")
+    factories.start_infusion(pharmacy, bag.serial)
     assert "ALREADY GIVEN" in refusal_of(bedside(signed_in("nurse"), bag.serial, "P-1"))
 
 
@@ -171,7 +180,12 @@ def test_every_reason_is_listed_not_only_the_first(signed_in, pharmacy, bag, clo
     assert 'data-code="expired"' in body and 'data-code="wrong_patient"' in body
 
 
+@pytest.mark.hazard("H4")
 def test_start_checks_again_and_refuses_a_bag_that_expired_after_the_scan(signed_in, pharmacy, bag, clock):
+    # policy "start", where the use-by is the last start (under the default "end" START BY comes first:
+    # tests/web/test_start_by_screens.py)
+    pharmacy.settings = replace(pharmacy.settings, administration_policy="start")
+    bags.store(pharmacy, "tech", bag.serial, factories.FRIDGE)  # kept in the fridge until hung (H6)
     clock.set(bag.use_by - timedelta(seconds=30))
     nurse = signed_in("nurse")
     assert "Give this bag to Anna Example" in text(bedside(nurse, bag.serial, "P-1"))
@@ -181,7 +195,7 @@ def test_start_checks_again_and_refuses_a_bag_that_expired_after_the_scan(signed
     body = refusal_of(refused)
     assert "Checked again when Start was touched" in body and "EXPIRED" in body
     assert administrations(pharmacy) == []
-    assert bags.get_bag(pharmacy, bag.serial).state == "released"
+    assert bags.get_bag(pharmacy, bag.serial).state == "stored"
     with pharmacy.uow(readonly=True) as uow:
         assert uow.session.execute(select(Refusal.code).where(Refusal.action == "administration.start")).scalars().all() == [
             "administration_refused"]
@@ -192,14 +206,17 @@ def test_a_wristband_that_is_not_gs1_data_is_shown_on_the_wristband_step(signed_
     assert page.status_code == 422 and "Scan the patient's wristband" in text(page) and "not a GS1" in text(page)
 
 
-def start(nurse, serial: str) -> None:
+def start(nurse, serial: str, pharmacy=None) -> None:
+    """Start from the verdict, with the day-1 pre-medication ticked as given 30 min ago (H17)."""
     nurse.get("/ward/")
-    assert nurse.post("/ward/start", {"bag": serial, "wristband": "P-1"}).status_code == 302
+    fields = factories.premedication_form(pharmacy) if pharmacy is not None else {}
+    response = nurse.post("/ward/start", {"bag": serial, "wristband": "P-1", "entry": "scanned", **fields})
+    assert response.status_code == 302, text(response)
 
 
 def test_end_shows_the_observation_period_of_two_hours(signed_in, pharmacy, bag, clock):
     nurse = signed_in("nurse")
-    start(nurse, bag.serial)
+    start(nurse, bag.serial, pharmacy)
     clock.set(clock.now + timedelta(hours=4, minutes=5))
     nurse = signed_in("nurse")  # the idle timeout signed the first session out
     assert nurse.post(f"/ward/infusions/{bag.serial}/end").status_code == 302
@@ -211,23 +228,35 @@ def test_end_shows_the_observation_period_of_two_hours(signed_in, pharmacy, bag,
     assert "Observation period ended at 15:05" in plain(signed_in("nurse").get("/ward/infusions"))
 
 
-def test_an_interruption_needs_its_reason_and_records_it(signed_in, pharmacy, bag, clock):
+@pytest.mark.hazard("H8")
+def test_an_early_end_needs_a_reason_from_the_list_and_records_it(signed_in, pharmacy, bag, clock):
     nurse = signed_in("nurse")
-    start(nurse, bag.serial)
+    start(nurse, bag.serial, pharmacy)
     clock.advance(minutes=40)
     nurse = signed_in("nurse")
-    refused = nurse.post(f"/ward/infusions/{bag.serial}/interrupt", {"reason": " "})
-    assert refused.status_code == 400 and "The reason for the interruption is required" in text(refused)
+    page = text(nurse.get("/ward/infusions"))
+    assert "Ending before 12:36 CET is an early end" in page and 'value="patient_reaction"' in page
+    refused = nurse.post(f"/ward/infusions/{bag.serial}/end")
+    assert refused.status_code == 422 and "ran for 40 min of the planned 4 h: say why it ended early" in text(refused)
+    assert nurse.post(f"/ward/infusions/{bag.serial}/interrupt", {"reason": "Rash and fever"}).status_code == 400
+    unsaid = nurse.post(f"/ward/infusions/{bag.serial}/interrupt", {"reason": "other", "detail": " "})
+    assert unsaid.status_code == 422 and "Say what happened" in text(unsaid)
     assert administrations(pharmacy)[0].ended_at is None
-    assert nurse.post(f"/ward/infusions/{bag.serial}/interrupt", {"reason": "Rash and fever"}).status_code == 302
+    assert nurse.post(f"/ward/infusions/{bag.serial}/interrupt",
+                      {"reason": "patient_reaction", "detail": "Rash and fever"}).status_code == 302
     page = plain(nurse.get("/ward/infusions"))
-    assert "Interrupted 09:40" in page and "Rash and fever" in page and "until 11:40" in page
-    assert administrations(pharmacy)[0].interrupted_reason == "Rash and fever"
+    assert "Stopped early 09:40" in page and "patient reaction: Rash and fever" in page and "until 11:40" in page
+    record = administrations(pharmacy)[0]
+    assert (record.end_reason, record.interrupted_reason) == ("patient_reaction", "patient reaction: Rash and fever")
+    assert bags.get_bag(pharmacy, bag.serial).state == "administered"
 
 
-def test_an_infusion_cannot_be_ended_twice(signed_in, bag):
+@pytest.mark.hazard("H18")
+def test_an_infusion_cannot_be_ended_twice(signed_in, pharmacy, bag, clock):
     nurse = signed_in("nurse")
-    start(nurse, bag.serial)
+    start(nurse, bag.serial, pharmacy)
+    clock.advance(hours=4)
+    nurse = signed_in("nurse")
     nurse.get("/ward/infusions")
     assert nurse.post(f"/ward/infusions/{bag.serial}/end").status_code == 302
     again = nurse.post(f"/ward/infusions/{bag.serial}/end")
@@ -262,5 +291,5 @@ def test_the_bedside_screens_are_labelled_and_have_no_inline_code(signed_in, pha
     accessible(scan_bag(nurse, bag.serial))
     accessible(nurse.post("/ward/check", {"bag": bag.serial, "wristband": "P-1"}))
     accessible(nurse.post("/ward/check", {"bag": bag.serial, "wristband": "P-9"}))
-    start(nurse, bag.serial)
+    start(nurse, bag.serial, pharmacy)
     accessible(nurse.get("/ward/infusions"))

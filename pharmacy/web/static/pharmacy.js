@@ -14,6 +14,11 @@
  *    discard; not while someone is typing in it.
  * 5. A form with two scan fields (bag, then location): Enter in the first moves on to the second
  *    while that is still empty, instead of sending the form half-filled.
+ * 6. Scanned or typed (SAFETY.md H7): a keyboard-wedge scanner types a whole code quickly (each
+ *    character well under SCAN_MS after the one before) and ends with Enter; a person types slower,
+ *    corrects, or pastes. A scan field with data-entry="ID" keeps the hidden input ID at "typed"
+ *    unless the code came in that way, then "scanned". The server takes anything but "scanned" as
+ *    typed (no script, no field: typed), and a code with a GS1 symbology identifier as scanned.
  */
 (function () {
   "use strict";
@@ -39,6 +44,35 @@
       if (substitute !== GS && input.value.indexOf(GS) !== -1) {
         input.value = input.value.split(GS).join(substitute);
       }
+    });
+  });
+
+  var SCAN_MS = 50, SCAN_MIN = 3;
+  document.querySelectorAll("input[data-scan][data-entry]").forEach(function (input) {
+    var target = document.getElementById(input.getAttribute("data-entry"));
+    if (!target) { return; }
+    var last = 0, count = 0, slow = false, manual = false, keyed = false;
+    var modifiers = ["Shift", "Control", "Alt", "AltGraph", "Meta", "CapsLock"];
+    input.addEventListener("keydown", function (event) {
+      var now = performance.now();
+      target.value = "typed";
+      if (event.key === "Enter") {
+        if (!manual && !slow && count >= SCAN_MIN && now - last < SCAN_MS) { target.value = "scanned"; }
+        return;
+      }
+      if (modifiers.indexOf(event.key) !== -1) { return; }
+      if (event.key.length !== 1) { manual = true; return; }  // Backspace, arrows, Tab …: a person
+      if (input.value === "") { count = 0; slow = false; manual = false; last = 0; }
+      if (last && now - last >= SCAN_MS) { slow = true; }
+      last = now;
+      count += 1;
+      keyed = true;
+    });
+    input.addEventListener("input", function () {
+      target.value = "typed";
+      if (!keyed) { manual = true; }  // text without keys: pasted, autofilled, dictated
+      keyed = false;
+      if (input.value === "") { count = 0; slow = false; manual = false; last = 0; }
     });
   });
 
