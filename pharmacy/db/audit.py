@@ -52,6 +52,12 @@ def _head(session: Session) -> AuditHead:
 
 def append(session: Session, username: str, action: str, object_type: str, object_id: object, *,
            old: object = None, new: object = None, reason: str | None = None) -> AuditEntry:
+    # the columns' widths, checked here so SQLite (which does not enforce them) refuses what PostgreSQL would
+    for value, column in ((action, AuditEntry.action), (object_type, AuditEntry.object_type),
+                          (str(object_id), AuditEntry.object_id), (username, AuditEntry.username)):
+        width = column.type.length
+        if width is not None and len(value) > width:
+            raise ValueError(f"audit {column.key} {value!r} is longer than its column ({width})")
     head = _head(session)
     at = clock.now()
     id_ = head.last_id + 1

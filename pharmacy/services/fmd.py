@@ -76,8 +76,12 @@ def record(pharmacy: Pharmacy, sighting: Sighting) -> int | None:
     of its own; audited. Never hides the refusal it comes with: a failure here is logged."""
     try:
         with pharmacy.uow() as uow:
-            vial = uow.session.execute(select(Vial).where(Vial.gtin == sighting.gtin, Vial.serial == sighting.serial)
-                                       .with_for_update()).scalar_one_or_none()
+            known = select(Vial).where(Vial.gtin == sighting.gtin, Vial.serial == sighting.serial)
+            vial = uow.session.execute(known).scalar_one_or_none()
+            # lock the vial only to set it aside: a vial in use is locked by its own preparation's steps, and
+            # waiting for it while holding it (PostgreSQL) deadlocked a bench scanning at the same moment
+            if vial is not None and VIAL.allows(vial.state, Event.SUSPECT):
+                vial = uow.session.execute(known.with_for_update()).scalar_one()
             before = vial.state if vial is not None else None
             incident = FalsificationIncident(
                 gtin=sighting.gtin, serial=sighting.serial, lot=sighting.lot, seen_at=sighting.seen_at,
@@ -90,7 +94,7 @@ def record(pharmacy: Pharmacy, sighting: Sighting) -> int | None:
                 audit.append(uow.session, sighting.username, "vial.suspect", "vial", vial.id, old={"state": before},
                              new={"state": vial.state, "incident": incident.id},
                              reason=f"serial seen again at the {sighting.seen_at}")
-            audit.append(uow.session, sighting.username, "fmd.incident", "falsification_incident", incident.id, new={
+            audit.append(uow.session, sighting.username, "fmd.incident", "fmd_incident", incident.id, new={
                 "gtin": sighting.gtin, "serial": sighting.serial, "lot": sighting.lot, "seen_at": sighting.seen_at,
                 "vial": vial.id if vial else None, "vial_state": before, "preparation": sighting.preparation_id})
             uow.commit()
@@ -139,7 +143,7 @@ def incidents(pharmacy: Pharmacy, open_only: bool = True) -> list[Incident]:
 def resolve(pharmacy: Pharmacy, username: str, incident_id: int, outcome: str, note: str) -> None:
     """A pharmacist closes an incident with a note: "genuine" returns a suspect vial to stock,
     "falsified" keeps it out of use. Audited."""
-    with refusals_recorded(pharmacy, username, "fmd.resolve", "falsification_incident", incident_id), pharmacy.uow() as uow:
+    with refusals_recorded(pharmacy, username, "fmd.resolve", "fmd_incident", incident_id), pharmacy.uow() as uow:
         user = actor(uow.session, username, "fmd.resolve")
         incident = uow.session.execute(select(FalsificationIncident).where(FalsificationIncident.id == incident_id)
                                        .with_for_update()).scalar_one_or_none()
@@ -160,6 +164,6 @@ def resolve(pharmacy: Pharmacy, username: str, incident_id: int, outcome: str, n
                          new={"state": vial.state, "incident": incident.id}, reason=note.strip())
         incident.resolved_by, incident.resolved_at = user.id, clock.now()
         incident.outcome, incident.note = outcome, note.strip()
-        audit.append(uow.session, username, "fmd.resolve", "falsification_incident", incident.id,
+        audit.append(uow.session, username, "fmd.resolve", "fmd_incident", incident.id,
                      new={"outcome": outcome}, reason=note.strip())
         uow.commit()
