@@ -98,7 +98,7 @@ def roles_with(permission: str) -> tuple[Role, ...]:
 
 def refusal(role: str | None, permission: str) -> str:
     """Why ``role`` is refused ``permission``, in one sentence."""
-    holders = " or ".join(roles_with(permission)) or "nobody"
+    holders = " or ".join(roles_with(permission))
     return f"A {role or 'visitor'} may not {PERMISSIONS[permission]}; only a {holders} may."
 
 

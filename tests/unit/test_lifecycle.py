@@ -269,3 +269,21 @@ def test_architecture_md_draws_the_tables_the_code_has():
     assert _section(text, "lifecycle tables") == lifecycle.markdown()
     assert _section(text, "permission table") == permissions.markdown()
     assert "| quarantined | dispose | destroyed | bags.discard_quarantined (pharmacist) |" in lifecycle.markdown()
+
+
+def test_a_table_is_built_row_by_row_and_a_row_without_target_keeps_the_state():
+    machine = lifecycle.Lifecycle("thing", LotState, LotState.RECEIVED, [
+        ([LotState.RECEIVED], Event.SCAN_DILUENT, None, "prep.work"),
+        ([LotState.RECEIVED], Event.RECALL, LotState.QUARANTINED, "trace.quarantine")])
+    assert machine.transitions == (
+        lifecycle.Transition(LotState.RECEIVED, Event.SCAN_DILUENT, LotState.RECEIVED, "prep.work"),
+        lifecycle.Transition(LotState.RECEIVED, Event.RECALL, LotState.QUARANTINED, "trace.quarantine"))
+    assert machine.apply(LotState.RECEIVED, Event.SCAN_DILUENT) == LotState.RECEIVED
+    assert machine.allowed(LotState.QUARANTINED) == () and machine.is_final(LotState.QUARANTINED)
+
+
+def test_a_refused_transition_carries_the_state_and_the_event_for_the_api():
+    with pytest.raises(TransitionRefused) as refused:
+        BAG.apply(BagState.ADMINISTERED, Event.DISPOSE, what="Bag BAG0000001")
+    assert refused.value.details == {"state": "administered", "event": "dispose"}
+    assert refused.value.message == ("Bag BAG0000001 is administered: it cannot be disposed of. Nothing was recorded.")
