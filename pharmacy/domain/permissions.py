@@ -23,6 +23,9 @@ class Role(StrEnum):
 PERMISSIONS: dict[str, str] = {
     "worklist.view": "see the worklist",
     "orders.view": "see orders",
+    # who a bag or an order is for: everyone whose work is the patient's dose; an admin sees stock and
+    # fridges, never patients (bag lists, a bag's page and the API leave them out)
+    "patients.view": "see patients' names and identifiers",
     "orders.enter": "enter orders",
     "orders.verify": "verify orders",
     "orders.cancel": "cancel orders",  # a technician: only an order they entered, before verification (services/orders)
@@ -54,7 +57,7 @@ PERMISSIONS: dict[str, str] = {
     "users.manage": "add users",
 }
 
-_READ = {"worklist.view", "orders.view", "check.view", "bags.view", "stock.view"}
+_READ = {"worklist.view", "orders.view", "check.view", "bags.view", "stock.view", "patients.view"}
 _COLD_CHAIN = {"dashboard.view", "storage.view", "temps.record"}
 # histories, recalls and the audit log name patients across the whole pharmacy: pharmacists and
 # auditors only (verifying the chain records nothing)
@@ -67,7 +70,7 @@ GRANTS: dict[Role, frozenset[str]] = {
     Role.PHARMACIST: frozenset(_TECHNICIAN | _TRACE_READ | {
         "check.view", "orders.verify", "orders.hold", "check.release", "ward.bedside", "bags.discard_quarantined", "coldchain.review",
         "trace.quarantine", "bags.destroy_usable", "fmd.view", "fmd.resolve"}),
-    Role.NURSE: frozenset(_COLD_CHAIN | {"bags.view", "bags.handle", "ward.bedside"}),
+    Role.NURSE: frozenset(_COLD_CHAIN | {"bags.view", "patients.view", "bags.handle", "ward.bedside"}),
     Role.AUDITOR: frozenset(_READ | _TRACE_READ | {"dashboard.view", "storage.view", "fmd.view"}),  # reads, changes nothing
     Role.ADMIN: frozenset({"bags.view", "stock.view", "stock.receive", "storage.view", "storage.locations",
                            "temps.record", "users.manage"}),

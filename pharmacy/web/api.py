@@ -48,6 +48,13 @@ class Endpoint:
 ENDPOINTS: list[Endpoint] = []
 
 
+@bp.after_request
+def never_cached(response):
+    """API answers carry patients, bags and doses: no browser, proxy or client library may keep a copy."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def endpoint(rule: str, method: str, summary: str, permission: str, body: dict | None = None):
     """Declare a route: the permission it needs, its request body's fields (for OpenAPI) and its token check."""
     permissions.check_permission_name(permission)
@@ -61,7 +68,7 @@ def endpoint(rule: str, method: str, summary: str, permission: str, body: dict |
             user = users.user_for_token(get_pharmacy(), header[7:].strip())
             if not permissions.may(user.role, permission):
                 raise NotAllowed(f"This token is a {user.role}'s. {permissions.refusal(user.role, permission)}")
-            g.api_user = user.username
+            g.api_user, g.api_role = user.username, user.role
             return view(*args, **kwargs)
 
         guarded.permission = API
@@ -145,7 +152,10 @@ def cancel_order(order_id):
 @endpoint("/bags/<serial>", "GET", "Read a bag's status", "bags.view")
 def bag_status(serial):
     bag = bags.get_bag(get_pharmacy(), serial)
-    return jsonify(_json(bags.bag_row(bag, clock.now())))
+    row = bags.bag_row(bag, clock.now())
+    if not permissions.may(g.api_role, "patients.view"):  # an admin's token sees no patient
+        row.pop("patient_id")
+    return jsonify(_json(row))
 
 
 _PATIENT_ENTRY = {  # H7: a patient_scan without a GS1 symbology identifier (]d2, ]C1 …) was typed

@@ -5,6 +5,7 @@ from __future__ import annotations
 from io import BytesIO
 
 from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
 
 from pharmacy import clock
 from pharmacy.domain import disposal
@@ -24,7 +25,10 @@ bp = Blueprint("bags", __name__, url_prefix="/bags")
 def index():
     """Every bag with its state (expired is decided from the clock at each look) and use-by."""
     state = request.args.get("state") or None
-    return render_template("bags/index.html", rows=bag_service.list_bags(get_pharmacy(), state), state=state)
+    rows = bag_service.list_bags(get_pharmacy(), state)
+    if not current_user.can("patients.view"):  # an admin sees stock and fridges, never patients
+        rows = [{**row, "patient_id": None} for row in rows]
+    return render_template("bags/index.html", rows=rows, state=state, show_patients=current_user.can("patients.view"))
 
 
 def _show(serial: str, error: PharmacyError | None = None, status: int = 200):
@@ -33,7 +37,8 @@ def _show(serial: str, error: PharmacyError | None = None, status: int = 200):
     prep = bag.preparation
     locations = bag_service.locations(pharmacy)
     return render_template(
-        "bags/show.html", bag=bag, prep=prep, order=prep.order, patient=prep.order.patient,
+        "bags/show.html", bag=bag, prep=prep, order=prep.order,
+        patient=prep.order.patient if current_user.can("patients.view") else None,  # an admin sees no patient
         state=bag_service.state_of(bag, clock.now()),
         names=screens.user_names(pharmacy, [prep.prepared_by, prep.checked_by]), locations=locations,
         location=next((loc.name for loc in locations if loc.id == bag.location_id), None),
@@ -55,10 +60,11 @@ def show(serial: str):
     return _show(serial)
 
 
-@bp.get("/<serial>/label.pdf")
+@bp.post("/<serial>/label.pdf")
 @permission("bags.label")
 def label(serial: str):
-    """The bag label as a PDF. Every download is a recorded print; the second says REPRINT."""
+    """The bag label as a PDF. Every print is recorded and the second says REPRINT, so printing is a
+    POST with its CSRF token: a prefetch, a crawler or a link from another site cannot print one."""
     printed = bag_service.print_labels(get_pharmacy(), username(), [serial])
     response = send_file(BytesIO(printed.pdf), mimetype="application/pdf", as_attachment=True,
                          download_name=f"{serial}-label-{printed.prints[0][1]}.pdf", max_age=0)

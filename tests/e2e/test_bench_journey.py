@@ -3,6 +3,8 @@ it; screenshots of every step go to test-artifacts/e2e/."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from playwright.sync_api import expect
 
@@ -119,10 +121,10 @@ def test_technician_prepares_and_pharmacist_releases_a_lemtrada_bag(live_server,
     # the latest start under the default policy: the 4 h infusion ends by the use-by (SmPC 6.3)
     expect(pharm.locator(".start-by-time")).to_have_text("20 Nov 2026 13:00 CET")
     shoot(pharm, shots, "14-released-use-by-and-label")
-    label = pharm.get_by_role("link", name="Print label (PDF)")
-    response = pharm.request.get(label.get_attribute("href"))
-    assert response.ok and response.headers["content-type"] == "application/pdf"
-    assert response.body().startswith(b"%PDF")
+    with pharm.expect_download() as download:  # a POST with the form's CSRF token: a link cannot print one
+        pharm.get_by_role("button", name="Print label (PDF)").click()
+    assert download.value.suggested_filename.endswith("-label-1.pdf")
+    assert Path(download.value.path()).read_bytes().startswith(b"%PDF")
 
 
 def test_the_wrong_diluent_is_refused_on_screen(live_server, browser, pharmacy, shots):

@@ -40,7 +40,7 @@ def test_a_pharmacist_releases_and_sees_the_use_by_and_the_label_link(signed_in,
     page = pharm.get(response.headers["Location"])
     html = page.get_data(as_text=True)
     assert '<div class="use-by-time">20 Nov 2026 17:00 CET</div>' in html
-    assert f'href="/bags/{bag.serial}/label.pdf"' in html
+    assert f'action="/bags/{bag.serial}/label.pdf"' in html
     assert "released. Use by 20 Nov 2026 17:00 CET" in text(page)
     assert bags.get_bag(pharmacy, bag.serial).state == "released"
 
@@ -115,17 +115,17 @@ def test_the_check_list_shows_bags_awaiting_their_check(signed_in, signed):
 def test_the_label_pdf_downloads_and_a_second_download_is_a_reprint(signed_in, pharmacy):
     bag = factories.released_bag(pharmacy, pharmacy.vial_serials[0])
     tech = signed_in("tech")
-    first = tech.get(f"/bags/{bag.serial}/label.pdf")
+    first = tech.post(f"/bags/{bag.serial}/label.pdf")
     assert first.status_code == 200 and first.mimetype == "application/pdf"
     assert first.data.startswith(b"%PDF")
     assert f"{bag.serial}-label-1.pdf" in first.headers["Content-Disposition"]
-    second = tech.get(f"/bags/{bag.serial}/label.pdf")
+    second = tech.post(f"/bags/{bag.serial}/label.pdf")
     assert f"{bag.serial}-label-2.pdf" in second.headers["Content-Disposition"]
 
 
 @pytest.mark.hazard("H13")
 def test_a_bag_awaiting_its_check_gets_no_label(signed_in, signed):
     _, bag = signed
-    response = signed_in("tech").get(f"/bags/{bag.serial}/label.pdf")
+    response = signed_in("tech").post(f"/bags/{bag.serial}/label.pdf")
     assert response.status_code == 409
     assert "only a released bag gets a label" in text(response)

@@ -44,6 +44,7 @@ def test_every_permission_is_held_by_some_role_and_used_somewhere(app):
     used |= {e.permission for e in api.ENDPOINTS}
     used |= {"bags.discard_quarantined", "users.manage"}  # asked by the lifecycle table and the admin's CLI
     used |= {"bags.destroy_usable"}  # asked of the pharmacist who signs a usable bag's destruction (bags.dispose_bag)
+    used |= {"patients.view"}  # asked by the bag screens and the API before they show who a bag is for
     assert set(permissions.PERMISSIONS) <= used
     assert all(permissions.roles_with(name) for name in permissions.PERMISSIONS)
 

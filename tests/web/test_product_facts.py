@@ -183,7 +183,7 @@ def journey(pharmacy, signed_in, clock, product: Product, picture: Path | None =
     bag = release.decide(pharmacy, "pharm", prep.id, prep.version, factories.PASSWORDS["pharm"], "released")
     pages["prep: done (released)"] = page(tech, f"/prep/{prep.id}")
     pages["bag"] = page(tech, f"/bags/{bag.serial}")
-    label = tech.get(f"/bags/{bag.serial}/label.pdf")
+    label = tech.post(f"/bags/{bag.serial}/label.pdf")
     assert label.status_code == 200 and label.mimetype == "application/pdf"
     pages["label"] = pdf_text(label.data)
     if picture:

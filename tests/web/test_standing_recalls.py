@@ -109,7 +109,7 @@ def test_a_released_bag_of_a_recalled_diluent_lot_gets_no_label_and_is_refused_a
     pharm = signed_in("pharm")
     assert pharm.post("/trace/recalls", {"kind": "diluent_lot", "lot_or_serial": "n9931", "reason": REASON}
                       ).status_code == 302
-    label = signed_in("tech").get(f"/bags/{bag.serial}/label.pdf")
+    label = signed_in("tech").post(f"/bags/{bag.serial}/label.pdf")
     assert label.status_code == 422 and "RECALLED: diluent lot N9931 was recalled" in text(label)
     clock.advance(minutes=10)
     verdict = api("POST", "/bedside/check", who="nurse", json={"bag_scan": bag.serial, "patient_scan": "P-1"}).get_json()

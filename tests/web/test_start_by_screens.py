@@ -182,7 +182,7 @@ def test_the_bedside_api_gives_start_by_and_the_warning(api, pharmacy, bag, cloc
 @pytest.mark.parametrize("stock", ["bag-100x70", "thermal-4x6"])
 def test_the_label_prints_start_by_next_to_use_by_and_its_barcode_keeps_the_use_by(signed_in, pharmacy, bag, stock):
     pharmacy.settings = replace(pharmacy.settings, label_stock=stock)
-    response = signed_in("tech").get(f"/bags/{bag.serial}/label.pdf")
+    response = signed_in("tech").post(f"/bags/{bag.serial}/label.pdf")
     assert response.status_code == 200, text(response)
     words = pdf_text(response.data)
     assert "START BY 2026-11-20 13:00 CET" in words and "USE BY 2026-11-20 17:00 CET" in words
