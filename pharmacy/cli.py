@@ -368,5 +368,42 @@ def serve(ctx: Context, host: str, port: int, with_demo: bool, threads: int, wor
     server.serve(lambda: create_app(pharmacy=base.build(settings)), host, port, threads, workers)
 
 
+@main.group("devices")
+def devices_group() -> None:
+    """Devices at the bench (balances)."""
+
+
+@devices_group.command("simulate-balance")
+@click.option("--port", default=4001, show_default=True, type=int, help="TCP port on 127.0.0.1.")
+@click.option("--protocol", type=click.Choice(["mt-sics", "sbi"]), default="mt-sics", show_default=True)
+@click.option("--serial-number", default="SIM0000001", show_default=True)
+@click.option("--pan", default="6.5", show_default=True, help="Grams on the pan at the start (an empty syringe).")
+@click.option("--fill", default="1.2", show_default=True,
+              help="Grams added after every tare, as if the tared syringe were filled.")
+def simulate_balance(port: int, protocol: str, serial_number: str, pan: str, fill: str) -> None:
+    """Run a balance simulator on loopback for a demo (PHARMACY_BALANCE=<protocol>+tcp://127.0.0.1:PORT)."""
+    import time
+    from decimal import Decimal, InvalidOperation
+
+    from pharmacy.devices.simulator import BalanceSimulator
+
+    try:
+        start, added = Decimal(pan), Decimal(fill)
+    except InvalidOperation:
+        raise click.BadParameter("--pan and --fill are masses in grams, e.g. 6.5") from None
+    try:
+        simulator = BalanceSimulator(protocol, serial_number, port, fill_after_tare=added)
+    except OSError as error:
+        raise click.ClickException(f"port {port} cannot be used ({error.strerror}): choose another with --port") from None
+    simulator.place(start)
+    with simulator:
+        click.echo(f"balance simulator {serial_number} speaking {protocol} on {simulator.url} (Ctrl-C stops it)")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

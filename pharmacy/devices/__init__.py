@@ -1,0 +1,1 @@
+"""Devices at the bench: balances (``balance``) and their simulator for tests and demos (``simulator``)."""
