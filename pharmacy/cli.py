@@ -6,14 +6,17 @@ import csv
 import io
 import json
 import sys
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import click
 
 from pharmacy import clock, config
+from pharmacy.domain import accounts
 from pharmacy.domain.errors import PharmacyError
 from pharmacy.printing import exports
-from pharmacy.services import bags, base, coldchain, demo, orders, setup, stock, trace, users
+from pharmacy.services import accounts as account_service
+from pharmacy.services import audit_check, bags, base, coldchain, demo, orders, sessions, setup, stock, tokens, trace, users
 
 
 class Context:
@@ -85,23 +88,126 @@ def users_group() -> None:
     """Manage users."""
 
 
+# who acts, for the audit trail: an admin's user name, or nobody (the operator at the server, audited as "system")
+BY = click.option("--by", default=None, metavar="ADMIN",
+                  help="The admin doing it, named in the audit trail (default: the server's operator, audited as “system”).")
+
+
+def _password(from_stdin: bool, prompt: str) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt(prompt, hide_input=True, confirmation_prompt=True)
+
+
 @users_group.command("add")
 @click.argument("username")
 @click.option("--role", required=True, type=click.Choice(base.ROLES))
 @click.option("--name", "full_name", default="", help="Full name as printed on labels and signatures.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--forced-change/--no-forced-change", default=True, show_default=True,
+              help="The user must choose their own password at the first sign-in (the operator typed this one). "
+                   "--no-forced-change only for the operator's own account, e.g. the first admin.")
+@BY
 @pass_ctx
-def users_add(ctx: Context, username: str, role: str, full_name: str, password_stdin: bool) -> None:
+def users_add(ctx: Context, username: str, role: str, full_name: str, password_stdin: bool, forced_change: bool,
+              by: str | None) -> None:
     """Add a user (the password is asked for, never given on the command line)."""
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password = _password(password_stdin, "Password")
     try:
-        users.add_user(ctx.pharmacy, None, username, full_name or username, role, password)
+        users.add_user(ctx.pharmacy, by, username, full_name or username, role, password, must_change_password=forced_change)
     except PharmacyError as error:
         _fail(error)
-    click.echo(f"user {username} added as {role}")
+    click.echo(f"user {accounts.normalise_username(username)} added as {role}"
+               + (" (must change the password at the first sign-in)" if forced_change else ""))
+
+
+@users_group.command("list")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@pass_ctx
+def users_list(ctx: Context, fmt: str) -> None:
+    """List users with their role, and whether active, locked or due to change their password."""
+    rows = [{"username": a.username, "name": a.full_name, "role": a.role, "active": a.active, "locked": a.locked,
+             "must_change_password": a.must_change_password, "disabled_reason": a.disabled_reason}
+            for a in account_service.list_users(ctx.pharmacy)]
+    if fmt == "json":
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        _table(rows, ["username", "name", "role", "active", "locked", "must_change_password", "disabled_reason"])
+
+
+@users_group.command("passwd")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the current password, then the new one twice, from standard input.")
+@pass_ctx
+def users_passwd(ctx: Context, username: str, password_stdin: bool) -> None:
+    """A user changes their own password: the current one, then the new one twice (audited as the user)."""
+    if password_stdin:
+        current, new, repeated = (sys.stdin.readline().rstrip("\r\n") for _ in range(3))
+    else:
+        current = click.prompt("Current password", hide_input=True)
+        new = click.prompt("New password", hide_input=True)
+        repeated = click.prompt("New password again", hide_input=True)
+    try:
+        account_service.change_password(ctx.pharmacy, username, current, new, repeated)
+    except PharmacyError as error:
+        _fail(error)
+    click.echo(f"password of {accounts.normalise_username(username)} changed")
+
+
+@users_group.command("reset-password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from standard input.")
+@BY
+@pass_ctx
+def users_reset_password(ctx: Context, username: str, password_stdin: bool, by: str | None) -> None:
+    """Set a new password for USERNAME, who must change it at the next sign-in (ends a lockout)."""
+    password = _password(password_stdin, "New password")
+    try:
+        account_service.reset_password(ctx.pharmacy, by, username, password)
+    except PharmacyError as error:
+        _fail(error)
+    click.echo(f"password of {accounts.normalise_username(username)} reset; it must be changed at the next sign-in")
+
+
+@users_group.command("disable")
+@click.argument("username")
+@click.option("--reason", required=True, help="Why, in a few words (audited), e.g. “left the hospital”.")
+@BY
+@pass_ctx
+def users_disable(ctx: Context, username: str, reason: str, by: str | None) -> None:
+    """Disable USERNAME: no sign-in or signature; their sessions end and their API tokens are revoked."""
+    try:
+        revoked = account_service.disable_user(ctx.pharmacy, by, username, reason)
+    except PharmacyError as error:
+        _fail(error)
+    click.echo(f"user {accounts.normalise_username(username)} disabled; {len(revoked)} API token(s) revoked")
+
+
+@users_group.command("enable")
+@click.argument("username")
+@click.option("--reason", required=True, help="Why, in a few words (audited).")
+@BY
+@pass_ctx
+def users_enable(ctx: Context, username: str, reason: str, by: str | None) -> None:
+    """Enable USERNAME again (their old API tokens stay revoked)."""
+    try:
+        account_service.enable_user(ctx.pharmacy, by, username, reason)
+    except PharmacyError as error:
+        _fail(error)
+    click.echo(f"user {accounts.normalise_username(username)} enabled")
+
+
+@users_group.command("end-sessions")
+@click.argument("username")
+@BY
+@pass_ctx
+def users_end_sessions(ctx: Context, username: str, by: str | None) -> None:
+    """End every open session of USERNAME (audited): their next request goes to the sign-in page."""
+    try:
+        count = sessions.end_sessions_of(ctx.pharmacy, by, username)
+    except PharmacyError as error:
+        _fail(error)
+    click.echo(f"{count} session(s) of {accounts.normalise_username(username)} ended")
 
 
 @main.group("stock")
@@ -290,16 +396,47 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
+@click.option("--full", "mode", flag_value="full", default=True,
+              help="Walk the whole chain and every anchor (the default; schedule it nightly or weekly).")
+@click.option("--since-checkpoint", "mode", flag_value="since-checkpoint",
+              help="Start from the last verified checkpoint (fast: for a run every few minutes).")
+@click.option("--strict", is_flag=True, help="Exit 1 on a warning too (an anchor gap, entries not anchored yet).")
 @pass_ctx
-def audit_verify(ctx: Context) -> None:
-    """Walk the hash chain; exit 1 naming the first entry that does not match."""
-    result = setup.verify_audit(ctx.pharmacy)
-    if result.ok:
-        click.echo(f"audit chain intact: {result.checked} entries checked")
-        return
-    click.echo(f"AUDIT CHAIN BROKEN at entry {result.first_bad_id}: {result.problem} "
-               f"({result.checked} entries before it are intact)", err=True)
-    sys.exit(1)
+def audit_verify(ctx: Context, mode: str, strict: bool) -> None:
+    """Check the hash chain against the anchors outside the database and replay the state of bags,
+    vials and administrations; exit 1 naming each thing that does not match (services/audit_check)."""
+    report = audit_check.verify(ctx.pharmacy, full=mode == "full")
+    result = report.chain
+    for warning in report.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if not result.ok:
+        click.echo(f"AUDIT CHAIN BROKEN at entry {result.first_bad_id}: {result.problem} "
+                   f"({result.checked} entries before it are intact)", err=True)
+    for problem in report.problems:
+        click.echo(problem, err=True)
+    if not report.ok or (strict and report.warnings):
+        sys.exit(1)
+    since = f" since the checkpoint at entry {report.checkpoint_from}" if report.checkpoint_from is not None else ""
+    click.echo(f"audit chain intact: {result.checked} entries checked{since} ({result.end} in all)")
+    if report.latest_anchor:
+        click.echo(f"anchors outside the database agree: {report.anchors_checked} signed line(s) checked, latest "
+                   f"{report.latest_anchor} (key {report.key})")
+    click.echo("state replayed: " + ", ".join(f"{n} {what}" for what, n in report.replayed.items())
+               + " match the audit trail")
+    if report.checkpoint_written is not None:
+        click.echo(f"checkpoint written at entry {report.checkpoint_written}")
+
+
+@audit_group.command("anchor")
+@pass_ctx
+def audit_anchor(ctx: Context) -> None:
+    """Anchor the current head once, after a full walk verifies: for a database from before anchoring,
+    or after the anchor file was lost and the chain was checked some other way."""
+    try:
+        seq = audit_check.adopt(ctx.pharmacy)
+    except PharmacyError as error:
+        _fail(error)
+    click.echo(f"audit head anchored at entry {seq}")
 
 
 @main.command("backup")
@@ -331,16 +468,68 @@ def tokens_group() -> None:
     """API tokens for other systems and devices."""
 
 
+def _expiry(text: str | None, zone) -> datetime | None:
+    """``--expires``: a last day (YYYY-MM-DD, valid to its end in the pharmacy's zone) or a number of days (90d)."""
+    if not text:
+        return None
+    text = text.strip()
+    try:
+        if text.endswith("d") and text[:-1].isdigit():
+            return clock.now() + timedelta(days=int(text[:-1]))
+        return datetime.combine(date.fromisoformat(text), time(23, 59, 59), zone)
+    except ValueError:
+        raise click.BadParameter(f"“{text}” is neither a date (2027-06-30) nor a number of days (90d).",
+                                 param_hint="--expires") from None
+
+
 @tokens_group.command("create")
 @click.argument("username")
 @click.option("--name", required=True, help="What the token is for (device or system).")
+@click.option("--expires", default=None, help=f"Last day (2027-06-30) or days (90d); default {tokens.DEFAULT_LIFETIME.days} days.")
+@click.option("--scope", "scopes", multiple=True,
+              help="A permission the token may use (repeat, or separate by spaces), e.g. temps.record; "
+                   "default: all of the user's role.")
+@BY
 @pass_ctx
-def tokens_create(ctx: Context, username: str, name: str) -> None:
+def tokens_create(ctx: Context, username: str, name: str, expires: str | None, scopes: tuple[str, ...], by: str | None) -> None:
     """Create a token for USERNAME; it is shown once."""
     try:
-        click.echo(users.create_token(ctx.pharmacy, username, name))
+        scope = " ".join(scopes)
+        click.echo(tokens.create_token(ctx.pharmacy, username, name, by=by, expires_at=_expiry(expires, ctx.pharmacy.zone),
+                                       scope=scope))
     except PharmacyError as error:
         _fail(error)
+
+
+@tokens_group.command("list")
+@click.argument("username", required=False)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@pass_ctx
+def tokens_list(ctx: Context, username: str | None, fmt: str) -> None:
+    """List API tokens (all, or USERNAME's): number, name, scope, expiry, state. Never the token itself."""
+    try:
+        rows = tokens.list_tokens(ctx.pharmacy, username)
+    except PharmacyError as error:
+        _fail(error)
+    shown = [{k: (v.isoformat(timespec="minutes") if isinstance(v, datetime) else v) for k, v in row.items()} for row in rows]
+    if fmt == "json":
+        click.echo(json.dumps(shown, ensure_ascii=False, indent=2))
+    else:
+        _table(shown, ["id", "user", "name", "scope", "expires_at", "state", "created_by", "revoked_by"])
+
+
+@tokens_group.command("revoke")
+@click.argument("token_id", type=int)
+@click.option("--reason", default="", help="Why (audited).")
+@BY
+@pass_ctx
+def tokens_revoke(ctx: Context, token_id: int, reason: str, by: str | None) -> None:
+    """Revoke token TOKEN_ID (its number in `pharmacy tokens list`) for good."""
+    try:
+        tokens.revoke_token(ctx.pharmacy, by, token_id, reason)
+    except PharmacyError as error:
+        _fail(error)
+    click.echo(f"token {token_id} revoked")
 
 
 @main.command("serve")
@@ -371,6 +560,39 @@ def serve(ctx: Context, host: str, port: int, with_demo: bool, threads: int, wor
 @main.group("devices")
 def devices_group() -> None:
     """Devices at the bench (balances)."""
+
+
+@devices_group.command("balances")
+@pass_ctx
+def devices_balances(ctx: Context) -> None:
+    """Every balance with its calibration and due date."""
+    from pharmacy.services import balances
+
+    _table([{"serial": c.serial_number, "model": c.model, "calibrated": c.calibrated_on.isoformat(),
+             "due": c.calibration_due.isoformat(), "certificate": c.certificate, "recorded by": c.recorded_by}
+            for c in balances.calibrations(ctx.pharmacy)],
+           ["serial", "model", "calibrated", "due", "certificate", "recorded by"])
+
+
+@devices_group.command("calibrate")
+@click.argument("serial_number")
+@click.option("--model", required=True, help="The balance's make and model.")
+@click.option("--calibrated-on", required=True, type=click.DateTime(["%Y-%m-%d"]), help="YYYY-MM-DD")
+@click.option("--due", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Next calibration, YYYY-MM-DD.")
+@click.option("--certificate", required=True, help="The calibration certificate's number.")
+@click.option("--user", "username", required=True, help="The pharmacist who records it.")
+@pass_ctx
+def devices_calibrate(ctx: Context, serial_number: str, model: str, calibrated_on, due, certificate: str,
+                      username: str) -> None:
+    """Record a balance's calibration (its readings count only until the due date)."""
+    from pharmacy.services import balances
+
+    try:
+        record = balances.record_calibration(ctx.pharmacy, username, serial_number, model, calibrated_on.date(),
+                                             due.date(), certificate)
+    except PharmacyError as error:
+        _fail(error)
+    click.echo(f"balance {record.serial_number}: calibrated {record.calibrated_on}, due {record.calibration_due}")
 
 
 @devices_group.command("simulate-balance")

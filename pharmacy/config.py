@@ -44,6 +44,8 @@ class Settings:
     patient_ai: str = "none"
     secret_key: str = ""
     idle_timeout_minutes: int = 15
+    # A signed-in session ends this long after sign-in, however active (services/sessions.py, H21).
+    session_lifetime_hours: int = 12
     printer: str = ""
     label_stock: str = "bag-100x70"
     # A storage location with no temperature reading for longer than this is flagged on the dashboard.
@@ -53,6 +55,14 @@ class Settings:
     out_of_fridge_minutes: int = 30
     # What one vial costs (in the pharmacy's currency), for the waste report; unset: no cost shown.
     vial_cost: Decimal | None = None
+    # The bench's balance (pharmacy/devices/balance.py), e.g. mt-sics+tcp://10.0.0.7:4001 or
+    # serial:///dev/ttyUSB0?protocol=sbi&baud=9600; unset: volumes are typed and shown as unweighed.
+    balance: str = ""
+    # The Ed25519 key that signs the audit anchors (pharmacy/db/anchor.py); unset: <instance>/audit-anchor.key,
+    # created on first use (mode 0600), its public key beside it (.pub) for verifiers.
+    audit_key: str = ""
+    # Also send each anchor to syslog: "1" (the local /dev/log), host:port (UDP) or a socket path; unset: off.
+    audit_syslog: str = ""
 
     @property
     def zone(self) -> ZoneInfo:
@@ -68,12 +78,15 @@ _ENV = {
     "timezone": "PHARMACY_TIMEZONE", "pharmacy_name": "PHARMACY_NAME",
     "administration_policy": "PHARMACY_ADMINISTRATION_POLICY", "gs_substitutes": "PHARMACY_GS_SUBSTITUTES",
     "patient_ai": "PHARMACY_PATIENT_AI", "secret_key": "PHARMACY_SECRET_KEY",
-    "idle_timeout_minutes": "PHARMACY_IDLE_TIMEOUT_MINUTES", "printer": "PHARMACY_PRINTER",
+    "idle_timeout_minutes": "PHARMACY_IDLE_TIMEOUT_MINUTES",
+    "session_lifetime_hours": "PHARMACY_SESSION_LIFETIME_HOURS", "printer": "PHARMACY_PRINTER",
     "label_stock": "PHARMACY_LABEL_STOCK",
     "reading_interval_minutes": "PHARMACY_READING_INTERVAL_MINUTES",
     "out_of_fridge_minutes": "PHARMACY_OUT_OF_FRIDGE_MINUTES",
     "vial_cost": "PHARMACY_VIAL_COST",
     "start_by_warning_minutes": "PHARMACY_START_BY_WARNING_MINUTES",
+    "balance": "PHARMACY_BALANCE",
+    "audit_key": "PHARMACY_AUDIT_KEY", "audit_syslog": "PHARMACY_AUDIT_SYSLOG",
 }
 
 
@@ -104,6 +117,10 @@ def load(overrides: dict | None = None, environ=None) -> Settings:
         elif f.name == "gs_substitutes":
             values[f.name] = tuple(s for s in raw.split(",") if s)
         elif f.name == "idle_timeout_minutes":
+            values[f.name] = int(raw)
+        elif f.name == "session_lifetime_hours":
+            if not raw.strip().isdigit() or int(raw) < 1:
+                raise ConfigError(f"PHARMACY_SESSION_LIFETIME_HOURS must be a whole number of hours, 1 or more, not “{raw}”.")
             values[f.name] = int(raw)
         elif f.name == "reading_interval_minutes":
             if not raw.strip().isdigit():
@@ -137,6 +154,13 @@ def validate(settings: Settings) -> None:
         raise ConfigError("PHARMACY_START_BY_WARNING_MINUTES must be 0 or more.")
     if settings.reading_interval_minutes < 1:
         raise ConfigError("PHARMACY_READING_INTERVAL_MINUTES must be at least 1.")
+    if settings.balance:
+        from pharmacy.devices.balance import BalanceConfig, BalanceError
+
+        try:
+            BalanceConfig.parse(settings.balance)
+        except BalanceError as error:
+            raise ConfigError(f"PHARMACY_BALANCE: {error.message}") from None
     ai = settings.patient_ai
     if ai not in ("none", "8018") and not (ai.isdigit() and 91 <= int(ai) <= 99):
         raise ConfigError('PHARMACY_PATIENT_AI must be "none", "8018" or an internal AI from 91 to 99.')

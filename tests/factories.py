@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from pharmacy import clock
+from pharmacy.domain import bagid
 from pharmacy.domain.gs1 import GS, element_string
 from pharmacy.domain.infusions import GivenPremedication
 from pharmacy.domain.inuse import to_local
@@ -63,9 +64,15 @@ def signed_preparation(pharmacy, vial_serial: str, who=None, diluent: str = NACL
     return preparation.get(pharmacy, prep.id), bag
 
 
+def in_process_scan(prep_id: int) -> str:
+    """What a scanner sends for the in-process label of the preparation's bag (Code 128: ]C0)."""
+    return "]C0" + bagid.in_process_code(bagid.bag_serial(prep_id))
+
+
 def released_bag(pharmacy, vial_serial: str, who=None, diluent: str = NACL_SCAN, on: date | None = None, day: int = 1):
     prep, _ = signed_preparation(pharmacy, vial_serial, who, diluent, on=on, day=day)
-    return release.decide(pharmacy, "pharm", prep.id, prep.version, PASSWORDS["pharm"], "released")
+    return release.decide(pharmacy, "pharm", prep.id, prep.version, PASSWORDS["pharm"], "released",
+                          bag_scan=in_process_scan(prep.id))
 
 
 def premedication_given(pharmacy, day: int = 1, minutes_before: int = 30, product: str = "lemtrada"):

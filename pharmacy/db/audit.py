@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -71,6 +72,9 @@ def append(session: Session, username: str, action: str, object_type: str, objec
     session.add(entry)
     head.last_id, head.last_hash = id_, digest
     session.flush()
+    # anchored outside the database after the commit (db/anchor.py): this transaction's first entry and the head
+    first = session.info["audit_head"][0] if "audit_head" in session.info else id_
+    session.info["audit_head"] = (first, id_, digest, at)
     return entry
 
 
@@ -80,33 +84,59 @@ class Verification:
     checked: int
     first_bad_id: int | None = None
     problem: str = ""
+    end: int = 0  # the last entry that chains (the whole chain when ok)
+    last_hash: str = GENESIS  # its hash
 
 
-def verify(session: Session, batch: int = 20_000) -> Verification:
-    """Walk the whole chain in id order, in batches (constant memory). Columns are read raw (no
-    datetime or JSON parsing): the hash covers the stored text, so that is all it needs."""
+# what ``verify`` hands a visitor for each entry it has checked: id, at (stored text), action,
+# object type, object id, new values (stored JSON text), hash
+Visitor = Callable[[int, str, str, str, str, "str | None", str], None]
+
+
+def verify(session: Session, batch: int = 20_000, *, since: tuple[int, str] | None = None,
+           visit: Visitor | None = None) -> Verification:
+    """Walk the chain in id order, in batches (constant memory). Columns are read raw (no
+    datetime or JSON parsing): the hash covers the stored text, so that is all it needs.
+
+    ``since``: a verified checkpoint (id, hash): the walk starts there (the entry must still be there
+    with that hash, and unchanged) instead of at the first entry. ``visit`` sees every entry checked."""
     table = AuditEntry.__table__
     columns = [table.c.id, type_coerce(table.c.at, String()), table.c.username, table.c.action, table.c.object_type,
                table.c.object_id, table.c.old, table.c.new, table.c.reason, table.c.prev_hash, table.c.hash]
     previous_hash, expected_id, checked, last_seen = GENESIS, 1, 0, 0
     sha256, dumps = hashlib.sha256, json.dumps
+    if since is not None and since[0] > 0:
+        seq, anchored = since
+        row = session.execute(select(*columns).where(table.c.id == seq)).first()
+        if row is None:
+            return Verification(False, 0, seq, f"entry {seq}, verified at the last checkpoint, is missing", seq - 1)
+        body = dumps([row[0], canonical_time(row[1]), *row[2:9]], ensure_ascii=False, separators=(",", ":"))
+        if row[10] != anchored:
+            return Verification(False, 0, seq, f"entry {seq} no longer has the hash verified at the last checkpoint: "
+                                "the chain was recomputed", seq - 1)
+        if sha256((row[9] + body).encode("utf-8")).hexdigest() != anchored:
+            return Verification(False, 0, seq, f"entry {seq} was changed after it was written", seq - 1)
+        previous_hash, expected_id, last_seen = anchored, seq + 1, seq
     while True:
         rows = session.execute(select(*columns).where(table.c.id > last_seen).order_by(table.c.id).limit(batch)).all()
         if not rows:
             break
         for id_, at, username, action, object_type, object_id, old, new, reason, prev_hash, digest in rows:
             if id_ != expected_id:
-                return Verification(False, checked, expected_id, f"entry {expected_id} is missing")
+                return Verification(False, checked, expected_id, f"entry {expected_id} is missing", expected_id - 1)
             if prev_hash != previous_hash:
-                return Verification(False, checked, id_, f"entry {id_} does not chain onto entry {id_ - 1}")
+                return Verification(False, checked, id_, f"entry {id_} does not chain onto entry {id_ - 1}", id_ - 1)
             body = dumps([id_, canonical_time(at), username, action, object_type, object_id, old, new, reason],
                          ensure_ascii=False, separators=(",", ":"))
             if sha256((prev_hash + body).encode("utf-8")).hexdigest() != digest:
-                return Verification(False, checked, id_, f"entry {id_} was changed after it was written")
+                return Verification(False, checked, id_, f"entry {id_} was changed after it was written", id_ - 1)
+            if visit is not None:
+                visit(id_, at, action, object_type, object_id, new, digest)
             previous_hash, expected_id, checked = digest, id_ + 1, checked + 1
         last_seen = rows[-1][0]
+    end = expected_id - 1
     head = session.get(AuditHead, 1)
-    if head is not None and (head.last_id != checked or head.last_hash != previous_hash):
-        return Verification(False, checked, checked + 1, f"the chain ends at entry {checked} but the head "
-                            f"records entry {head.last_id}: entries were removed")
-    return Verification(True, checked)
+    if head is not None and (head.last_id != end or head.last_hash != previous_hash):
+        return Verification(False, checked, end + 1, f"the chain ends at entry {end} but the head "
+                            f"records entry {head.last_id}: entries were removed", end)
+    return Verification(True, checked, end=end, last_hash=previous_hash)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import create_engine, event
@@ -64,6 +66,19 @@ class Database:
         # the next one the moment the last commits; SQLite's own busy handler (for other processes,
         # such as a CLI command) polls with sleeps of up to 100 ms, which under load is most of the wait.
         self.write_lock = threading.Lock() if self.is_sqlite else None
+        # Called after every commit that appended audit entries: its first entry, the new head (id, hash, time);
+        # db/anchor.py writes it outside the database. It runs after the commit, so it cannot undo it.
+        self.on_audit_commit: Callable[[int, int, str, datetime], None] | None = None
+        event.listen(self._sessions, "after_commit", self._after_commit)
+        event.listen(self._sessions, "after_soft_rollback", _forget_audit_head)
+
+    def _after_commit(self, session: Session) -> None:
+        head = session.info.pop("audit_head", None)
+        if head is not None and self.on_audit_commit is not None:
+            try:
+                self.on_audit_commit(*head)
+            except Exception:  # the clinical change is committed: never lose it for its anchor
+                log.exception("audit anchor for entry %s was not written; the next commit's anchor covers it", head[1])
 
     @property
     def is_sqlite(self) -> bool:
@@ -74,6 +89,11 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _forget_audit_head(session: Session, _previous: object) -> None:
+    """A rolled-back transaction's audit entries are gone: nothing to anchor."""
+    session.info.pop("audit_head", None)
 
 
 class UnitOfWork:

@@ -36,6 +36,10 @@ class User(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # an account an admin creates or resets opens only the change-password page until it is changed
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class Product(Base):
@@ -138,6 +142,9 @@ class Preparation(Base):
     checked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     check_reason: Mapped[str | None] = mapped_column(Text)
+    # how the withdrawn volume is known: "weighed" (net mass on a calibrated balance through the density)
+    # or "typed" (the preparer's own number, shown as unweighed at the check); None before the volume step
+    volume_evidence: Mapped[str | None] = mapped_column(String(10))
     order: Mapped[Order] = relationship()
     vial: Mapped[Vial | None] = relationship()
     diluent_lot: Mapped[DiluentLot | None] = relationship()
@@ -154,6 +161,39 @@ class PreparationStep(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class Balance(Base):
+    """A balance known by its serial number (as it reports it, MT-SICS ``I4``/SBI ``x2_``) with the
+    calibration a pharmacist recorded: readings from a balance past its due date are refused."""
+
+    __tablename__ = "balances"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    serial_number: Mapped[str] = mapped_column(String(40), unique=True)
+    model: Mapped[str] = mapped_column(String(100))
+    calibrated_on: Mapped[date] = mapped_column(Date)
+    calibration_due: Mapped[date] = mapped_column(Date)
+    certificate: Mapped[str] = mapped_column(String(100))
+    recorded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Weighing(Base):
+    """One reading kept as evidence of a preparation: the tare of the empty syringe, the net mass of the
+    filled one, with the balance's raw answer and the volume computed from it."""
+
+    __tablename__ = "weighings"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    preparation_id: Mapped[int] = mapped_column(ForeignKey("preparations.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # "tare" or "net"
+    grams: Mapped[str] = mapped_column(String(20))  # the decimal as the balance sent it, never rounded by a float
+    raw: Mapped[str] = mapped_column(String(80))
+    balance_serial: Mapped[str] = mapped_column(String(40))
+    density_g_ml: Mapped[str | None] = mapped_column(String(20))
+    volume_ml: Mapped[str | None] = mapped_column(String(20))
+    accepted: Mapped[bool] = mapped_column(Boolean, default=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Bag(Base):
     __tablename__ = "bags"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -164,6 +204,8 @@ class Bag(Base):
     use_by: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     location_id: Mapped[int | None] = mapped_column(ForeignKey("storage_locations.id"))
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the final label scanned back on the bag after printing: the pair label ↔ bag confirmed (H27)
+    label_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     preparation: Mapped[Preparation] = relationship()
 
 
@@ -332,6 +374,42 @@ class Refusal(Base):
     message: Mapped[str] = mapped_column(Text)
     object_type: Mapped[str | None] = mapped_column(String(20))
     object_id: Mapped[str | None] = mapped_column(String(40))
+    entered: Mapped[str | None] = mapped_column(Text)  # what was scanned or typed, for the checker to see
+
+
+class UserSession(Base):
+    """A signed-in (or not yet signed-in) browser session, kept on the server (issue 13): the cookie carries
+    a random id, this table only its SHA-256, so a copy of the table opens no session. A session ends
+    (``ended_at``, ``end_reason``) at sign-out, idle timeout, absolute lifetime, lock or by an admin; an
+    ended session is never reopened (``pharmacy/services/sessions.py``)."""
+
+    __tablename__ = "user_sessions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sid_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    address: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+    data: Mapped[str] = mapped_column(Text, default="{}")
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_reason: Mapped[str | None] = mapped_column(String(40))
+
+
+class SecurityEvent(Base):
+    """An attempt at unauthorised use (21 CFR 11.300(d)): a failed sign-in with the name as typed, a
+    failed signature, a lock, a denied page. Written in its own transaction, like ``Refusal``."""
+
+    __tablename__ = "security_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    kind: Mapped[str] = mapped_column(String(20), index=True)
+    username: Mapped[str | None] = mapped_column(String(64), index=True)
+    address: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+    path: Mapped[str | None] = mapped_column(String(300))
+    permission: Mapped[str | None] = mapped_column(String(40))
+    detail: Mapped[str | None] = mapped_column(Text)
 
 
 class AuditEntry(Base):
@@ -379,3 +457,10 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # issue 13: who made it (NULL: the server's operator, "system"), until when, which permissions
+    # (space-separated names from domain/permissions.py; NULL: all of the role's), and its revocation
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    scope: Mapped[str | None] = mapped_column(Text)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -29,7 +29,7 @@ class BalanceSimulator:
         self.fill_after_tare = fill_after_tare
         self.gross, self.tare_mass = Decimal("0"), Decimal("0")
         self.commands: list[str] = []  # every command received, for tests to read
-        self._faults: deque[str] = deque()
+        self._faults: deque[tuple[str, tuple[str, ...]]] = deque()
         self._dynamic = 0
         self.fill_pending = False  # SBI: the liquid goes in after the print that confirmed the tare
         self._lock = threading.Lock()
@@ -62,12 +62,13 @@ class BalanceSimulator:
         with self._lock:
             self._dynamic = readings
 
-    def fail_next(self, fault: str) -> None:
-        """The next command meets ``fault`` (one of ``FAULTS``)."""
+    def fail_next(self, fault: str, on: tuple[str, ...] = ()) -> None:
+        """The next command (or the next of the commands ``on``, e.g. ``("S", "P")``: the weighing, not the
+        serial-number query before it) meets ``fault`` (one of ``FAULTS``)."""
         if fault not in FAULTS:
             raise ValueError(f"unknown fault {fault!r}")
         with self._lock:
-            self._faults.append(fault)
+            self._faults.append((fault, on))
 
     @property
     def net(self) -> Decimal:
@@ -100,7 +101,9 @@ class BalanceSimulator:
             command = line.rstrip(b"\r\n").lstrip(b"\x1b").decode("ascii", "replace")
             with self._lock:
                 self.commands.append(command)
-                fault = self._faults.popleft() if self._faults else None
+                fault = None
+                if self._faults and (not self._faults[0][1] or command in self._faults[0][1]):
+                    fault = self._faults.popleft()[0]
                 answer = self._answer(command, fault)
             if fault == "silent":
                 continue

@@ -57,6 +57,8 @@ def reading(location: str, at: str | datetime, celsius: str | float, *, now: dat
             raise ReadingError(f"“{at}” is not a time like 2026-11-20T09:00:00+01:00.") from None
     if at.tzinfo is None or at.utcoffset() is None:
         raise ReadingError(f"The time {at.isoformat()} has no UTC offset (write it like 2026-11-20T09:00:00+01:00).")
+    if not 1900 <= at.year <= 2199:  # year 1 or 9999 cannot be moved by time arithmetic (UTC, gaps)
+        raise ReadingError(f"The time {at.isoformat()} is not a date a fridge log can hold.")
     try:
         value = float(str(celsius).strip().replace(",", "."))
     except ValueError:

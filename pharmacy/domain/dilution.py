@@ -40,6 +40,12 @@ def infusion_rate(volume: Quantity, duration: Quantity) -> Quantity:
     return rate
 
 
+def volume_from_mass(mass: Quantity, density: Quantity) -> Quantity:
+    """A weighed net mass as a volume, through the solution's density (g/mL)."""
+    volume: Quantity = (mass / density).to("mL")
+    return volume
+
+
 def check_withdrawn_volume(measured: Quantity, expected: Quantity, tolerance: Quantity) -> None:
     """SmPC 6.6: withdraw the monograph's volume. A measured volume outside expected ± tolerance is refused."""
     difference = abs((measured - expected).to("mL"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import tomllib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
@@ -52,6 +52,19 @@ class Diluent:
 
 
 @dataclass(frozen=True)
+class Density:
+    """The mass per volume of the product's solution, which turns a weighed mass into a volume. The
+    SmPC rarely gives one (LEMTRADA's does not): a pharmacy's own validated value, with its source."""
+
+    value: Quantity  # g/mL
+    source: str
+    demo: bool = False  # a value for the demo pharmacy only, never validated: shown as such wherever used
+
+
+WEIGH_MODES = ("none", "syringe", "bag")
+
+
+@dataclass(frozen=True)
 class Monograph:
     id: str
     brand: str
@@ -86,6 +99,11 @@ class Monograph:
     premedication: tuple[Premedication, ...]
     preparation_gtin: str
     source: str
+    # what the check rests on besides the scans: "syringe" (tare the empty syringe, weigh it filled),
+    # "bag" (the bag before and after the injection) or "none" ([evidence].weigh); the density from the
+    # pharmacy's densities.toml (None: the volume is typed and shown as unweighed)
+    weigh: str = "none"
+    density: Density | None = None
 
     @property
     def name(self) -> str:
@@ -213,6 +231,12 @@ def parse_monograph(data: dict[str, object], source: str, diluents: dict[str, Di
     if not _same(dose / concentration, withdraw):
         raise prep.fail("withdraw", f"({withdraw:~P}) does not hold the dose: {dose:~P} at {concentration:~P} "
                         f"is {(dose / concentration).to(withdraw.units):~P}.")
+    weigh = "none"
+    if "evidence" in data:
+        evidence = root.sub("evidence")
+        weigh = evidence.text("weigh")
+        if weigh not in WEIGH_MODES:
+            raise evidence.fail("weigh", f"must be one of {', '.join(WEIGH_MODES)}, not “{weigh}”.")
     return Monograph(
         id=product.text("id"), brand=product.text("brand"), inn=product.text("inn"), form=product.text("form"),
         strength=strength, vial_volume=vial_volume,
@@ -235,8 +259,30 @@ def parse_monograph(data: dict[str, object], source: str, diluents: dict[str, Di
         route=infusion.text("route"), route_text=infusion.text("route_text"),
         infusion_duration=duration, observation=observation,
         min_interval=infusion.quantity("min_interval", TIME) if "min_interval" in infusion.table else duration + observation,
-        premedication=tuple(premeds), preparation_gtin=preparation_gtin, source=source,
+        premedication=tuple(premeds), preparation_gtin=preparation_gtin, source=source, weigh=weigh,
     )
+
+
+DENSITY = UnitsContainer({"[mass]": 1, "[length]": -3})
+DENSITIES = "densities.toml"  # beside the monographs in a pharmacy's instance/catalog/
+
+
+def parse_densities(data: dict[str, object], source: str) -> dict[str, Density]:
+    """``[product_id]`` tables with ``density`` (e.g. "1.006 g/mL"), ``source`` (the validation it comes
+    from) and optionally ``demo = true``. A density outside 0.8–1.5 g/mL is not an aqueous infusion
+    concentrate: refused as a typing error."""
+    result: dict[str, Density] = {}
+    for product_id, table in data.items():
+        if not isinstance(table, dict):
+            raise MonographError(f"{source}: “{product_id}” must be a table [{product_id}] with density and source.")
+        fields = _Fields(source, table, product_id)
+        value = fields.quantity("density", DENSITY)
+        grams_per_ml = value.to("g/mL").magnitude
+        if not 0.8 <= grams_per_ml <= 1.5:
+            raise fields.fail("density", f"({value:~P}) is not the density of an infusion concentrate (0.8–1.5 g/mL).")
+        demo = fields.flag("demo") if "demo" in table else False
+        result[product_id] = Density(value.to("g/mL"), fields.text("source"), demo)
+    return result
 
 
 def parse_diluents(data: dict[str, object], source: str) -> dict[str, Diluent]:
@@ -280,11 +326,19 @@ def load_catalog(folders: Iterable[Path] = ()) -> Catalog:
         if path.exists():
             diluents.update(parse_diluents(_read(path), path.name))
     products: dict[str, Monograph] = {}
+    densities: dict[str, Density] = {}
     for folder in folders:
         for path in sorted(folder.glob("*.toml")):
-            if path.name != "diluents.toml":
+            if path.name == DENSITIES:
+                densities.update(parse_densities(_read(path), path.name))
+            elif path.name != "diluents.toml":
                 monograph = parse_monograph(_read(path), path.name, diluents)
                 products[monograph.id] = monograph
+    for product_id, density in densities.items():
+        if product_id not in products:
+            raise MonographError(f"{DENSITIES}: “{product_id}” is not a product of the catalogue "
+                                 f"(known: {', '.join(sorted(products))}).")
+        products[product_id] = replace(products[product_id], density=density)
     _check_unique_gtins(products, diluents)
     return Catalog(products, diluents)
 

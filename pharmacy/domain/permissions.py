@@ -54,7 +54,9 @@ PERMISSIONS: dict[str, str] = {
     "audit.view": "read the audit log",
     "audit.verify": "verify the audit chain",
     "reports.view": "see the work, safety and waste reports",
-    "users.manage": "add users",
+    "users.manage": "manage users and API tokens",
+    "devices.view": "see the balances and their calibration",
+    "devices.calibrate": "record a balance's calibration",
 }
 
 _READ = {"worklist.view", "orders.view", "check.view", "bags.view", "stock.view", "patients.view"}
@@ -62,18 +64,19 @@ _COLD_CHAIN = {"dashboard.view", "storage.view", "temps.record"}
 # histories, recalls and the audit log name patients across the whole pharmacy: pharmacists and
 # auditors only (verifying the chain records nothing)
 _TRACE_READ = {"trace.recall", "trace.history", "audit.view", "audit.verify", "reports.view"}
+_DEVICES = {"devices.view"}
 _TECHNICIAN = (_READ - {"check.view"}) | _COLD_CHAIN | {
-    "orders.enter", "orders.cancel", "prep.work", "bags.label", "bags.handle", "stock.receive"}
+    "orders.enter", "orders.cancel", "prep.work", "bags.label", "bags.handle", "stock.receive"} | _DEVICES
 
 GRANTS: dict[Role, frozenset[str]] = {
     Role.TECHNICIAN: frozenset(_TECHNICIAN),
     Role.PHARMACIST: frozenset(_TECHNICIAN | _TRACE_READ | {
         "check.view", "orders.verify", "orders.hold", "check.release", "ward.bedside", "bags.discard_quarantined", "coldchain.review",
-        "trace.quarantine", "bags.destroy_usable", "fmd.view", "fmd.resolve"}),
+        "trace.quarantine", "bags.destroy_usable", "fmd.view", "fmd.resolve", "devices.calibrate"}),
     Role.NURSE: frozenset(_COLD_CHAIN | {"bags.view", "patients.view", "bags.handle", "ward.bedside"}),
-    Role.AUDITOR: frozenset(_READ | _TRACE_READ | {"dashboard.view", "storage.view", "fmd.view"}),  # reads, changes nothing
+    Role.AUDITOR: frozenset(_READ | _TRACE_READ | _DEVICES | {"dashboard.view", "storage.view", "fmd.view"}),  # reads, changes nothing
     Role.ADMIN: frozenset({"bags.view", "stock.view", "stock.receive", "storage.view", "storage.locations",
-                           "temps.record", "users.manage"}),
+                           "temps.record", "users.manage", "devices.view"}),
 }
 
 

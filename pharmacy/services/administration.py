@@ -13,6 +13,7 @@ from sqlalchemy import select
 from pharmacy import clock
 from pharmacy.db import audit
 from pharmacy.db.models import Administration, Bag, Order, Patient, Preparation
+from pharmacy.domain import bagid
 from pharmacy.domain.errors import AdministrationRefused, NotFound, PharmacyError, ScanError, StateConflict
 from pharmacy.domain.identity import NEEDS_REASON, SCANNED, Entry, TypedWithoutReason, normalise_identifier
 from pharmacy.domain.infusions import (
@@ -60,6 +61,10 @@ class Verdict:
 def bag_serial_from_scan(pharmacy: Pharmacy, raw: str) -> str:
     """The bag serial from its label's DataMatrix or GS1-128, or typed by hand from the label."""
     text = (raw or "").strip()
+    in_process = bagid.in_process_serial(text)
+    if in_process is not None:  # H27: the in-process label is never a label for administration
+        raise ScanError(f"This is the IN-PREPARATION label of bag {in_process}: NOT FOR ADMINISTRATION. The bag has "
+                        "not been released by a pharmacist. Do not give it: send it back to the pharmacy.")
     if _PLAIN_SERIAL.match(text) and not text.isdigit():
         return text
     scan = read_scan(pharmacy, text)
@@ -207,7 +212,8 @@ def start(pharmacy: Pharmacy, username: str, bag_scan: str, wristband: str,
         uow.session.flush()
         audit.append(uow.session, username, "administration.start", "bag", bag.id, old={"state": old},
                      new={"state": bag.state, "patient": patient.identifier, "patient_entry": entry.method,
-                          "patient_entry_reason": entry.reason, "premedication": confirmed})
+                          "patient_entry_reason": entry.reason, "premedication": confirmed,
+                          "started_at": now.astimezone(UTC).isoformat()})  # replayed by audit verify
         uow.commit()
         return record
 
@@ -269,7 +275,8 @@ def end(pharmacy: Pharmacy, username: str, serial: str, reason: str | None = Non
         record.ended_at, record.end_reason, record.interrupted_reason = now, code, words
         action = "administration.interrupt" if event == Event.INTERRUPT else "administration.end"
         audit.append(uow.session, username, action, "bag", bag.id, old={"state": old},
-                     new={"state": bag.state, "end_reason": code, "ran_minutes": int(ran_for.total_seconds() // 60)},
+                     new={"state": bag.state, "end_reason": code, "ran_minutes": int(ran_for.total_seconds() // 60),
+                          "ended_at": now.astimezone(UTC).isoformat()},  # replayed by audit verify
                      reason=words)
         uow.commit()
         return record

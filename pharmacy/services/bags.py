@@ -177,6 +177,41 @@ def send_to_printer(pdf: bytes, printer: str) -> str:
     return done.stdout.decode(errors="replace").strip()
 
 
+class LabelMismatch(StateConflict):
+    code = "label_mismatch"
+
+
+def confirm_label(pharmacy: Pharmacy, username: str, serial: str, scan: str) -> Bag:
+    """The final label, once stuck on the bag, is scanned back (its DataMatrix or GS1-128): it must be this
+    bag's. A mismatch — a label stuck on another patient's bag — stops and is recorded (H27)."""
+    from pharmacy.services.administration import bag_serial_from_scan  # the bedside reads labels the same way
+
+    with refusals_recorded(pharmacy, username, "label.confirm", "bag", serial, scan), pharmacy.uow() as uow:
+        actor(uow.session, username, "bags.label")
+        bag = find_bag(uow.session, serial, lock=True)
+        text = (scan or "").strip()
+        if not text.startswith("]") and not text.startswith("01"):
+            raise LabelMismatch("Scan the label's barcode (DataMatrix or GS1-128): a typed serial does not prove which "
+                                "label is on the bag. Nothing was recorded.")
+        scanned = bag_serial_from_scan(pharmacy, text)
+        if scanned != bag.serial:
+            raise LabelMismatch(f"STOP: the label on this bag is for bag {scanned}, not {bag.serial}. Take the label off, "
+                                f"find bag {scanned}, and print bag {bag.serial}'s label again. Nothing was recorded.")
+        printed = uow.session.execute(select(func.count()).select_from(LabelPrint).where(LabelPrint.bag_id == bag.id)).scalar_one()
+        if not printed:
+            raise StateConflict(f"Bag {bag.serial} has no printed label yet: print it first.")
+        bag.label_confirmed_at = clock.now()
+        audit.append(uow.session, username, "label.confirm", "bag", bag.id, new={"serial": bag.serial, "scanned": scanned})
+        uow.commit()
+        return bag
+
+
+def labels_printed(pharmacy: Pharmacy, serial: str) -> int:
+    with pharmacy.uow(readonly=True) as uow:
+        return uow.session.execute(select(func.count()).select_from(LabelPrint).join(Bag, LabelPrint.bag_id == Bag.id)
+                                   .where(Bag.serial == serial)).scalar_one()
+
+
 def store(pharmacy: Pharmacy, username: str, serial: str, location_name: str) -> Bag:
     with refusals_recorded(pharmacy, username, "bag.store", "bag", serial), pharmacy.uow() as uow:
         user = actor(uow.session, username, "bags.handle")

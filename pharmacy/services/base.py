@@ -13,8 +13,10 @@ from sqlalchemy.orm import Session
 
 from pharmacy import clock
 from pharmacy.config import Settings
+from pharmacy.db.anchor import Anchorer
 from pharmacy.db.database import Database, UnitOfWork
 from pharmacy.db.models import Refusal, User
+from pharmacy.domain.accounts import normalise_username
 from pharmacy.domain.errors import NotAllowed, NotFound, PharmacyError, StateConflict
 from pharmacy.domain.monograph import Catalog, Monograph, load_catalog
 from pharmacy.domain.permissions import Role, may, refusal
@@ -48,13 +50,16 @@ class Pharmacy:
 
 def build(settings: Settings) -> Pharmacy:
     folders = [settings.instance / "catalog"] if (settings.instance / "catalog").is_dir() else []
-    return Pharmacy(Database(settings.sqlalchemy_url), load_catalog(folders), settings)
+    db = Database(settings.sqlalchemy_url)
+    # every commit that appends audit entries anchors the head outside the database (db/anchor.py, H15)
+    db.on_audit_commit = Anchorer(settings.instance, settings.audit_key, settings.audit_syslog).head
+    return Pharmacy(db, load_catalog(folders), settings)
 
 
 def actor(session: Session, username: str, permission: str | None = None) -> User:
     """The acting user, who must exist, be active and, if a ``permission`` is named, hold it through
     their role (``domain.permissions``: the table the web guard and the API read too)."""
-    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    user = session.execute(select(User).where(User.username == normalise_username(username))).scalar_one_or_none()
     if user is None or not user.active:
         raise NotAllowed(f"User “{username}” is not an active user of this pharmacy.")
     if permission is not None and not may(user.role, permission):
@@ -73,7 +78,7 @@ def check_version(current: int, expected: int | None, what: str) -> None:
 
 @contextmanager
 def refusals_recorded(pharmacy: Pharmacy, username: str | None, action: str, object_type: str | None = None,
-                      object_id=None):
+                      object_id=None, entered: str | None = None):
     """Let a refusal propagate unchanged, but keep a note of it in its own transaction: near misses
     (wrong diluent, expired vial, self-check) are what a safety review asks for."""
     try:
@@ -86,11 +91,18 @@ def refusals_recorded(pharmacy: Pharmacy, username: str | None, action: str, obj
                     message=error.message[:2000], object_type=object_type,
                     # the column holds 40 characters: a raw label scan is longer (PostgreSQL refused it whole)
                     object_id=None if object_id is None else str(object_id)[:40],
+                    # shown to the checking pharmacist: control characters made visible, bounded in length
+                    entered=None if entered is None else visible(entered)[:500],
                 ))
                 uow.commit()
         except Exception:  # the refusal itself must still reach the user
             log.exception("could not record refusal of %s", action)
         raise
+
+
+def visible(text: str) -> str:
+    """A scan or typed value as a person can read it: GS as ``<GS>``, other control characters as ``^X``."""
+    return "".join("<GS>" if c == "\x1d" else f"^{chr(ord(c) + 64)}" if ord(c) < 32 else c for c in text)
 
 
 def instance_path(settings: Settings, *parts: str) -> Path:

@@ -138,6 +138,8 @@ def record(pharmacy: Pharmacy, username: str, items: list[tuple[int, Reading]], 
                 result.quarantined += _quarantine(uow.session, username, location, row)
                 _incidents(uow.session, username, location, row, stored_row)
         result.errors.sort()
+        if not result.imported:  # every reading refused or already kept: nothing changed, nothing to audit
+            return result
         audit.append(uow.session, username, "temps.record", "readings", source, new={
             "imported": result.imported, "duplicates": result.duplicates, "errors": len(result.errors),
             "quarantined": result.quarantined})
@@ -154,12 +156,17 @@ def import_csv(pharmacy: Pharmacy, username: str, text: str) -> Recorded:
     missing = {"location", "time", "celsius"} - set(reader.fieldnames or [])
     if missing:
         raise PharmacyError(f"The CSV header must name location, time and celsius (missing: {', '.join(sorted(missing))}).")
-    for row in reader:
-        try:
-            items.append((reader.line_num, reading(row.get("location") or "", row.get("time") or "", row.get("celsius") or "",
-                                                   now=now)))
-        except ReadingError as error:
-            errors.append((reader.line_num, error.message))
+    try:
+        for row in reader:
+            try:
+                items.append((reader.line_num, reading(row.get("location") or "", row.get("time") or "",
+                                                       row.get("celsius") or "", now=now)))
+            except ReadingError as error:
+                errors.append((reader.line_num, error.message))
+    except csv.Error:  # a field beyond csv's size limit (128 KB), a NUL byte: not a fridge log
+        raise PharmacyError(f"Line {reader.line_num + 1} of the CSV cannot be read (a value in it is far too long or "
+                            "holds a NUL character): nothing was imported. Check the file is the fridge log saved "
+                            "as CSV.") from None
     return record(pharmacy, username, items, "csv", errors)
 
 

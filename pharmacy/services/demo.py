@@ -6,16 +6,19 @@ received against the demo."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 from sqlalchemy import select
 
 from pharmacy import clock
 from pharmacy.db.models import User
+from pharmacy.domain import bagid
 from pharmacy.domain.gs1 import GS
 from pharmacy.domain.inuse import to_local
 from pharmacy.domain.lifecycle import BagState
-from pharmacy.services import bags, orders, preparation, release, stock, users
+from pharmacy.domain.monograph import DENSITIES
+from pharmacy.services import bags, balances, orders, preparation, release, stock, users
 from pharmacy.services.base import Pharmacy
 from pharmacy.services.setup import init_db
 
@@ -59,12 +62,26 @@ def _patients(today: date) -> list[tuple[orders.PatientDetails, int, int, date]]
     ]
 
 
+DEMO_BALANCE = "SIM0000001"  # the serial number `pharmacy devices simulate-balance` reports
+DEMO_DENSITIES = """\
+# DEMO VALUES, written by `pharmacy demo`: never measured, never validated. A pharmacy that weighs
+# doses replaces each with the density its own validation found, and its source, and removes demo = true.
+[lemtrada]
+density = "1.006 g/mL"
+source = "demo value (not a measurement): replace with the pharmacy's validated density"
+demo = true
+"""
+
+
 def seed(pharmacy: Pharmacy) -> bool:
-    """Seed the demo; ``False`` when it was there already (nothing is changed then)."""
+    """Seed the demo; ``False`` when it was there already (nothing is changed then). The bags made here
+    are typed-volume records (the demo has no balance while it seeds); the demo's density and its
+    simulated balance's calibration are set up for the preparations made on screen afterwards."""
     init_db(pharmacy)
     with pharmacy.uow(readonly=True) as uow:
         if uow.session.execute(select(User.id).where(User.username == "admin")).first():
             return False
+    pharmacy = replace(pharmacy, settings=replace(pharmacy.settings, balance=""))
     for username, name, role, password in USERS:
         users.add_user(pharmacy, None, username, name, role, password)
     bags.add_location(pharmacy, None, FRIDGE, 2.0, 8.0)
@@ -83,10 +100,17 @@ def seed(pharmacy: Pharmacy) -> bool:
     for order in made[:4]:
         orders.verify_order(pharmacy, "pharm", order.id, premedication_confirmed=True)
     released = _prepare(pharmacy, made[1].id, NACL_SCAN, "DEMO000000001")
-    serial = release.decide(pharmacy, "pharm", released.id, None, "demo-pharmacist-1", BagState.RELEASED).serial
+    serial = release.decide(pharmacy, "pharm", released.id, None, "demo-pharmacist-1", BagState.RELEASED,
+                            bag_scan=bagid.in_process_code(bagid.bag_serial(released.id))).serial
     bags.print_labels(pharmacy, "tech", [serial])
     bags.store(pharmacy, "tech", serial, FRIDGE)
     _prepare(pharmacy, made[2].id, GLUCOSE_SCAN, "DEMO000000002")
+    balances.record_calibration(pharmacy, "pharm", DEMO_BALANCE, "Balance simulator (pharmacy devices simulate-balance)",
+                                today - timedelta(days=30), today + timedelta(days=335), "DEMO-CAL-0001")
+    densities = pharmacy.settings.instance / "catalog" / DENSITIES
+    if not densities.exists():  # a pharmacy's own file is never overwritten
+        densities.parent.mkdir(parents=True, exist_ok=True)
+        densities.write_text(DEMO_DENSITIES, encoding="utf-8")
     return True
 
 

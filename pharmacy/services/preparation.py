@@ -7,7 +7,8 @@ was loaded with: a double submit or a stale form changes nothing and says so.
 
 from __future__ import annotations
 
-from typing import NoReturn
+from collections.abc import Callable
+from typing import NoReturn, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -15,16 +16,21 @@ from sqlalchemy.orm import selectinload
 
 from pharmacy import clock
 from pharmacy.db import audit
-from pharmacy.db.models import Bag, DiluentLot, Order, Preparation, PreparationStep, Vial
-from pharmacy.domain import dilution
+from pharmacy.db.models import Bag, DiluentLot, Order, Preparation, PreparationStep, Vial, Weighing
+from pharmacy.devices.balance import Balance
+from pharmacy.domain import bagid, dilution
 from pharmacy.domain.errors import Expired, NotAllowed, NotFound, PharmacyError, StateConflict, WrongProduct
 from pharmacy.domain.inuse import check_ingredient_in_date, to_local, use_by
 from pharmacy.domain.lifecycle import BAG, LOT, ORDER, PREP_ACTIVE, PREP_NEXT_STEP, PREPARATION, VIAL, Event, PrepState, VialState
-from pharmacy.domain.units import VOLUME, parse_quantity
-from pharmacy.services import fmd, recalls, users
+from pharmacy.domain.monograph import Monograph
+from pharmacy.domain.units import Q_, VOLUME, parse_quantity
+from pharmacy.printing.in_process import InProcessLabel, render_in_process_label
+from pharmacy.printing.stocks import load_stock
+from pharmacy.services import balances, fmd, recalls, users
 from pharmacy.services.base import Pharmacy, actor, check_version, refusals_recorded
 from pharmacy.services.stock import read_scan
 
+_R = TypeVar("_R")
 NEXT_STEP = PREP_NEXT_STEP  # state → the step the screen asks for next
 
 
@@ -82,10 +88,12 @@ def _advance(session, prep: Preparation, user, username: str, step: str, event: 
                  new={"state": state, **detail})
 
 
-def _step(pharmacy: Pharmacy, username: str, prep_id: int, version, event: Event, step: str, apply):
+def _step(pharmacy: Pharmacy, username: str, prep_id: int, version, event: Event, step: str, apply,
+          entered: str | None = None):
     """Run one step in one transaction: load and lock, check user, version and state, apply, audit.
-    ``apply`` returns the event that happened (a failed inspection is another event) and the detail."""
-    with refusals_recorded(pharmacy, username, f"prep.{step}", "preparation", prep_id), pharmacy.uow() as uow:
+    ``apply`` returns the event that happened (a failed inspection is another event) and the detail.
+    A refusal keeps what was ``entered`` (the scan, the typed volume) for the checking pharmacist."""
+    with refusals_recorded(pharmacy, username, f"prep.{step}", "preparation", prep_id, entered), pharmacy.uow() as uow:
         user = actor(uow.session, username, "prep.work")
         prep = _load(uow.session, prep_id, version, event, user)
         # a recall stops a preparation under way: no further step with a recalled ingredient (H9, H14)
@@ -119,7 +127,7 @@ def scan_vial(pharmacy: Pharmacy, username: str, prep_id: int, version, raw: str
         return Event.SCAN_VIAL, {"vial": vial.id, "serial": vial.serial, "lot": vial.lot, "expiry": vial.expiry}
 
     try:
-        return _step(pharmacy, username, prep_id, version, Event.SCAN_VIAL, "vial", apply)
+        return _step(pharmacy, username, prep_id, version, Event.SCAN_VIAL, "vial", apply, raw)
     except fmd.SuspectVialScanned as suspect:  # the step is rolled back; the incident is kept
         fmd.record(pharmacy, suspect.sighting)
         raise
@@ -171,18 +179,155 @@ def scan_diluent(pharmacy: Pharmacy, username: str, prep_id: int, version, raw: 
         prep.diluent_lot_id = lot.id
         return Event.SCAN_DILUENT, {"diluent_lot": lot.id, "diluent": lot.diluent_id, "lot": lot.lot, "expiry": lot.expiry}
 
-    return _step(pharmacy, username, prep_id, version, Event.SCAN_DILUENT, "diluent", apply)
+    return _step(pharmacy, username, prep_id, version, Event.SCAN_DILUENT, "diluent", apply, raw)
 
 
 def record_volume(pharmacy: Pharmacy, username: str, prep_id: int, version, entered: str) -> Preparation:
+    """The typed volume: only where this product is not weighed here (``balances.weighs``); it is kept as
+    ``typed`` evidence, and the check screen and the bag's record say the volume was not weighed."""
     def apply(session, prep, monograph):
+        if balances.weighs(pharmacy, monograph):
+            raise PharmacyError(f"{monograph.brand} is weighed at this workstation: tare the empty syringe on the "
+                                "balance, then weigh it filled. A typed volume is not accepted here.")
         measured = parse_quantity(entered, VOLUME, maximum=monograph.vial_volume * 2)
         expected = dilution.withdraw_volume(monograph.dose, monograph.concentration)
         dilution.check_withdrawn_volume(measured, expected, monograph.withdraw_tolerance)
         prep.withdrawn_ml, prep.withdrawn_entered = float(measured.to("mL").magnitude), entered.strip()
-        return Event.RECORD_VOLUME, {"withdrawn_ml": prep.withdrawn_ml, "entered": prep.withdrawn_entered}
+        prep.volume_evidence = "typed"
+        return Event.RECORD_VOLUME, {"withdrawn_ml": prep.withdrawn_ml, "entered": prep.withdrawn_entered,
+                                     "evidence": "typed", "unweighed_because": balances.why_unweighed(pharmacy, monograph)}
 
-    return _step(pharmacy, username, prep_id, version, Event.RECORD_VOLUME, "volume", apply)
+    return _step(pharmacy, username, prep_id, version, Event.RECORD_VOLUME, "volume", apply, entered)
+
+
+def _weighing_prechecked(pharmacy: Pharmacy, username: str, prep_id: int, version) -> Monograph:
+    """Before the balance is asked anything: the right person, the current form, the volume step, a
+    product weighed here. (Checked again, under the lock, when the reading is recorded.)"""
+    with pharmacy.uow(readonly=True) as uow:
+        user = actor(uow.session, username, "prep.work")
+        prep = uow.session.get(Preparation, prep_id)
+        if prep is None:
+            raise NotFound(f"Preparation {prep_id} does not exist.")
+        if prep.prepared_by != user.id:
+            raise NotAllowed("Only the person who started this preparation may record its steps.")
+        check_version(prep.version, version, "preparation")
+        if not PREPARATION.allows(prep.state, Event.RECORD_VOLUME):
+            raise StateConflict(f"The volume step is already done or not yet due (the preparation is at "
+                                f"“{prep.state.label}”). Nothing was recorded.")
+        monograph = pharmacy.product(prep.order.product_id)
+    if not balances.weighs(pharmacy, monograph):
+        raise PharmacyError(f"The volume of {monograph.brand} is typed here: "
+                            f"{balances.why_unweighed(pharmacy, monograph)}.")
+    return monograph
+
+
+def _read_balance(pharmacy: Pharmacy, read: Callable[[Balance], _R]) -> tuple[str, _R]:
+    """The balance's serial number and one reading, taken outside any transaction; the balance must be
+    calibrated before anything it says counts."""
+    with balances.connect(pharmacy) as scale:
+        serial = scale.serial_number()
+        with pharmacy.uow(readonly=True) as uow:
+            balances.check_calibrated(uow.session, pharmacy, serial)
+        return serial, read(scale)
+
+
+def tare(pharmacy: Pharmacy, username: str, prep_id: int, version) -> Weighing:
+    """The empty syringe (or the bag, where the monograph weighs the bag) is tared on the balance."""
+    with refusals_recorded(pharmacy, username, "prep.tare", "preparation", prep_id):
+        _weighing_prechecked(pharmacy, username, prep_id, version)
+        serial, reading = _read_balance(pharmacy, lambda scale: scale.tare())
+        with pharmacy.uow() as uow:
+            user = actor(uow.session, username, "prep.work")
+            prep = _load(uow.session, prep_id, version, Event.RECORD_VOLUME, user)
+            grams = "0" if reading is None else str(reading.grams)  # SBI reports no tare mass: zero proven
+            raw = "tare (SBI: zero confirmed)" if reading is None else reading.raw
+            weighing = Weighing(preparation_id=prep.id, kind="tare", grams=grams, raw=raw[:80], balance_serial=serial,
+                                accepted=True, user_id=user.id, at=clock.now())
+            uow.session.add(weighing)
+            prep.version += 1  # the weighing form that follows must be the one loaded after this tare
+            _record(uow.session, prep, user, "tare", {"balance": serial, "tare_g": grams})
+            audit.append(uow.session, username, "prep.tare", "preparation", prep.id,
+                         new={"balance": serial, "tare_g": grams, "raw": raw})
+            uow.commit()
+            uow.session.expunge(weighing)
+            return weighing
+
+
+def weigh_volume(pharmacy: Pharmacy, username: str, prep_id: int, version) -> Preparation:
+    """The filled syringe on the tared balance: its stable net mass, through the product's density, is the
+    withdrawn volume, checked against the dose within the tolerance (SmPC 6.6). Only a stable reading of
+    a calibrated balance that was tared for this preparation counts."""
+    with refusals_recorded(pharmacy, username, "prep.volume", "preparation", prep_id):
+        monograph = _weighing_prechecked(pharmacy, username, prep_id, version)
+        serial, reading = _read_balance(pharmacy, lambda scale: scale.weigh_stable())
+    density = monograph.density
+    assert density is not None  # balances.weighs
+    grams = reading.grams
+
+    def apply(session, prep, monograph):
+        tare_row = session.execute(select(Weighing).where(Weighing.preparation_id == prep.id, Weighing.kind == "tare")
+                                   .order_by(Weighing.id.desc()).limit(1)).scalar_one_or_none()
+        if tare_row is None:
+            raise StateConflict("Tare the empty syringe on the balance first, then weigh it filled. Nothing was recorded.")
+        if tare_row.balance_serial != serial:
+            raise StateConflict(f"The syringe was tared on balance {tare_row.balance_serial} but weighed on {serial}: "
+                                "tare and weigh on the same balance. Nothing was recorded.")
+        volume = dilution.volume_from_mass(Q_(float(grams), "g"), density.value)
+        expected = dilution.withdraw_volume(monograph.dose, monograph.concentration)
+        try:
+            dilution.check_withdrawn_volume(volume, expected, monograph.withdraw_tolerance)
+        except PharmacyError as error:
+            raise type(error)(f"Weighed {grams} g net = {dilution.display_volume(volume, places=3)} at "
+                              f"{density.value:~P}. {error.message}", **error.details) from None
+        volume_ml = f"{volume.to('mL').magnitude:.4f}"
+        session.add(Weighing(preparation_id=prep.id, kind="net", grams=str(grams), raw=reading.raw[:80],
+                             balance_serial=serial, density_g_ml=f"{density.value.magnitude:g}", volume_ml=volume_ml,
+                             accepted=True, user_id=prep.prepared_by, at=clock.now()))
+        prep.withdrawn_ml = float(volume_ml)
+        prep.withdrawn_entered = f"{grams} g ÷ {density.value.magnitude:g} g/mL"[:40]
+        prep.volume_evidence = "weighed"
+        return Event.RECORD_VOLUME, {"withdrawn_ml": prep.withdrawn_ml, "evidence": "weighed", "balance": serial,
+                                     "tare_g": tare_row.grams, "net_g": str(grams), "raw": reading.raw,
+                                     "density_g_ml": f"{density.value.magnitude:g}", "density_source": density.source,
+                                     "density_demo": density.demo}
+
+    return _step(pharmacy, username, prep_id, version, Event.RECORD_VOLUME, "volume", apply,
+                 f"weighed {grams} g net on balance {serial}")
+
+
+IN_PROCESS_STATES = frozenset({PrepState.DILUENT_SCANNED, PrepState.VOLUME_RECORDED, PrepState.MIXED, PrepState.SIGNED})
+
+
+def in_process_label(pharmacy: Pharmacy, username: str, prep_id: int) -> tuple[str, bytes]:
+    """The in-process label of the bag being filled (from the diluent scan to the check): its serial and
+    the PDF. Every print is audited; it is never a label for administration (``domain/bagid``)."""
+    with refusals_recorded(pharmacy, username, "label.in_process", "preparation", prep_id), pharmacy.uow() as uow:
+        actor(uow.session, username, "prep.work")
+        prep = uow.session.get(Preparation, prep_id)
+        if prep is None:
+            raise NotFound(f"Preparation {prep_id} does not exist.")
+        if prep.state not in IN_PROCESS_STATES:
+            raise StateConflict(f"The preparation is at “{prep.state.label}”: an in-process label is printed from the "
+                                "diluent scan until the check, never after.")
+        monograph = pharmacy.product(prep.order.product_id)
+        serial, patient = bagid.bag_serial(prep.id), prep.order.patient
+        pdf = render_in_process_label(InProcessLabel(
+            serial, patient.name, patient.identifier,
+            f"{monograph.brand} ({monograph.inn}) {dilution.display_mass(monograph.dose)}", prep.id),
+            load_stock(pharmacy.settings.label_stock))
+        audit.append(uow.session, username, "label.in_process", "preparation", prep.id,
+                     new={"bag": serial, "code": bagid.in_process_code(serial)})
+        uow.commit()
+        return serial, pdf
+
+
+def weighings(pharmacy: Pharmacy, prep_id: int) -> list[Weighing]:
+    with pharmacy.uow(readonly=True) as uow:
+        rows = uow.session.execute(select(Weighing).where(Weighing.preparation_id == prep_id)
+                                   .order_by(Weighing.id)).scalars().all()
+        for row in rows:
+            uow.session.expunge(row)
+        return list(rows)
 
 
 def confirm_mixing(pharmacy: Pharmacy, username: str, prep_id: int, version) -> Preparation:
@@ -206,7 +351,7 @@ def sign(pharmacy: Pharmacy, username: str, prep_id: int, version, password: str
         if limit <= clock.now():
             raise Expired("The bag is already past its use-by time; it cannot be signed. Discard it.")
         local = to_local(prep.dilution_time, pharmacy.zone)
-        bag = Bag(serial=f"BAG{prep.id:07d}", batch=f"P{local:%y%m%d}-{prep.id}", preparation_id=prep.id,
+        bag = Bag(serial=bagid.bag_serial(prep.id), batch=f"P{local:%y%m%d}-{prep.id}", preparation_id=prep.id,
                   state=BAG.initial, use_by=limit)
         session.add(bag)
         session.flush()
@@ -214,7 +359,8 @@ def sign(pharmacy: Pharmacy, username: str, prep_id: int, version, password: str
         prep.order.state = ORDER.apply(prep.order.state, Event.SIGN)
         bag_holder.append(bag)
         audit.append(session, username, "bag.create", "bag", bag.id, new={
-            "serial": bag.serial, "batch": bag.batch, "use_by": limit.isoformat(), "state": bag.state})
+            "serial": bag.serial, "batch": bag.batch, "use_by": limit.isoformat(), "state": bag.state,
+            "volume_evidence": prep.volume_evidence or "typed"})
         return Event.SIGN, {"bag": bag.serial, "use_by": limit.isoformat(), "meaning": "prepared"}
 
     _step(pharmacy, username, prep_id, version, Event.SIGN, "sign", apply)

@@ -12,6 +12,7 @@ from pharmacy.db import audit, migrate
 from pharmacy.db.database import Database, UnitOfWork
 from pharmacy.db.models import Product
 from pharmacy.domain.errors import PharmacyError
+from pharmacy.services import audit_check
 from pharmacy.services.base import Pharmacy
 
 
@@ -86,4 +87,5 @@ def restore(pharmacy: Pharmacy, source: Path) -> audit.Verification:
     for suffix in ("-wal", "-shm"):
         Path(str(target) + suffix).unlink(missing_ok=True)
     staged.replace(target)
+    audit_check.record_restore(pharmacy, result, source)  # the entries after the backup are gone on purpose (H15)
     return result

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from datetime import timedelta
 
 from argon2 import PasswordHasher
@@ -12,11 +10,14 @@ from sqlalchemy import select
 
 from pharmacy import clock
 from pharmacy.db import audit
-from pharmacy.db.models import ApiToken, User
-from pharmacy.domain.errors import AuthenticationFailed, NotAllowed, PharmacyError
+from pharmacy.db.models import User
+from pharmacy.domain import accounts
+from pharmacy.domain.accounts import MIN_PASSWORD, UsernameRefused, WeakPassword, normalise_username
+from pharmacy.domain.errors import AuthenticationFailed, PharmacyError
+from pharmacy.services import security_events, sessions, tokens
 from pharmacy.services.base import ROLES, Pharmacy, actor
 
-MIN_PASSWORD = 12
+__all__ = ["MIN_PASSWORD", "WeakPassword", "UsernameRefused"]
 MAX_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)
 # argon2id at OWASP's recommended floor (19 MiB, 2 passes, 1 lane): memory-hard, ~30 ms a hash on one
@@ -24,32 +25,38 @@ LOCKOUT = timedelta(minutes=15)
 _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 
 
-class WeakPassword(PharmacyError):
-    code = "weak_password"
+def check_password_policy(password: str, username: str | None = None) -> None:
+    """The one password policy (``domain/accounts.check_password_policy``)."""
+    accounts.check_password_policy(password, username)
 
 
-def check_password_policy(password: str) -> None:
-    if len(password or "") < MIN_PASSWORD:
-        raise WeakPassword(f"A password must have at least {MIN_PASSWORD} characters.")
-
-
-def add_user(pharmacy: Pharmacy, by: str | None, username: str, full_name: str, role: str, password: str) -> int:
-    """Create a user. ``by`` is the admin doing it (``None`` only for the command line on the server)."""
-    username = (username or "").strip()
-    if not username or len(username) > 64 or not username.replace(".", "").replace("-", "").isalnum():
-        raise PharmacyError("A user name is 1–64 letters or digits (with . or -).")
+def add_user(pharmacy: Pharmacy, by: str | None, username: str, full_name: str, role: str, password: str,
+             must_change_password: bool | None = None) -> int:
+    """Create a user. ``by`` is the admin doing it (``None`` only for the command line on the server).
+    The name is normalised (NFKC, case-folded) and refused when it looks like an existing one (UTS #39).
+    ``must_change_password``: the user must choose their own password at the first sign-in; by default
+    when an admin creates the account (they chose the password)."""
+    username = accounts.check_username(username)
     if role not in ROLES:
         raise PharmacyError(f"Role must be one of: {', '.join(ROLES)}.")
-    check_password_policy(password)
+    check_password_policy(password, username)
+    forced = by is not None if must_change_password is None else must_change_password
     with pharmacy.uow() as uow:
         admin = actor(uow.session, by, "users.manage").username if by else "system"
-        if uow.session.execute(select(User.id).where(User.username == username)).first():
-            raise PharmacyError(f"User “{username}” exists already.")
+        existing = uow.session.execute(select(User.username)).scalars().all()
+        if username in existing:
+            raise UsernameRefused(f"User “{username}” exists already. Choose another user name.")
+        similar = accounts.look_alike(username, existing)
+        if similar is not None:
+            raise UsernameRefused(f"User name “{username}” looks like the existing user “{similar}” (letters from "
+                                  "another alphabet or look-alike characters): signatures must name one person "
+                                  "beyond doubt. Choose a user name that looks different.")
         user = User(username=username, full_name=(full_name or username).strip(), role=role,
-                    password_hash=_hasher.hash(password), created_at=clock.now())
+                    password_hash=_hasher.hash(password), created_at=clock.now(), must_change_password=forced)
         uow.session.add(user)
         uow.session.flush()
-        audit.append(uow.session, admin, "user.add", "user", user.id, new={"username": username, "role": role})
+        audit.append(uow.session, admin, "user.add", "user", user.id,
+                     new={"username": username, "role": role, "must_change_password": forced})
         uow.commit()
         return user.id
 
@@ -66,45 +73,91 @@ def _check(user: User | None, password: str) -> bool:
 
 def _find(pharmacy: Pharmacy, username: str) -> User | None:
     with pharmacy.uow(readonly=True) as uow:
-        return uow.session.execute(select(User).where(User.username == (username or "").strip())).scalar_one_or_none()
+        return uow.session.execute(select(User).where(User.username == normalise_username(username))).scalar_one_or_none()
+
+
+# One text for a wrong name, a wrong password, a locked and a disabled account (OWASP ASVS 2.2.1, H22): the
+# page must not tell an attacker which names exist or that a guess hit a locked account.
+SIGN_IN_REFUSED = ("User name or password is wrong, or the account is locked after repeated failed attempts. "
+                   f"Check both and try again; after {MAX_FAILURES} failures in a row the account stays locked for "
+                   f"{int(LOCKOUT.total_seconds() // 60)} minutes (an administrator can help sooner).")
+
+
+def _locked(user: User, now) -> bool:
+    return bool(user.locked_until and user.locked_until > now)
+
+
+def _count_failure(pharmacy: Pharmacy, user_id: int, what: str) -> None:
+    """One more failure in a row for this account (a sign-in or a signature: the same count, H22). At
+    ``MAX_FAILURES`` the account is locked for ``LOCKOUT`` (audited) and its open sessions end: a
+    session opened before the attack must not go on signing."""
+    now = clock.now()
+    with pharmacy.uow() as uow:
+        user = uow.session.get(User, user_id)
+        if user is None or _locked(user, now):  # removed since it was read, or locked meanwhile
+            return
+        user.failed_logins += 1
+        locked = user.failed_logins >= MAX_FAILURES
+        if locked:
+            user.locked_until, user.failed_logins = now + LOCKOUT, 0
+            sessions.end_user_sessions(uow.session, user.id, sessions.LOCKED)
+            audit.append(uow.session, user.username, "user.locked", "user", user.id,
+                         reason=f"{MAX_FAILURES} failed sign-ins or signatures in a row (the last: {what})")
+        username = user.username
+        uow.commit()
+    if locked:
+        security_events.record(pharmacy, security_events.LOCKED, username,
+                               detail=f"locked for {int(LOCKOUT.total_seconds() // 60)} minutes after {what}")
+
+
+def _clear_failures(pharmacy: Pharmacy, user: User) -> None:
+    if user.failed_logins or user.locked_until:
+        with pharmacy.uow() as uow:
+            row = uow.session.get(User, user.id)
+            if row is not None:
+                row.failed_logins, row.locked_until = 0, None
+                uow.commit()
 
 
 def authenticate(pharmacy: Pharmacy, username: str, password: str) -> User:
-    """Sign in. After 5 failures in a row the account is locked for 15 minutes (audited).
+    """Sign in. After 5 failures in a row (sign-ins and signatures together) the account is locked for
+    15 minutes (audited). Every refusal has the same text and the same cost: argon2 runs for an unknown
+    name and for a locked account too, and each failure is recorded (``security_events``, the name as typed).
 
     The password is checked outside any write transaction: argon2 is slow on purpose, and must not
     keep every other writer (a technician's scan, a nurse's start) waiting on the database lock."""
     now = clock.now()
     found = _find(pharmacy, username)
-    if found is not None and found.locked_until and found.locked_until > now:
-        raise AuthenticationFailed("This account is locked after repeated failed sign-ins. Try again later "
-                                   "or ask an administrator.")
-    accepted = _check(found, password) and found is not None and found.active
-    if found is None:
-        raise AuthenticationFailed("User name or password is wrong.")
-    with pharmacy.uow() as uow:
-        user = uow.session.get(User, found.id)
-        if user is None:  # removed since it was read
-            raise AuthenticationFailed("User name or password is wrong.")
-        if not accepted:
-            user.failed_logins += 1
-            if user.failed_logins >= MAX_FAILURES:
-                user.locked_until, user.failed_logins = now + LOCKOUT, 0
-                audit.append(uow.session, user.username, "user.locked", "user", user.id,
-                             reason=f"{MAX_FAILURES} failed sign-ins")
-            uow.commit()
-            raise AuthenticationFailed("User name or password is wrong.")
-        if user.failed_logins or user.locked_until:
-            user.failed_logins, user.locked_until = 0, None
-            uow.commit()
-    return found
+    accepted = _check(found, password)
+    if found is not None and accepted and found.active and not _locked(found, now):
+        _clear_failures(pharmacy, found)
+        return found
+    why = ("no such user" if found is None else "account locked" if _locked(found, now)
+           else "account disabled" if not found.active else "wrong password")
+    security_events.record(pharmacy, security_events.SIGN_IN_FAILED, username, detail=why)
+    if why == "wrong password" and found is not None:
+        _count_failure(pharmacy, found.id, "a sign-in")
+    raise AuthenticationFailed(SIGN_IN_REFUSED)
 
 
 def check_signature(pharmacy: Pharmacy, username: str, password: str, meaning: str) -> None:
     """Electronic signature: the signed-in user types the password again for this one act. Checked
-    before the act's transaction opens (argon2 must not hold the database's write lock)."""
-    if not _check(_find(pharmacy, username), password):
-        raise AuthenticationFailed(f"Password not accepted: the {meaning} was not signed and nothing was recorded.")
+    before the act's transaction opens (argon2 must not hold the database's write lock). A wrong
+    password counts toward the sign-in lockout, and a locked or disabled account cannot sign (H22)."""
+    now = clock.now()
+    found = _find(pharmacy, username)
+    accepted = _check(found, password)
+    if found is not None and accepted and found.active and not _locked(found, now):
+        _clear_failures(pharmacy, found)
+        return
+    why = ("no such user" if found is None else "account locked" if _locked(found, now)
+           else "account disabled" if not found.active else "wrong password")
+    security_events.record(pharmacy, security_events.SIGNATURE_FAILED, username, detail=f"{meaning}: {why}")
+    if why == "wrong password" and found is not None:
+        _count_failure(pharmacy, found.id, f"a signature ({meaning})")
+    raise AuthenticationFailed(f"Password not accepted: the {meaning} was not signed and nothing was recorded. "
+                               f"After {MAX_FAILURES} wrong passwords in a row (at sign-in or at a signature) "
+                               "the account is locked and signed out.")
 
 
 def get_user(pharmacy: Pharmacy, user_id: int) -> User | None:
@@ -112,25 +165,11 @@ def get_user(pharmacy: Pharmacy, user_id: int) -> User | None:
         return uow.session.get(User, user_id)
 
 
-def create_token(pharmacy: Pharmacy, username: str, name: str) -> str:
-    """A per-user or per-device API token; only its SHA-256 is stored. Shown once."""
-    token = secrets.token_urlsafe(32)
-    with pharmacy.uow() as uow:
-        user = actor(uow.session, username)
-        uow.session.add(ApiToken(user_id=user.id, name=name, token_hash=hashlib.sha256(token.encode()).hexdigest(),
-                                 created_at=clock.now()))
-        audit.append(uow.session, "system", "token.create", "user", user.id, new={"name": name})
-        uow.commit()
-    return token
+def create_token(pharmacy: Pharmacy, username: str, name: str, **options) -> str:
+    """A per-user or per-device API token, shown once (``services/tokens.create_token``: by, expiry, scope)."""
+    return tokens.create_token(pharmacy, username, name, **options)
 
 
-def user_for_token(pharmacy: Pharmacy, token: str) -> User:
-    digest = hashlib.sha256((token or "").encode()).hexdigest()
-    with pharmacy.uow(readonly=True) as uow:
-        row = uow.session.execute(
-            select(User).join(ApiToken, ApiToken.user_id == User.id)
-            .where(ApiToken.token_hash == digest, ApiToken.revoked.is_(False), User.active.is_(True))
-        ).scalar_one_or_none()
-    if row is None:
-        raise NotAllowed("Unknown or revoked API token.")
-    return row
+def user_for_token(pharmacy: Pharmacy, token: str) -> tokens.TokenUser:
+    """Who a bearer token acts as (``services/tokens.user_for_token``): user name, role and scope."""
+    return tokens.user_for_token(pharmacy, token)

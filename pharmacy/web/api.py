@@ -9,7 +9,7 @@ the two cannot drift apart (and a test checks it).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from functools import wraps
 
 from flask import Blueprint, g, jsonify, request
@@ -21,10 +21,12 @@ from pharmacy.domain.errors import AdministrationRefused, NotAllowed, PharmacyEr
 from pharmacy.domain.infusions import EARLY_END_FRACTION, END_REASONS, GivenPremedication
 from pharmacy.printing.exports import cell
 from pharmacy.services import administration, bags, coldchain, orders, stock, trace, users
+from pharmacy.services.tokens import TokenRefused
+from pharmacy.web import inputs
 from pharmacy.web.common import get_pharmacy
 from pharmacy.web.errors import http_status
 from pharmacy.web.extensions import csrf
-from pharmacy.web.forms import BadRequest
+from pharmacy.web.inputs import BadRequest
 from pharmacy.web.security import API, PUBLIC
 from pharmacy.web.security import permission as view_permission  # `permission` is a declaration's field here
 
@@ -68,7 +70,11 @@ def endpoint(rule: str, method: str, summary: str, permission: str, body: dict |
             user = users.user_for_token(get_pharmacy(), header[7:].strip())
             if not permissions.may(user.role, permission):
                 raise NotAllowed(f"This token is a {user.role}'s. {permissions.refusal(user.role, permission)}")
-            g.api_user, g.api_role = user.username, user.role
+            if not user.may(permission):  # a token's scope narrows its user's role (services/tokens)
+                raise TokenRefused(f"This token (“{user.token_name}”) is limited to {', '.join(sorted(user.scope or ()))}; "
+                                   f"it may not {permissions.PERMISSIONS[permission]} ({permission}). Use a token "
+                                   "whose scope includes it.")
+            g.api_user, g.api_role, g.api_scope = user.username, user.role, user.scope
             return view(*args, **kwargs)
 
         guarded.permission = API
@@ -80,26 +86,12 @@ def endpoint(rule: str, method: str, summary: str, permission: str, body: dict |
 
 
 def _body(*required: str) -> dict:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise BadRequest("The request body must be a JSON object.")
+    """The JSON object sent (``web/inputs.json_body``: malformed JSON is a 400, never an empty object)."""
+    data = inputs.json_body()
     missing = [name for name in required if data.get(name) in (None, "")]
     if missing:
         raise BadRequest(f"Missing field(s): {', '.join(missing)}.")
     return data
-
-
-def _date(value, name: str) -> date:
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise BadRequest(f"{name} must be a date like 2026-11-20.") from None
-
-
-def _int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise BadRequest(f"{name} must be a whole number.")
-    return value
 
 
 def _json(value):
@@ -115,7 +107,7 @@ def _json(value):
 
 @endpoint("/stock/receive", "POST", "Receive a scanned pack or diluent bag", "stock.receive", {"scan": "string"})
 def receive_stock():
-    receipt = stock.receive(get_pharmacy(), g.api_user, _body("scan")["scan"])
+    receipt = stock.receive(get_pharmacy(), g.api_user, inputs.string(_body("scan"), "scan", required=True))
     return jsonify({"kind": receipt.kind, "gtin": receipt.gtin, "serial": receipt.serial, "lot": receipt.lot,
                     "expiry": receipt.expiry, "message": receipt.message}), 201
 
@@ -130,22 +122,24 @@ def create_order():
     person = data["patient"]
     if not isinstance(person, dict):
         raise BadRequest("patient must be an object with identifier, name, date_of_birth and ward.")
-    details = orders.PatientDetails(str(person.get("identifier") or ""), str(person.get("name") or ""),
-                                    _date(person.get("date_of_birth"), "patient.date_of_birth"),
-                                    str(person.get("ward") or ""), person.get("gsrn"),
-                                    person.get("confirm_new_patient") is True, str(person.get("new_patient_reason") or ""))
-    order = orders.create_order(get_pharmacy(), g.api_user, details, str(data["product"]), _int(data["course"], "course"),
-                                _int(data["course_day"], "course_day"), _date(data["scheduled_on"], "scheduled_on"),
-                                bool(data.get("urgent", False)))
+
+    def field(name: str) -> str:
+        return inputs.string(person, name, field=f"patient.{name}")
+    details = orders.PatientDetails(field("identifier"), field("name"),
+                                    inputs.json_date(person, "date_of_birth", "patient.date_of_birth"),
+                                    field("ward"), field("gsrn") or None,
+                                    inputs.boolean(person, "confirm_new_patient"), field("new_patient_reason"))
+    order = orders.create_order(get_pharmacy(), g.api_user, details, inputs.string(data, "product", required=True),
+                                inputs.integer(data, "course", 1, 99), inputs.integer(data, "course_day", 1, 31),
+                                inputs.json_date(data, "scheduled_on"), inputs.boolean(data, "urgent"))
     return jsonify({"order": order.id, "state": order.state, "violations": order.violations or []}), 201
 
 
 @endpoint("/orders/<order_id>/cancel", "POST", "Cancel an order entered by mistake, with the reason (a "
           "technician: only an order they entered, before verification)", "orders.cancel", {"reason": "string"})
 def cancel_order(order_id):
-    if not order_id.isascii() or not order_id.isdigit():
-        raise BadRequest("The order number must be a whole number.")
-    order = orders.cancel_order(get_pharmacy(), g.api_user, int(order_id), str(_body("reason")["reason"]))
+    order = orders.cancel_order(get_pharmacy(), g.api_user, inputs.whole_number(order_id, "The order number", 1, error=BadRequest),
+                                inputs.string(_body("reason"), "reason", required=True))
     return jsonify({"order": order.id, "state": order.state, "reason": order.cancel_reason})
 
 
@@ -153,7 +147,8 @@ def cancel_order(order_id):
 def bag_status(serial):
     bag = bags.get_bag(get_pharmacy(), serial)
     row = bags.bag_row(bag, clock.now())
-    if not permissions.may(g.api_role, "patients.view"):  # an admin's token sees no patient
+    if not permissions.may(g.api_role, "patients.view") or (g.api_scope is not None and "patients.view" not in g.api_scope):
+        # an admin's token sees no patient, nor a token whose scope leaves patients out
         row.pop("patient_id")
     return jsonify(_json(row))
 
@@ -165,16 +160,17 @@ _PATIENT_ENTRY = {  # H7: a patient_scan without a GS1 symbology identifier (]d2
 
 
 def _patient_entry(data: dict) -> identity.Entry:
-    return identity.entry(str(data["patient_scan"]), None, str(data.get("patient_entry_reason") or ""),
-                          str(data.get("patient_entry_other") or ""), require_reason=False)
+    return identity.entry(inputs.string(data, "patient_scan", required=True), None,
+                          inputs.string(data, "patient_entry_reason"), inputs.string(data, "patient_entry_other"),
+                          require_reason=False)
 
 
 @endpoint("/bedside/check", "POST", "Check a bag against a patient's wristband", "ward.bedside",
           {"bag_scan": "string", "patient_scan": "string", **_PATIENT_ENTRY})
 def bedside_check():
     data = _body("bag_scan", "patient_scan")
-    verdict = administration.bedside_check(get_pharmacy(), g.api_user, data["bag_scan"], data["patient_scan"],
-                                           _patient_entry(data))
+    verdict = administration.bedside_check(get_pharmacy(), g.api_user, inputs.string(data, "bag_scan", required=True),
+                                           inputs.string(data, "patient_scan", required=True), _patient_entry(data))
     return jsonify({"ok": verdict.ok, "serial": verdict.serial, "use_by": verdict.use_by, "start_by": verdict.start_by,
                     "patient_entry": verdict.entry.method,
                     "reasons": [{"code": r.code, "message": r.message} for r in verdict.reasons],
@@ -189,10 +185,12 @@ def _premedication(data: dict) -> list[GivenPremedication]:
         raise BadRequest("premedication must be a list of {what, given_at}.")
     given = []
     for number, item in enumerate(items):
-        if not isinstance(item, dict) or not str(item.get("what") or "").strip():
+        if not isinstance(item, dict) or not isinstance(item.get("what"), str) or not item["what"].strip():
             raise BadRequest(f"premedication[{number}] must be an object with “what” and “given_at”.")
+        inputs.string(item, "what", field=f"premedication[{number}].what")
         try:
-            at = datetime.fromisoformat(str(item.get("given_at") or ""))
+            at = datetime.fromisoformat(inputs.string(item, "given_at", field=f"premedication[{number}].given_at"))
+            inputs.a_moment(at, f"premedication[{number}].given_at", BadRequest)
         except ValueError:
             at = None
         if at is None or at.tzinfo is None or at.utcoffset() is None:
@@ -208,8 +206,9 @@ def _premedication(data: dict) -> list[GivenPremedication]:
                                             "days the monograph names (SmPC 4.2); else refused with premedication_required"})
 def administration_start():
     data = _body("bag_scan", "patient_scan")
-    record = administration.start(get_pharmacy(), g.api_user, data["bag_scan"], data["patient_scan"],
-                                  _patient_entry(data), _premedication(data))
+    record = administration.start(get_pharmacy(), g.api_user, inputs.string(data, "bag_scan", required=True),
+                                  inputs.string(data, "patient_scan", required=True), _patient_entry(data),
+                                  _premedication(data))
     return jsonify({"administration": record.id, "started_at": _json(record.started_at),
                     "patient_entry": record.patient_entry, "patient_entry_reason": record.patient_entry_reason}), 201
 
@@ -220,12 +219,9 @@ def administration_start():
                      "interrupted leaves the bag to be resumed",
            "detail": "string: what happened (required for other)"})
 def administration_end(serial):
-    data = request.get_json(silent=True) or {}
-    if not isinstance(data, dict):
-        raise BadRequest("The request body must be a JSON object.")
-    reason, detail = data.get("reason"), data.get("detail")
-    if not isinstance(reason, str | None) or not isinstance(detail, str | None):
-        raise BadRequest("reason and detail must be strings.")
+    data = inputs.json_body() if request.get_data(cache=True) else {}  # no body: an end without a reason
+    reason = inputs.string(data, "reason") or None
+    detail = inputs.string(data, "detail") or None
     record = administration.end(get_pharmacy(), g.api_user, serial, reason, detail)
     return jsonify({"administration": record.id, "ended_at": _json(record.ended_at), "end_reason": record.end_reason,
                     "state": bags.get_bag(get_pharmacy(), serial).state,
@@ -244,13 +240,28 @@ def temperatures():
         try:
             if not isinstance(row, dict):
                 raise ReadingError("each reading must be an object")
-            items.append((number, reading(str(row.get("location") or ""), str(row.get("time") or ""), row.get("celsius", ""),
-                                          now=now)))
+            items.append((number, reading(_text(row, "location", number), _text(row, "time", number),
+                                          _celsius(row, number), now=now)))
         except ReadingError as error:
             errors.append((number, error.message))
     result = coldchain.record(get_pharmacy(), g.api_user, items, "api", errors)
     return jsonify({"imported": result.imported, "duplicates": result.duplicates, "quarantined": result.quarantined,
                     "errors": [{"index": n, "message": m} for n, m in result.errors]})
+
+
+def _text(row: dict, name: str, number: int) -> str:
+    """A reading's string field: a wrong type or unclean text refuses that reading (by its index)."""
+    try:
+        return inputs.string(row, name, field=f"readings[{number}].{name}")
+    except BadRequest as error:
+        raise ReadingError(error.message) from None
+
+
+def _celsius(row: dict, number: int) -> float | str:
+    value = row.get("celsius", "")
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ReadingError(f"readings[{number}].celsius must be a number.")
+    return _text(row, "celsius", number) if isinstance(value, str) else value
 
 
 @endpoint("/recall/<lot>", "GET", "List every bag made from a lot", "trace.recall")

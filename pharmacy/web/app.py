@@ -15,12 +15,13 @@ from sqlalchemy import text
 from pharmacy import config as pharmacy_config
 from pharmacy.services import base, setup
 from pharmacy.services.users import get_user
-from pharmacy.web import api, auth, bags, check, orders, prep, reports, stock, storage, trace, ward
+from pharmacy.web import accounts, api, auth, bags, check, devices, inputs, orders, prep, reports, signins, stock, storage, trace, ward
 from pharmacy.web.common import get_pharmacy, register_template_helpers
 from pharmacy.web.errors import register_error_handlers
 from pharmacy.web.extensions import csrf, login_manager
 from pharmacy.web.logs import register_logging
 from pharmacy.web.security import PUBLIC, SIGNED_IN, Anonymous, WebUser, guard, permission
+from pharmacy.web.sessions import ServerSessionInterface
 
 SETTINGS_FIELDS = {f.name for f in fields(pharmacy_config.Settings)}
 HOME_BY_ROLE = {"technician": "orders.worklist", "pharmacist": "orders.worklist", "auditor": "orders.worklist",
@@ -45,6 +46,8 @@ def create_app(config: dict | None = None, pharmacy: base.Pharmacy | None = None
     instance = Path(pharmacy.settings.instance).resolve()
     app = Flask(__name__, template_folder=str(templates_folder()), instance_path=str(instance))
     app.extensions["pharmacy"] = pharmacy
+    app.request_class = inputs.Request  # keeps a form's bytes, to refuse those that are not UTF-8
+    app.url_map.converters["int"] = inputs.BoundedInt  # an id beyond 64 bits is not found, not a 500
     app.config.update(
         SECRET_KEY=pharmacy.settings.secret_key or _persistent_secret(instance),
         SESSION_COOKIE_NAME="pharmacy_session",
@@ -55,6 +58,7 @@ def create_app(config: dict | None = None, pharmacy: base.Pharmacy | None = None
         MAX_CONTENT_LENGTH=1024 * 1024,
     )
     app.config.update({k: v for k, v in config.items() if k.isupper()})
+    app.session_interface = ServerSessionInterface()  # sessions kept on the server, so they can end (H21)
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
@@ -93,8 +97,10 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(module.bp)
     for module in (storage, ward):  # the cold chain and the ward
         app.register_blueprint(module.bp)
-    for module in (trace, reports):  # recall, histories, audit log, reports
+    app.register_blueprint(devices.bp)  # balances and their calibration
+    for module in (trace, reports, accounts):  # recall, histories, audit log, reports; users and tokens
         app.register_blueprint(module.bp)
+    app.register_blueprint(signins.bp)  # open sessions and the record of failed sign-ins (admin)
 
     @app.get("/")
     @permission(SIGNED_IN)
@@ -113,6 +119,7 @@ def register_blueprints(app: Flask) -> None:
 
 def register_security(app: Flask) -> None:
     app.before_request(guard)
+    app.before_request(inputs.check_request)  # every text value clean and fitting its column (web/inputs)
 
     @app.after_request
     def headers(response):

@@ -44,7 +44,7 @@ def _show(serial: str, error: PharmacyError | None = None, status: int = 200):
         location=next((loc.name for loc in locations if loc.id == bag.location_id), None),
         product=pharmacy.product(prep.order.product_id), diluents=pharmacy.catalog.diluents, error=error,
         cold=coldchain.fridge_status(pharmacy, serial), incidents=coldchain.incidents(pharmacy, open_only=False, serial=serial),
-        decisions=coldchain.DECISIONS, **disposal_context()), status
+        decisions=coldchain.DECISIONS, labels_printed=bag_service.labels_printed(pharmacy, serial), **disposal_context()), status
 
 
 def disposal_context() -> dict:
@@ -70,6 +70,18 @@ def label(serial: str):
                          download_name=f"{serial}-label-{printed.prints[0][1]}.pdf", max_age=0)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.post("/<serial>/confirm-label")
+@permission("bags.label")
+def confirm_label(serial: str):
+    """The printed label, stuck on the bag, scanned back: label and bag must match (H27)."""
+    try:
+        bag_service.confirm_label(get_pharmacy(), username(), serial, forms.raw("scan"))
+    except PharmacyError as error:
+        return _show(serial, error, http_status(error))
+    flash(f"Label and bag {serial} match.", "success")
+    return redirect(url_for("bags.show", serial=serial))
 
 
 @bp.post("/<serial>/store")

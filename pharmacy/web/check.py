@@ -3,7 +3,7 @@ with the password and releases or rejects it."""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from pharmacy.domain.errors import PharmacyError
@@ -42,7 +42,9 @@ def _review(prep_id: int, error: PharmacyError | None = None, status: int = 200)
         "check/review.html", prep=prep, order=prep.order, patient=prep.order.patient, monograph=monograph,
         facts=product_facts(monograph), bag=screens.bags_by_preparation(pharmacy, [prep.id]).get(prep.id),
         names=names, diluents=pharmacy.catalog.diluents, error=error,
-        own_preparation=prep.prepared_by == current_user.id), status
+        own_preparation=prep.prepared_by == current_user.id, weighings=preparation.weighings(pharmacy, prep.id),
+        volume_detail=next((s.detail or {} for s in reversed(prep.steps) if s.step == "volume"), {}),
+        near_misses=release.near_misses(pharmacy, prep.id), deviations=release.deviations(pharmacy, prep, names)), status
 
 
 @bp.get("/<int:prep_id>")
@@ -52,6 +54,11 @@ def review(prep_id: int):
     return _review(prep_id)
 
 
+def _acknowledged() -> set[int]:
+    """The near misses the checker ticked (refusal ids); anything that is not an id is ignored."""
+    return {int(v) for v in request.form.getlist("acknowledge") if v.isascii() and v.isdigit() and len(v) < 19}
+
+
 @bp.post("/<int:prep_id>")
 @permission("check.release")
 def decide(prep_id: int):
@@ -59,7 +66,8 @@ def decide(prep_id: int):
     try:
         decision = forms.choice("decision", "release or reject", release.DECISIONS)
         bag = release.decide(get_pharmacy(), username(), prep_id, forms.version(), forms.raw("password"), decision,
-                             forms.text("reason", "Reason", required=False))
+                             forms.text("reason", "Reason", required=False), acknowledged=_acknowledged(),
+                             bag_scan=forms.raw("bag_scan"))
     except PharmacyError as error:
         return _review(prep_id, error, http_status(error))
     if bag.state == BagState.RELEASED:

@@ -89,6 +89,9 @@ NAV = [
     ("trace.index", "trace.recall", "Recall & trace"),
     ("trace.audit", "audit.view", "Audit log"),
     ("reports.index", "reports.view", "Reports"),
+    ("devices.index", "devices.view", "Balances"),
+    ("accounts.user_list", "users.manage", "Users"),
+    ("signins.open_sessions", "users.manage", "Sign-ins"),
 ]
 
 

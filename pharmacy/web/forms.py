@@ -1,5 +1,7 @@
 """Reading form fields. Only the shape of the input is checked here (a number is a number, a date
-is a date); every rule about its meaning lives in the services."""
+is a date); every rule about its meaning lives in the services. The checks themselves (clean text
+that fits its column, ranges of numbers and dates) are ``web/inputs``, shared with the JSON API;
+``inputs.check_request`` has already looked at every field before a view reads one."""
 
 from __future__ import annotations
 
@@ -10,17 +12,10 @@ from zoneinfo import ZoneInfo
 
 from flask import request
 
-from pharmacy.domain.errors import PharmacyError
+from pharmacy.web import inputs
+from pharmacy.web.inputs import BadRequest, FormError
 
-
-class FormError(PharmacyError):
-    code = "form_invalid"
-
-
-class BadRequest(PharmacyError):
-    """A JSON API request body of the wrong shape (``web.api``)."""
-
-    code = "bad_request"
+__all__ = ["BadRequest", "FormError"]
 
 
 def text(name: str, what: str, required: bool = True) -> str:
@@ -35,19 +30,12 @@ def raw(name: str) -> str:
     return request.form.get(name) or ""
 
 
-def whole_number(name: str, what: str) -> int:
-    value = text(name, what)
-    if not value.isascii() or not value.isdigit():
-        raise FormError(f"{what} must be a whole number, not “{value}”.")
-    return int(value)
+def whole_number(name: str, what: str, low: int = 0, high: int = inputs.MAX_INT) -> int:
+    return inputs.whole_number(text(name, what), what, low, high)
 
 
 def a_date(name: str, what: str) -> date:
-    value = text(name, what)
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise FormError(f"{what} must be a date (YYYY-MM-DD), not “{value}”.") from None
+    return inputs.a_date(text(name, what), what)
 
 
 def checked(name: str) -> bool:
@@ -65,7 +53,7 @@ def version() -> int:
     """The version of the object the form was loaded with. Without it a stale form could not be told
     from a fresh one, so a form without it is refused."""
     value = request.form.get("version") or ""
-    if not value.isascii() or not value.isdigit():
+    if not value.isascii() or not value.isdigit() or len(value) > 18:
         raise FormError("This form is incomplete (it does not say which version of the record it was loaded "
                         "with). Nothing was recorded: reload the page.")
     return int(value)
@@ -78,7 +66,7 @@ def number(name: str, what: str) -> float:
         result = float(value.replace(",", "."))
     except ValueError:
         raise FormError(f"{what} must be a number, not “{value}”.") from None
-    if not math.isfinite(result):
+    if not math.isfinite(result) or abs(result) > 1e9:
         raise FormError(f"{what} must be a number, not “{value}”.")
     return result
 
@@ -92,6 +80,7 @@ def local_datetime(name: str, what: str, zone: ZoneInfo) -> datetime:
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise FormError(f"{what} must be a date and time (YYYY-MM-DD HH:MM), not “{value}”.") from None
+    inputs.a_moment(moment, what)
     if moment.tzinfo is not None:
         return moment
     first, second = moment.replace(tzinfo=zone, fold=0), moment.replace(tzinfo=zone, fold=1)

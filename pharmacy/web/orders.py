@@ -61,8 +61,8 @@ def new():
             gsrn=forms.text("gsrn", "GSRN", required=False) or None, confirm_new_patient=forms.checked("confirm_new_patient"),
             new_patient_reason=forms.text("new_patient_reason", "Reason", required=False) or None)
         product = forms.choice("product", "a product", tuple(pharmacy.catalog.products))
-        order = orders.create_order(pharmacy, username(), patient, product, forms.whole_number("course", "Course"),
-                                    forms.whole_number("course_day", "Course day"),
+        order = orders.create_order(pharmacy, username(), patient, product, forms.whole_number("course", "Course", 1, 99),
+                                    forms.whole_number("course_day", "Course day", 1, 31),
                                     forms.a_date("scheduled_on", "Date of the dose"), forms.checked("urgent"))
     except PharmacyError as error:
         return render_template("orders/new.html", products=_products(), values=request.form, error=error,

@@ -6,13 +6,15 @@ on the same step screen, with the scan field empty and focused again, ready for 
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from io import BytesIO
+
+from flask import Blueprint, abort, flash, redirect, render_template, send_file, url_for
 from flask_login import current_user
 
-from pharmacy.domain import dilution
+from pharmacy.domain import bagid, dilution
 from pharmacy.domain.errors import PharmacyError
 from pharmacy.domain.monograph import Monograph
-from pharmacy.services import preparation, screens
+from pharmacy.services import balances, preparation, screens
 from pharmacy.web import forms
 from pharmacy.web.common import get_pharmacy, local, storage_phrase, username
 from pharmacy.web.errors import http_status
@@ -74,11 +76,22 @@ def _screen(prep_id: int, error: PharmacyError | None = None, status: int = 200)
     template = f"prep/{step}.html" if step in STEPS else "prep/done.html"
     bag = screens.bags_by_preparation(pharmacy, [prep.id]).get(prep.id)
     names = screens.user_names(pharmacy, [prep.prepared_by, prep.checked_by, *(s.user_id for s in prep.steps)])
+    weighing = _weighing_context(pharmacy, prep, monograph) if step == "volume" else {}
     return render_template(
         template, prep=prep, order=prep.order, patient=prep.order.patient, step=step, steps=STEPS, titles=TITLES, short=SHORT,
         monograph=monograph, facts=product_facts(monograph), diluents=pharmacy.catalog.diluents, bag=bag,
         names=names, error=error, is_preparer=prep.prepared_by == current_user.id,
-        use_by=screens.provisional_use_by(pharmacy, prep, prep.order.product_id)), status
+        use_by=screens.provisional_use_by(pharmacy, prep, prep.order.product_id), **weighing,
+        in_process_states=preparation.IN_PROCESS_STATES, in_process_serial=bagid.bag_serial(prep.id)), status
+
+
+def _weighing_context(pharmacy, prep, monograph) -> dict:
+    """The volume step weighs (tare, then weigh) where the product is weighed here; else it is typed,
+    and the screen says why it is not weighed."""
+    weighs = balances.weighs(pharmacy, monograph)
+    tares = [w for w in preparation.weighings(pharmacy, prep.id) if w.kind == "tare"] if weighs else []
+    return {"weighs": weighs, "tare": tares[-1] if tares else None, "tares": len(tares),
+            "density": monograph.density, "unweighed_because": balances.why_unweighed(pharmacy, monograph)}
 
 
 @bp.get("/<int:prep_id>")
@@ -103,12 +116,25 @@ def _inspection(pharmacy, user, prep_id, version):
 
 def _diluent(pharmacy, user, prep_id, version):
     preparation.scan_diluent(pharmacy, user, prep_id, version, forms.raw("scan"))
-    return "Diluent bag accepted.", "success"
+    return ("Diluent bag accepted. Print its in-process label (button below) and stick it on the bag: the "
+            "pharmacist's check starts by scanning it."), "success"
 
 
 def _volume(pharmacy, user, prep_id, version):
     preparation.record_volume(pharmacy, user, prep_id, version, forms.text("volume", "The withdrawn volume"))
     return "Volume recorded.", "success"
+
+
+def _tare(pharmacy, user, prep_id, version):
+    weighing = preparation.tare(pharmacy, user, prep_id, version)
+    return (f"Balance {weighing.balance_serial} tared. Withdraw the dose, put the filled syringe on the balance "
+            "and weigh it."), "success"
+
+
+def _weigh(pharmacy, user, prep_id, version):
+    prep = preparation.weigh_volume(pharmacy, user, prep_id, version)
+    return (f"Weighed: {prep.withdrawn_entered} = {prep.withdrawn_ml:.3f} mL, within the tolerance. Inject it "
+            "into the bag now."), "success"
 
 
 def _mixing(pharmacy, user, prep_id, version):
@@ -123,8 +149,19 @@ def _sign(pharmacy, user, prep_id, version):
             f"keep it {storage_phrase(storage)}."), "success"
 
 
-ACTIONS = {"vial": _vial, "inspection": _inspection, "diluent": _diluent, "volume": _volume, "mixing": _mixing,
-           "sign": _sign}
+ACTIONS = {"vial": _vial, "inspection": _inspection, "diluent": _diluent, "volume": _volume, "tare": _tare,
+           "weigh": _weigh, "mixing": _mixing, "sign": _sign}
+
+
+@bp.post("/<int:prep_id>/in-process-label.pdf")
+@permission("prep.work")
+def in_process_label(prep_id: int):
+    """The bag's in-process label (IN PREPARATION — NOT FOR ADMINISTRATION), from the diluent scan on."""
+    serial, pdf = preparation.in_process_label(get_pharmacy(), username(), prep_id)
+    response = send_file(BytesIO(pdf), mimetype="application/pdf", as_attachment=True,
+                         download_name=f"{serial}-in-process.pdf", max_age=0)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.post("/<int:prep_id>/<step>")

@@ -1,16 +1,16 @@
 """Who may open what. Every view declares one permission with ``@permission(...)``; a
 ``before_request`` guard refuses any endpoint that declares none (deny by default), sends anonymous
-visitors to the sign-in page, signs out an idle session, and checks the role's permissions."""
+visitors (and those whose session has ended: web/sessions.py) to the sign-in page, and checks the role's permissions."""
 
 from __future__ import annotations
 
 import logging
 
 from flask import abort, current_app, flash, redirect, request, session, url_for
-from flask_login import AnonymousUserMixin, UserMixin, current_user, logout_user
+from flask_login import AnonymousUserMixin, UserMixin, current_user
 
-from pharmacy import clock
 from pharmacy.domain import permissions
+from pharmacy.services import security_events, sessions
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +23,8 @@ API = "api-token"          # no session: the view itself checks a bearer token a
 PERMISSIONS = permissions.PERMISSIONS
 # Flask's own endpoint for files in pharmacy/web/static; it cannot carry an attribute.
 PUBLIC_ENDPOINTS = frozenset({"static"})
+# all that an account whose password an admin set (new or reset) may open until its user changes it
+WHILE_PASSWORD_MUST_CHANGE = frozenset({"accounts.change_password", "auth.logout"})
 
 
 def permission(name: str):
@@ -52,6 +54,7 @@ class WebUser(UserMixin):
         self.full_name = user.full_name
         self.role = user.role
         self.active = bool(user.active)
+        self.must_change_password = bool(getattr(user, "must_change_password", False))
 
     @property
     def is_active(self) -> bool:
@@ -69,14 +72,15 @@ class Anonymous(AnonymousUserMixin):
         return name == PUBLIC
 
 
-def mark_active() -> None:
-    session["last_seen"] = clock.now().timestamp()
-
-
-def _idle_too_long() -> bool:
-    minutes = current_app.extensions["pharmacy"].settings.idle_timeout_minutes
-    last = session.get("last_seen")
-    return last is None or clock.now().timestamp() - float(last) > minutes * 60
+def _ended_message(reason: str) -> str:
+    """Why the session a cookie named has ended (web/sessions.py keeps sessions on the server, H21)."""
+    settings = current_app.extensions["pharmacy"].settings
+    if reason == sessions.IDLE:
+        return f"You were signed out after {settings.idle_timeout_minutes} minutes without activity. Sign in again."
+    if reason == sessions.LIFETIME:
+        return (f"You were signed out: a session lasts at most {settings.session_lifetime_hours} hours after "
+                "sign-in. Sign in again.")
+    return f"Your session has ended ({reason}). Sign in again."
 
 
 def guard():
@@ -91,14 +95,14 @@ def guard():
         return None
     next_url = request.full_path.rstrip("?") if request.method == "GET" else None
     if not current_user.is_authenticated:
+        ended = getattr(session, "ended", None)
+        if ended:  # idle timeout, lifetime, sign-out, lock or admin: ended on the server, never reopened
+            flash(_ended_message(ended), "info")
         return redirect(url_for("auth.login", next=next_url))
-    if _idle_too_long():
-        minutes = current_app.extensions["pharmacy"].settings.idle_timeout_minutes
-        logout_user()
-        session.clear()
-        flash(f"You were signed out after {minutes} minutes without activity. Sign in again.", "info")
-        return redirect(url_for("auth.login", next=next_url))
-    mark_active()
+    if current_user.must_change_password and request.endpoint not in WHILE_PASSWORD_MUST_CHANGE:
+        return redirect(url_for("accounts.change_password"))  # an admin chose the password: the user must replace it
     if not current_user.can(needed):
+        security_events.record(current_app.extensions["pharmacy"], security_events.ACCESS_DENIED, current_user.username,
+                               path=request.path, permission=needed)
         abort(403, f"You are signed in as {current_user.role}. {permissions.refusal(current_user.role, needed)}")
     return None

@@ -14,7 +14,7 @@ from pharmacy.domain.errors import PharmacyError
 from pharmacy.services import administration, coldchain, fmd
 from pharmacy.services import bags as bag_service
 from pharmacy.services import dashboard as overview
-from pharmacy.web import forms
+from pharmacy.web import forms, inputs
 from pharmacy.web.bags import disposal_context, dispose_from_form
 from pharmacy.web.common import get_pharmacy, today, username
 from pharmacy.web.errors import http_status
@@ -152,10 +152,7 @@ def add_location():
 
 
 def _day(value: str | None) -> date:
-    try:
-        return date.fromisoformat(value) if value else today()
-    except ValueError:
-        raise forms.FormError(f"The day must be a date (YYYY-MM-DD), not “{value}”.") from None
+    return inputs.a_date(value, "The day") if value else today()
 
 
 @bp.get("/storage/locations/<int:location_id>")

@@ -14,7 +14,7 @@ from pharmacy import clock
 from pharmacy.domain.errors import PharmacyError, StateConflict
 from pharmacy.printing import exports
 from pharmacy.services import recalls, reports, trace
-from pharmacy.web import forms
+from pharmacy.web import forms, inputs
 from pharmacy.web.common import get_pharmacy, today, username
 from pharmacy.web.errors import http_status
 from pharmacy.web.security import permission
@@ -43,10 +43,7 @@ def arg_date(name: str, what: str) -> date | None:
     value = (request.args.get(name) or "").strip()
     if not value:
         return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise forms.FormError(f"{what} must be a date (YYYY-MM-DD), not “{value}”.") from None
+    return inputs.a_date(value, what)
 
 
 # --- lookups and recall ------------------------------------------------------------------------
@@ -251,7 +248,7 @@ def audit():
     """The audit log, newest first, filtered and paged, with the last verification of its chain."""
     pharmacy = get_pharmacy()
     page = request.args.get("page", "1")
-    page = int(page) if page.isascii() and page.isdigit() and int(page) > 0 else 1
+    page = int(page) if page.isascii() and page.isdigit() and 0 < len(page) <= 6 and int(page) > 0 else 1  # 64-bit offsets
     error, entries, total = None, [], 0
     try:
         values, filters = _audit_filters()

@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 from pharmacy.domain.gs1 import GS
 from pharmacy.services import preparation
 from tests import factories
+from tests.unit.label_helpers import decode
 
 pytestmark = pytest.mark.e2e
 DESKTOP = {"width": 1280, "height": 800}
@@ -89,6 +90,10 @@ def test_technician_prepares_and_pharmacist_releases_a_lemtrada_bag(live_server,
     scan(tech, factories.NACL_SCAN)
 
     expect(tech.locator("#step-title")).to_contain_text("Record the withdrawn volume")
+    with tech.expect_download() as in_process:  # the bag's identity from its filling (H27)
+        tech.get_by_role("button", name="Print the in-process label of bag BAG0000001 (PDF)").click()
+    in_process_code = decode(Path(in_process.value.path()).read_bytes())["]C0"].bytes.decode("ascii")
+    assert in_process_code == "IP-BAG0000001"
     tech.get_by_label("Volume withdrawn").fill("1.2 mL")
     shoot(tech, shots, "08-step4-volume")
     tech.keyboard.press("Enter")
@@ -112,6 +117,8 @@ def test_technician_prepares_and_pharmacist_releases_a_lemtrada_bag(live_server,
     steps = pharm.locator("table.steps").inner_text()
     for expected in (pharmacy.vial_serials[0], "N9931", "1.2 mL", "Tessa Technician", "09:00:00"):
         assert expected in steps
+    expect(pharm.locator("#bag_scan")).to_be_focused()  # the check starts with the bag in hand
+    pharm.keyboard.type("]C0" + in_process_code)  # the scanner reads the in-process label stuck on the bag
     pharm.get_by_label("Release").check()
     pharm.get_by_label("Your password").fill(factories.PASSWORDS["pharm"])
     shoot(pharm, shots, "13-pharmacist-review-and-sign")
@@ -124,7 +131,15 @@ def test_technician_prepares_and_pharmacist_releases_a_lemtrada_bag(live_server,
     with pharm.expect_download() as download:  # a POST with the form's CSRF token: a link cannot print one
         pharm.get_by_role("button", name="Print label (PDF)").click()
     assert download.value.suggested_filename.endswith("-label-1.pdf")
-    assert Path(download.value.path()).read_bytes().startswith(b"%PDF")
+    final = decode(Path(download.value.path()).read_bytes())
+    expect(pharm.locator("#confirm-scan")).to_be_focused()  # stick it on, scan it back: label and bag match
+    pharm.keyboard.type("]d2" + final["]d2"].bytes.decode("ascii").replace(GS, "<GS>"))  # as the scanner sends it
+    shoot(pharm, shots, "15-final-label-scanned-on-the-bag")
+    pharm.keyboard.press("Enter")
+    pharm.wait_for_load_state()
+    shoot(pharm, shots, "16-label-confirmed")
+    expect(pharm.locator(".flash")).to_contain_text("Label and bag BAG0000001 match")
+    expect(pharm.locator(".ok-line")).to_contain_text("Label on the bag confirmed by scan")
 
 
 def test_the_wrong_diluent_is_refused_on_screen(live_server, browser, pharmacy, shots):

@@ -18,6 +18,11 @@ from tests.integration.records import audit_entries, counts, refused
 PHARM = factories.PASSWORDS["pharm"]
 
 
+def in_hand(prep) -> str:
+    """The checker scans the in-process label of the bag in their hands."""
+    return factories.in_process_scan(prep.id)
+
+
 def signed(pharmacy, preparer: str = "tech"):
     prep, bag = factories.signed_preparation(pharmacy, pharmacy.vial_serials[0], preparer=preparer)
     return prep, bag
@@ -29,7 +34,7 @@ def bag_state(pharmacy, serial: str) -> str:
 
 def test_a_second_pharmacist_releases_the_bag_under_signature_and_it_is_audited(pharmacy):
     prep, bag = signed(pharmacy)
-    released = release.decide(pharmacy, "pharm", prep.id, prep.version, PHARM, "released")
+    released = release.decide(pharmacy, "pharm", prep.id, prep.version, PHARM, "released", bag_scan=in_hand(prep))
     assert released.state == "released" and released.released_at is not None
     done = preparation.get(pharmacy, prep.id)
     assert (done.state, done.order.state, done.steps[-1].step) == ("released", "released", "check")
@@ -45,25 +50,25 @@ def test_the_preparer_cannot_check_their_own_bag(pharmacy):
     # SPEC 3, separation of duties: a pharmacist who prepared a bag cannot release it.
     prep, bag = signed(pharmacy, preparer="pharm")
     refused(pharmacy, prep, SeparationOfDuties,
-            lambda: release.decide(pharmacy, "pharm", prep.id, prep.version, PHARM, "released"),
+            lambda: release.decide(pharmacy, "pharm", prep.id, prep.version, PHARM, "released", bag_scan=in_hand(prep)),
             "You prepared this bag, so you cannot check it")
     assert bag_state(pharmacy, bag.serial) == "awaiting_check"
     assert release.decide(pharmacy, "pharm2", prep.id, prep.version, factories.PASSWORDS["pharm2"],
-                          "released").state == "released"
+                          "released", bag_scan=in_hand(prep)).state == "released"
 
 
 def test_a_technician_cannot_release(pharmacy):
     prep, _bag = signed(pharmacy)
     refused(pharmacy, prep, NotAllowed,
             lambda: release.decide(pharmacy, "tech2", prep.id, prep.version, factories.PASSWORDS["tech2"],
-                                   "released"),
+                                   "released", bag_scan=in_hand(prep)),
             "A technician may not check and release bags; only a pharmacist may")
 
 
 def test_release_needs_the_checkers_password(pharmacy):
     prep, bag = signed(pharmacy)
     refused(pharmacy, prep, AuthenticationFailed,
-            lambda: release.decide(pharmacy, "pharm", prep.id, prep.version, "wrong-password", "released"),
+            lambda: release.decide(pharmacy, "pharm", prep.id, prep.version, "wrong-password", "released", bag_scan=in_hand(prep)),
             "Password not accepted: the release was not signed")
     assert bag_state(pharmacy, bag.serial) == "awaiting_check"
 
@@ -73,7 +78,7 @@ def test_a_bag_past_its_use_by_cannot_be_released(pharmacy, clock):
     prep, bag = signed(pharmacy)
     clock.set(bag.use_by)  # at the use-by minute the bag is expired (SmPC 6.3: 8 hours)
     refused(pharmacy, prep, Expired,
-            lambda: release.decide(pharmacy, "pharm", prep.id, prep.version, PHARM, "released"),
+            lambda: release.decide(pharmacy, "pharm", prep.id, prep.version, PHARM, "released", bag_scan=in_hand(prep)),
             "The bag expired at 20 Nov 2026 17:00 CET", "Reject it")
     assert bags.list_bags(pharmacy)[0]["state"] == "expired"
     rejected = release.decide(pharmacy, "pharm", prep.id, prep.version, PHARM, "rejected", "expired before check")
@@ -84,12 +89,12 @@ def test_a_bag_is_released_one_minute_before_its_use_by(pharmacy, clock):
     prep, bag = signed(pharmacy)
     clock.set(bag.use_by)
     clock.advance(minutes=-1)
-    assert release.decide(pharmacy, "pharm", prep.id, prep.version, PHARM, "released").state == "released"
+    assert release.decide(pharmacy, "pharm", prep.id, prep.version, PHARM, "released", bag_scan=in_hand(prep)).state == "released"
 
 
 def test_a_stale_release_form_is_refused(pharmacy):
     prep, _bag = signed(pharmacy)
-    release.decide(pharmacy, "pharm", prep.id, prep.version, PHARM, "released")
+    release.decide(pharmacy, "pharm", prep.id, prep.version, PHARM, "released", bag_scan=in_hand(prep))
     current = preparation.get(pharmacy, prep.id)
     refused(pharmacy, current, StateConflict,
             lambda: release.decide(pharmacy, "pharm2", prep.id, prep.version, factories.PASSWORDS["pharm2"],

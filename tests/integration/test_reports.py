@@ -85,7 +85,9 @@ def _prepare(pharmacy, clock, when: datetime, order, vial: str, diluent: str, pr
 def _decide(pharmacy, clock, when: datetime, serial: str, checker: str, decision: str = "released", reason: str = ""):
     clock.set(when)
     prep = preparation.get(pharmacy, bags.get_bag(pharmacy, serial).preparation_id)
-    release.decide(pharmacy, checker, prep.id, prep.version, PASSWORDS[checker], decision, reason)
+    seen = {miss.id for miss in release.near_misses(pharmacy, prep.id)}  # the checker was shown each near miss
+    release.decide(pharmacy, checker, prep.id, prep.version, PASSWORDS[checker], decision, reason,
+                   acknowledged=seen, bag_scan=factories.in_process_scan(prep.id))
 
 
 def seed(pharmacy, clock, recall: bool = True) -> Seeded:

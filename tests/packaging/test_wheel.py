@@ -30,6 +30,7 @@ def test_the_wheel_carries_templates_label_stocks_monographs_fonts_and_migration
     assert "pharmacy/labels/bag-100x70.toml" in names and "pharmacy/labels/thermal-4x6.toml" in names
     assert "pharmacy/fonts/DejaVuSans.ttf" in names
     assert "pharmacy/db/migrations/versions/0001_initial_schema.py" in names
+    assert "pharmacy/security_data/common-passwords.txt.gz" in names and "pharmacy/security_data/LICENSE.django" in names
     assert any(n.startswith("pharmacy/templates/") and n.endswith(".html") for n in names)
 
 
@@ -50,9 +51,10 @@ def test_pharmacy_help_runs_from_a_fresh_virtual_environment(wheel, tmp_path):
     # The installed copy, not the checkout, renders a label with its own stock, font and monograph.
     probe = (
         "import pharmacy, pharmacy.printing.stocks as s, pharmacy.domain.monograph as m;"
-        "print(pharmacy.__file__); print(s.load_stock('bag-100x70').name); print(m.load_catalog().products['lemtrada'].brand)"
+        "print(pharmacy.__file__); print(s.load_stock('bag-100x70').name); print(m.load_catalog().products['lemtrada'].brand);"
+        "import pharmacy.domain.accounts as a; print('password1234' in a.common_passwords())"
     )
     done = subprocess.run([str(python), "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    location, stock, brand = done.stdout.split()
-    assert str(env_dir) in location and stock == "bag-100x70" and brand == "LEMTRADA"
+    location, stock, brand, common = done.stdout.split()
+    assert str(env_dir) in location and stock == "bag-100x70" and brand == "LEMTRADA" and common == "True"

@@ -221,6 +221,7 @@ NOT_A_STATE = {
     'Reason("expired"': "a bedside reason code of the API",
     '"meaning": "prepared"': "the meaning of the preparer's electronic signature",
     '"inspection", "vial_storage", "dose", "courses", "in_use"': "tables of the monograph's TOML",
+    '"expired" if token.expires_at': "an API token's state on the token list (services/tokens), not a bag's",
 }
 
 

@@ -40,7 +40,8 @@ def test_without_a_token_or_with_a_wrong_one_the_api_refuses_with_json(api):
     response = api("GET", "/bags/BAG0000001", who=None)
     assert response.status_code == 403 and response.get_json()["code"] == "forbidden"
     response = api("GET", "/bags/BAG0000001", who=None, headers={"Authorization": "Bearer not-a-token"})
-    assert response.status_code == 403 and "Unknown or revoked" in response.get_json()["message"]
+    assert response.status_code == 403 and response.get_json()["code"] == "token_refused"
+    assert "Unknown API token" in response.get_json()["message"]
 
 
 def test_a_role_that_may_not_is_refused(api):
@@ -66,7 +67,7 @@ def test_an_order_by_api_reports_its_course_rule_breaches(api, clock):
     assert response.get_json()["state"] == "blocked"
     assert [v["code"] for v in response.get_json()["violations"]] == ["previous_course_missing"]
     body["course"] = "two"
-    assert api("POST", "/orders", json=body).get_json()["message"] == "course must be a whole number."
+    assert api("POST", "/orders", json=body).get_json()["message"] == "course must be a whole number from 1 to 99."
 
 
 def test_bedside_check_start_and_end_by_api(api, pharmacy, clock):

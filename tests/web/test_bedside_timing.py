@@ -6,7 +6,7 @@ with the same bag and wristband; the pre-medication of days 1–3 is confirmed b
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -134,7 +134,8 @@ def test_an_end_at_once_needs_a_reason_by_api_with_a_stable_code(api, pharmacy, 
     assert (ended["end_reason"], ended["state"]) == ("bag_leaked", "administered")
     assert administrations(pharmacy)[0].interrupted_reason == "bag leaked"
     assert audit_actions(pharmacy)[-1] == ("administration.end", {"state": "administered", "end_reason": "bag_leaked",
-                                                                  "ran_minutes": 50})
+                                                                  "ran_minutes": 50,
+                                                                  "ended_at": clock.now.astimezone(UTC).isoformat()})
 
 
 @pytest.mark.hazard("H8")

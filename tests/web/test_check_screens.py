@@ -18,7 +18,8 @@ def signed(pharmacy):
 
 def decide(browser, prep_id, **fields):
     page = browser.get(f"/check/{prep_id}")
-    return browser.post(f"/check/{prep_id}", {"version": version_on(page), **fields})
+    return browser.post(f"/check/{prep_id}", {"version": version_on(page), "bag_scan": factories.in_process_scan(prep_id),
+                                              **fields})
 
 
 def test_the_review_shows_every_recorded_step_scan_user_and_time(signed_in, signed, pharmacy):
@@ -99,7 +100,8 @@ def test_a_second_release_of_the_same_form_is_refused(signed_in, signed, pharmac
     prep, _ = signed
     pharm = signed_in("pharm")
     page = pharm.get(f"/check/{prep.id}")
-    form = {"version": version_on(page), "decision": "released", "password": factories.PASSWORDS["pharm"]}
+    form = {"version": version_on(page), "decision": "released", "password": factories.PASSWORDS["pharm"],
+            "bag_scan": factories.in_process_scan(prep.id)}
     assert pharm.post(f"/check/{prep.id}", form).status_code == 302
     again = pharm.post(f"/check/{prep.id}", form)
     assert again.status_code == 409

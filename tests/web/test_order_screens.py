@@ -48,7 +48,7 @@ def test_an_order_form_with_a_malformed_field_is_refused_and_nothing_is_entered(
     response = tech.post("/orders/new", order_form(course="two"))
     assert response.status_code == 400
     page = text(response)
-    assert "Course must be a whole number, not “two”." in page
+    assert "Course must be a whole number from 1 to 99, not “two”." in page
     assert 'value="Ewa Nowak"' in response.get_data(as_text=True)  # what was typed is kept
     assert orders.pending_verification(pharmacy) == []
 

@@ -11,7 +11,7 @@ import pytest
 from pharmacy.domain import permissions
 from pharmacy.domain.errors import NotAllowed, PharmacyError
 from pharmacy.domain.permissions import Role
-from pharmacy.services import administration, bags, coldchain, orders, preparation, recalls, release, reports, stock, trace, users
+from pharmacy.services import administration, bags, balances, coldchain, orders, preparation, recalls, release, reports, stock, trace, users
 from pharmacy.web.security import API, PUBLIC, SIGNED_IN, required_permission
 from tests import factories
 from tests.factories import PASSWORDS, vial_scan
@@ -75,6 +75,7 @@ def test_posting_a_form_is_refused_by_the_guard_exactly_when_the_table_refuses(s
             continue
         status = browser.post(_url(rule), {}).status_code
         assert (status == 403) == (not permissions.may(role, needed)), (role, rule.rule, status)
+        assert status < 500, (role, rule.rule, status)  # an empty form is refused, never a server error
 
 
 # The service each screen calls, called directly as a user of every role with arguments that need
@@ -88,8 +89,12 @@ def _service_calls(today):
         "orders.lift_hold": lambda p, u: orders.lift_hold(p, u, 999999, "the blood count is normal"),
         "prep.start": lambda p, u: preparation.start(p, u, 999999),
         "prep.record": lambda p, u: preparation.scan_vial(p, u, 999999, None, vial_scan("NOSUCH")),
-        "check.decide": lambda p, u: release.decide(p, u, 999999, None, PASSWORDS[u], "released"),
+        "check.decide": lambda p, u: release.decide(p, u, 999999, None, PASSWORDS[u], "released",
+                                                    bag_scan=factories.in_process_scan(999999)),
         "bags.label": lambda p, u: bags.print_labels(p, u, ["NOSUCH"]),
+        "bags.confirm_label": lambda p, u: bags.confirm_label(p, u, "NOSUCH", "]d2010950600013437621NOSUCH"),
+        "prep.in_process_label": lambda p, u: preparation.in_process_label(p, u, 999999),
+        "devices.calibrate": lambda p, u: balances.record_calibration(p, u, "B1", "XPR", today, today.replace(year=today.year + 1), "C1"),
         "bags.store": lambda p, u: bags.store(p, u, "NOSUCH", factories.FRIDGE),
         "bags.dispose": lambda p, u: bags.dispose_bag(p, u, "NOSUCH", "damaged", "port cracked", confirmed=True),
         "stock.receive": lambda p, u: stock.receive(p, u, vial_scan(f"AGREE{u.upper()}")),

@@ -180,7 +180,8 @@ def journey(pharmacy, signed_in, clock, product: Product, picture: Path | None =
     pages["check"] = page(pharm, f"/check/{prep.id}")
 
     prep = preparation.get(pharmacy, prep.id)
-    bag = release.decide(pharmacy, "pharm", prep.id, prep.version, factories.PASSWORDS["pharm"], "released")
+    bag = release.decide(pharmacy, "pharm", prep.id, prep.version, factories.PASSWORDS["pharm"], "released",
+                         bag_scan=factories.in_process_scan(prep.id))
     pages["prep: done (released)"] = page(tech, f"/prep/{prep.id}")
     pages["bag"] = page(tech, f"/bags/{bag.serial}")
     label = tech.post(f"/bags/{bag.serial}/label.pdf")

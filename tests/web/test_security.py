@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from werkzeug.routing import IntegerConverter
 
 from pharmacy.web.app import create_app
 from pharmacy.web.security import API, PERMISSIONS, PUBLIC, SIGNED_IN, permission, required_permission
@@ -83,7 +84,7 @@ def test_the_wrong_role_is_refused_with_403(signed_in, username, method, url):
 
 
 def _example_url(rule) -> str:
-    values = {arg: 1 if rule._converters[arg].__class__.__name__ == "IntegerConverter" else "BAG0000001"
+    values = {arg: 1 if isinstance(rule._converters[arg], IntegerConverter) else "BAG0000001"  # BoundedInt too
               for arg in rule.arguments}
     return rule.build(values)[1]
 
@@ -123,18 +124,27 @@ def test_a_forged_csrf_token_is_refused(signed_in):
     assert response.status_code == 400
 
 
+def _refusal_text(response):
+    import re
+
+    return re.search(r'<div class="refusal"[^>]*>.*?</div>', text(response), re.S).group(0)
+
+
 def test_a_wrong_password_is_refused_on_the_sign_in_page(browser):
     response = browser.login("tech", "not-the-password")
     assert response.status_code == 401
-    assert "User name or password is wrong." in text(response)
+    assert "User name or password is wrong" in text(response)
 
 
 def test_after_five_failures_the_account_is_locked_even_for_the_right_password(browser):
+    # issue 13: a locked account is refused with the same status and text as a wrong password (was: "locked")
+    wrong = browser.login("nurse", "wrong-password-123")
     for _ in range(5):
         assert browser.login("tech", "wrong-password-123").status_code == 401
     response = browser.login("tech")
-    assert response.status_code == 401
-    assert "locked" in text(response)
+    assert response.status_code == wrong.status_code == 401
+    assert _refusal_text(response) == _refusal_text(wrong)
+    assert browser.login("tech").status_code == 401  # still locked
 
 
 def test_a_lock_ends_after_fifteen_minutes(browser, clock):

@@ -93,7 +93,7 @@ def test_a_signed_bag_of_a_recalled_lot_is_not_released_but_may_be_rejected(sign
     checker = signed_in("pharm2")
     checker.get(f"/check/{prep.id}")
     refused = checker.post(f"/check/{prep.id}", {"decision": "released", "password": PASSWORDS["pharm2"],
-                                                 "version": str(prep.version)})
+                                                 "version": str(prep.version), "bag_scan": factories.in_process_scan(prep.id)})
     assert refused.status_code == 422 and "RECALLED: vial serial TK123A000001 was recalled" in text(refused)
     rejected = checker.post(f"/check/{prep.id}", {"decision": "rejected", "password": PASSWORDS["pharm2"],
                                                   "version": str(prep.version), "reason": "vial recalled by the maker"})

@@ -83,6 +83,12 @@
         return;
       }
       form.setAttribute("data-sent", "1");
+      /* 7. A form that downloads a file (a label PDF) leaves the page where it is: reload it once the
+       *    download has started, so the screen shows what the print changed (the next print is a
+       *    REPRINT; the label is to be scanned back on the bag) and the form can be sent again. */
+      if (form.hasAttribute("data-download")) {
+        setTimeout(function () { window.location.reload(); }, 1200);
+      }
     });
   });
   window.addEventListener("pageshow", function () {

@@ -1,0 +1,76 @@
+"""Near misses in front of the checking pharmacist (issue 14 point 2, SAFETY.md H26).
+
+Every refused attempt on the way to a bag (a wrong diluent scanned, 1.4 mL weighed, an expired vial)
+and every deviation (a vial rejected at inspection, the syringe tared again) is shown on the check
+screen above the decision. A refusal of a safety kind — the wrong thing nearly went into the bag —
+must be acknowledged one by one before the bag can be released: the checker looks at the bag knowing
+what nearly happened. (A rejection needs no acknowledgement: nothing leaves the pharmacy.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from pharmacy.domain.errors import Expired, PharmacyError, Recalled, VolumeOutOfTolerance, WrongDiluent, WrongProduct
+
+# the refusals that mean a wrong product, diluent, volume or an unusable item reached the bench
+SAFETY_CODES: frozenset[str] = frozenset(
+    {WrongDiluent.code, WrongProduct.code, VolumeOutOfTolerance.code, Expired.code, Recalled.code,
+     "suspected_falsification"})  # services/fmd: a vial serial seen twice
+
+
+class NearMissNotAcknowledged(PharmacyError):
+    code = "near_miss_not_acknowledged"
+
+
+@dataclass(frozen=True)
+class NearMiss:
+    """One refused attempt on the way to this bag, as the refusals record kept it."""
+
+    id: int
+    at: datetime
+    username: str
+    action: str
+    code: str
+    message: str
+    entered: str | None
+
+    @property
+    def safety(self) -> bool:
+        return self.code in SAFETY_CODES
+
+
+@dataclass(frozen=True)
+class Deviation:
+    at: datetime
+    username: str
+    what: str
+
+
+def deviations(steps: Iterable[tuple[datetime, str, str, dict[str, object]]]) -> list[Deviation]:
+    """Steps that were redone or departed from the straight path: ``(at, username, step, detail)``."""
+    found: list[Deviation] = []
+    tares = 0
+    for at, username, step, detail in steps:
+        if step == "inspection" and not detail.get("passed", True):
+            found.append(Deviation(at, username, f"vial rejected at inspection: {detail.get('note', '')}"))
+        if step == "tare":
+            tares += 1
+            if tares > 1:
+                found.append(Deviation(at, username, f"balance tared again (tare {tares})"))
+    return found
+
+
+def check_acknowledged(near_misses: Iterable[NearMiss], acknowledged: Collection[int]) -> list[int]:
+    """The safety near misses, each of which the releasing pharmacist must have acknowledged; their ids."""
+    needed = [miss for miss in near_misses if miss.safety]
+    missing = [miss for miss in needed if miss.id not in acknowledged]
+    if missing:
+        listed = "; ".join(f"({n}) {miss.message.rstrip('.')}" for n, miss in enumerate(missing, 1))
+        raise NearMissNotAcknowledged(
+            f"{len(missing)} safety near miss{'es' if len(missing) > 1 else ''} on the way to this bag "
+            f"{'are' if len(missing) > 1 else 'is'} not acknowledged: {listed}. Look at the bag with this in mind, "
+            "tick each one, then sign again. Nothing was recorded.")
+    return [miss.id for miss in needed]
