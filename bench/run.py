@@ -3,6 +3,7 @@
     python bench/run.py [--quick] [--skip-load] [--database-url URL]
 
 - label render vs a bare ReportLab canvas with the same barcodes (bench_label.py);
+- `pharmacy --help`/`--version`/`stock list` against a bare interpreter start (cli_start.py);
 - recall vs hand-written SQL, bedside scan-to-verdict, audit verification throughput on the seeded
   1,000,000-bag / 10,000,000-entry database (bench_db.py; `python bench/generate.py` makes it first,
   or `--quick` makes a 50,000-bag / 500,000-entry one);
@@ -25,6 +26,7 @@ sys.path.insert(0, str(HERE.parent))
 
 import bench_db  # noqa: E402
 import bench_label  # noqa: E402
+import cli_start  # noqa: E402
 import report  # noqa: E402
 
 
@@ -51,7 +53,7 @@ def main() -> int:
         if not database.exists():
             subprocess.run([sys.executable, str(HERE / "generate.py"), "--bags", "50000", "--audit", "500000",
                             "--out", str(database)], check=True)
-    rows = bench_label.run(args.quick) + bench_db.run(args.quick, database)
+    rows = bench_label.run(args.quick) + cli_start.run(3 if args.quick else 7) + bench_db.run(args.quick, database)
     print(f"\nmachine: {_machine()}")
     print(f"{'figure':92} {'value':>16}  target")
     for row in rows:

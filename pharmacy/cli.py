@@ -3,20 +3,52 @@
 from __future__ import annotations
 
 import csv
+import importlib
 import io
 import json
 import sys
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import click
 
 from pharmacy import clock, config
 from pharmacy.domain import accounts
 from pharmacy.domain.errors import PharmacyError
-from pharmacy.printing import exports
-from pharmacy.services import accounts as account_service
-from pharmacy.services import audit_check, bags, base, coldchain, demo, orders, sessions, setup, stock, tokens, trace, users
+from pharmacy.domain.permissions import Role
+
+if TYPE_CHECKING:  # for the type checker; at run time each is imported by the first command that uses it
+    from pharmacy.printing import exports
+    from pharmacy.services import accounts as account_service
+    from pharmacy.services import audit_check, bags, base, coldchain, demo, orders, sessions, setup, stock, tokens, trace, users
+
+
+class _Lazy(ModuleType):
+    """A module imported on first use. ``pharmacy --help`` and ``--version`` must answer at once: the
+    services bring SQLAlchemy, pint's unit registry and ReportLab (about 1.3 s), which only the commands
+    that touch the pharmacy need."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self._target = name
+
+    def __getattr__(self, attribute: str):
+        module = importlib.import_module(self._target)
+        self.__dict__.update(module.__dict__)  # later lookups do not come here again
+        return getattr(module, attribute)
+
+
+if not TYPE_CHECKING:
+    exports = _Lazy("pharmacy.printing.exports")
+    account_service = _Lazy("pharmacy.services.accounts")
+    (audit_check, bags, base, coldchain, demo, orders, sessions, setup, stock, tokens, trace, users) = (
+        _Lazy(f"pharmacy.services.{name}") for name in ("audit_check", "bags", "base", "coldchain", "demo", "orders",
+                                                         "sessions", "setup", "stock", "tokens", "trace", "users"))
+
+ROLES = tuple(role.value for role in Role)  # services.base.ROLES, without importing the services
+RECALL_KINDS = ("vial", "diluent")  # services.trace.KINDS (tests/cli/test_cli_start.py keeps them equal)
 
 
 class Context:
@@ -101,7 +133,7 @@ def _password(from_stdin: bool, prompt: str) -> str:
 
 @users_group.command("add")
 @click.argument("username")
-@click.option("--role", required=True, type=click.Choice(base.ROLES))
+@click.option("--role", required=True, type=click.Choice(ROLES))
 @click.option("--name", "full_name", default="", help="Full name as printed on labels and signatures.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @click.option("--forced-change/--no-forced-change", default=True, show_default=True,
@@ -258,10 +290,10 @@ def orders_group() -> None:
     """Cancel an order entered by mistake, put one on hold or lift a hold (always with a reason)."""
 
 
-_ORDER_ACTS = {  # command → (service, what the pharmacy is told)
-    "cancel": (orders.cancel_order, "cancelled: it will not be prepared and no longer counts in the course rules"),
-    "hold": (orders.hold_order, "is on hold: it is not prepared until a pharmacist lifts the hold and verifies it again"),
-    "lift-hold": (orders.lift_hold, "is no longer on hold: it waits for a pharmacist's verification again"),
+_ORDER_ACTS = {  # command → (the service in services/orders, what the pharmacy is told)
+    "cancel": ("cancel_order", "cancelled: it will not be prepared and no longer counts in the course rules"),
+    "hold": ("hold_order", "is on hold: it is not prepared until a pharmacist lifts the hold and verifies it again"),
+    "lift-hold": ("lift_hold", "is no longer on hold: it waits for a pharmacist's verification again"),
 }
 
 
@@ -276,7 +308,7 @@ def _order_command(name: str) -> None:
     @pass_ctx
     def command(ctx: Context, order_id: int, username: str, reason: str) -> None:
         try:
-            order = act(ctx.pharmacy, username, order_id, reason)
+            order = getattr(orders, act)(ctx.pharmacy, username, order_id, reason)
         except PharmacyError as error:
             _fail(error)
         click.echo(f"Order {order.id} {done} (now {order.state.label}).")
@@ -319,7 +351,7 @@ def label_cmd(ctx: Context, serials, output: Path, stock_name, username: str, pr
 
 @main.command("recall")
 @click.argument("lot")
-@click.option("--kind", type=click.Choice(trace.KINDS), default="vial", show_default=True)
+@click.option("--kind", type=click.Choice(RECALL_KINDS), default="vial", show_default=True)
 @click.option("--serial", default=None, help="One vial serial of the lot only.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "pdf"]), default="table", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
@@ -485,7 +517,7 @@ def _expiry(text: str | None, zone) -> datetime | None:
 @tokens_group.command("create")
 @click.argument("username")
 @click.option("--name", required=True, help="What the token is for (device or system).")
-@click.option("--expires", default=None, help=f"Last day (2027-06-30) or days (90d); default {tokens.DEFAULT_LIFETIME.days} days.")
+@click.option("--expires", default=None, help=f"Last day (2027-06-30) or days (90d); default {accounts.TOKEN_LIFETIME.days} days.")
 @click.option("--scope", "scopes", multiple=True,
               help="A permission the token may use (repeat, or separate by spaces), e.g. temps.record; "
                    "default: all of the user's role.")

@@ -1,5 +1,5 @@
 """Evidence for the hazard log: ``@pytest.mark.hazard("H7")`` ties a test to a hazard of SAFETY.md,
-and ``python -m pytest --safety-report DIR`` writes, from that very run, the table hazard → tests →
+and ``python -m pytest --safety-report=DIR`` writes, from that very run, the table hazard → tests →
 outcome as ``safety-report.md`` and ``safety-report.pdf`` in DIR, so a pharmacy's safety officer can
 sign the evidence of the version they install.
 

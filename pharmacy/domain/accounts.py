@@ -21,6 +21,7 @@ import importlib.resources
 import string
 import unicodedata
 from collections.abc import Iterable
+from datetime import timedelta
 from functools import cache
 
 from pharmacy.domain.errors import PharmacyError
@@ -29,6 +30,8 @@ MIN_PASSWORD = 12
 MIN_DISTINCT = 5
 MAX_USERNAME = 64
 _AFFIXES = string.digits + string.punctuation + " "
+
+TOKEN_LIFETIME = timedelta(days=365)  # an API token's default life (services/tokens)
 
 
 class WeakPassword(PharmacyError):

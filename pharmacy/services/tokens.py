@@ -20,11 +20,11 @@ from pharmacy import clock
 from pharmacy.db import audit
 from pharmacy.db.models import ApiToken, User
 from pharmacy.domain import permissions
-from pharmacy.domain.accounts import check_scope, normalise_username, parse_scope
+from pharmacy.domain.accounts import TOKEN_LIFETIME, check_scope, normalise_username, parse_scope
 from pharmacy.domain.errors import NotAllowed, NotFound, PharmacyError
 from pharmacy.services.base import Pharmacy, actor
 
-DEFAULT_LIFETIME = timedelta(days=365)
+DEFAULT_LIFETIME = TOKEN_LIFETIME
 MAX_LIFETIME = timedelta(days=3 * 365)
 SYSTEM = "system"  # the server's operator, at the command line (no account of their own)
 
