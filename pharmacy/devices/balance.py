@@ -31,6 +31,7 @@ from __future__ import annotations
 import re
 import socket
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Protocol
@@ -95,15 +96,15 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
-class _LineReader:
+class _LineReader(ABC):
     """Lines ending LF (CR LF on the wire), bounded in length and in time."""
 
     def __init__(self) -> None:
         self._buffer = b""
 
-    def _receive(self, timeout: float) -> bytes | None:  # pragma: no cover - implemented by each transport
+    @abstractmethod
+    def _receive(self, timeout: float) -> bytes | None:
         """What arrived within ``timeout`` (``None``: nothing; ``b""``: the connection closed)."""
-        raise NotImplementedError
 
     def discard_pending(self) -> None:
         """Drop what arrived unasked (a late answer to a command that timed out, a press of the balance's

@@ -62,8 +62,9 @@ def start(pharmacy: Pharmacy, username: str, order_id: int) -> Preparation:
         return prep
 
 
-def _load(session, prep_id: int, version, event: Event, user) -> Preparation:
-    prep = session.execute(select(Preparation).where(Preparation.id == prep_id).with_for_update()).scalar_one_or_none()
+def _load(session, prep_id: int, version, event: Event, user, lock: bool = True) -> Preparation:
+    query = select(Preparation).where(Preparation.id == prep_id)
+    prep = session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
     if prep is None:
         raise NotFound(f"Preparation {prep_id} does not exist.")
     if prep.prepared_by != user.id:
@@ -205,15 +206,7 @@ def _weighing_prechecked(pharmacy: Pharmacy, username: str, prep_id: int, versio
     product weighed here. (Checked again, under the lock, when the reading is recorded.)"""
     with pharmacy.uow(readonly=True) as uow:
         user = actor(uow.session, username, "prep.work")
-        prep = uow.session.get(Preparation, prep_id)
-        if prep is None:
-            raise NotFound(f"Preparation {prep_id} does not exist.")
-        if prep.prepared_by != user.id:
-            raise NotAllowed("Only the person who started this preparation may record its steps.")
-        check_version(prep.version, version, "preparation")
-        if not PREPARATION.allows(prep.state, Event.RECORD_VOLUME):
-            raise StateConflict(f"The volume step is already done or not yet due (the preparation is at "
-                                f"“{prep.state.label}”). Nothing was recorded.")
+        prep = _load(uow.session, prep_id, version, Event.RECORD_VOLUME, user, lock=False)
         monograph = pharmacy.product(prep.order.product_id)
     if not balances.weighs(pharmacy, monograph):
         raise PharmacyError(f"The volume of {monograph.brand} is typed here: "
