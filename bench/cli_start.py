@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -24,13 +25,21 @@ sys.path.insert(0, str(HERE))
 
 import report  # noqa: E402
 
+CPU: dict[tuple[str, ...], float] = {}  # the median CPU time (user + system) of each command, beside its wall time
+
 
 def _seconds(command: list[str], env: dict[str, str], runs: int) -> float:
-    times = []
+    """The median wall time; the median CPU time goes to ``CPU`` (on a machine shared with other work the
+    wall time mostly measures the wait for a core, the CPU time what the command itself costs)."""
+    times, cpu = [], []
     for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
         times.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    CPU[tuple(command)] = statistics.median(cpu)
     return statistics.median(times)
 
 
@@ -40,10 +49,12 @@ def run(runs: int = 7) -> list[dict]:
         env = {**os.environ, "PHARMACY_INSTANCE": folder, "PHARMACY_DATABASE_URL": "", "PHARMACY_TIMEZONE": "Europe/Brussels"}
         subprocess.run([pharmacy, "demo"], env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         bare = _seconds([sys.executable, "-c", "pass"], env, runs)
-        figures = [("python -c pass (a bare interpreter start)", bare, None, "")]
+        figures = [("python -c pass (a bare interpreter start)", bare, None, ""),
+                   ("  its CPU time", CPU[(sys.executable, "-c", "pass")], None, "")]
         for name, args, limit in (("pharmacy --help", ["--help"], 0.3), ("pharmacy --version", ["--version"], 0.3),
                                   ("pharmacy stock list (demo database)", ["stock", "list"], 0.8)):
             figures.append((name, _seconds([pharmacy, *args], env, runs), limit, f"≤ {limit} s"))
+            figures.append(("  its CPU time", CPU[(pharmacy, *args)], None, ""))
     return [{"name": name, "value": value, "unit": "s", "target": target, "ok": limit is None or value <= limit}
             for name, value, limit, target in figures]
 

@@ -81,10 +81,20 @@ class Client:
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         self.cookie, self.csrf, self.count = "", "", 0
 
-    def request(self, method: str, path: str, name: str, form: dict | None = None, body: dict | None = None):
+    def request(self, method: str, path: str, name: str, form: dict | None = None, body: dict | None = None,
+                files: dict[str, tuple[str, bytes, str]] | None = None):
         headers = {"Cookie": self.cookie} if self.cookie else {}
-        payload = None
-        if form is not None:
+        payload: str | bytes | None = None
+        if files is not None:  # a photo from the camera script: multipart, with the form's fields
+            boundary = f"bench{time.monotonic_ns()}"
+            parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode()
+                     for key, value in {**(form or {}), "csrf_token": self.csrf}.items()]
+            for key, (filename, data, media_type) in files.items():
+                parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"; filename="{filename}"\r\n'
+                             f"Content-Type: {media_type}\r\n\r\n".encode() + data + b"\r\n")
+            payload = b"".join(parts) + f"--{boundary}--\r\n".encode()
+            headers["Content-Type"] = f"multipart/form-data; boundary={boundary}"
+        elif form is not None:
             payload = urllib.parse.urlencode({**form, "csrf_token": self.csrf})
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         elif body is not None:
@@ -142,16 +152,20 @@ def technician(client: Client, work: queue.Queue, vials: queue.Queue, checks: qu
         path = urllib.parse.urlparse(location).path
         prep_id = path.rsplit("/", 1)[-1]
         steps = [("vial", {"scan": vial_scan(serial)}), ("inspection", {"result": "pass"}),
-                 ("diluent", {"scan": demo.NACL_SCAN}), ("volume", {"volume": "1.2 mL"}), ("mixing", {}),
-                 ("sign", {"password": PASSWORD})]
+                 ("diluent", {"scan": demo.NACL_SCAN}), ("volume", {"volume": "1.2 mL"}), ("photo/syringe", {}),
+                 ("mixing", {}), ("photo/bag", {}), ("sign", {"password": PASSWORD})]
         for step, fields in steps:
+            photo = None  # the photos the monograph requires (issue 14 point 4): a drawn picture, one per take
+            if step.startswith("photo/"):
+                kind = step.split("/")[1]
+                photo = {"photo": (f"{kind}.jpg", demo.demo_picture([f"bench {kind}", f"preparation {prep_id}"]), "image/jpeg")}
             _, page, _ = client.request("GET", path, "GET /prep/<id>")
             version = _VERSION.search(page)
             if not version:
                 break
             think()
             status, _, _ = client.request("POST", f"{path}/{step}", f"POST /prep/<id>/{step}",
-                                          form={**fields, "version": version[1]})
+                                          form={**fields, "version": version[1]}, files=photo)
             if status != 302:
                 break
         else:

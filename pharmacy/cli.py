@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import errno
 import importlib
 import io
 import json
@@ -18,6 +19,7 @@ from pharmacy import clock, config
 from pharmacy.domain import accounts
 from pharmacy.domain.errors import PharmacyError
 from pharmacy.domain.permissions import Role
+from pharmacy.domain.printjobs import JobState  # a print job's states (no heavy import)
 
 if TYPE_CHECKING:  # for the type checker; at run time each is imported by the first command that uses it
     from pharmacy.printing import exports
@@ -66,7 +68,37 @@ class Context:
             click.get_current_context().call_on_close(self._pharmacy.db.dispose)  # no connection outlives the command
             click.echo(f"pharmacy: instance {settings.instance} · database {_safe_url(settings.sqlalchemy_url)}",
                        err=True)
+            if click.get_current_context().command.name not in CREATE_THE_DATABASE and not _initialised(self._pharmacy):
+                raise NoDatabase(_safe_url(settings.sqlalchemy_url))
         return self._pharmacy
+
+
+# the commands that may meet a database never initialised: they create it (or put a backup in its place)
+CREATE_THE_DATABASE = frozenset({"init-db", "demo", "serve", "restore"})
+
+
+class NoDatabase(click.ClickException):
+    """A command run where no database was ever initialised (a wrong ``PHARMACY_INSTANCE``, a first run)."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__(f"no database here — run `pharmacy init-db` ({where})")
+
+    def show(self, file=None) -> None:
+        click.echo(f"pharmacy: {self.message}", err=True)
+
+
+def _initialised(pharmacy: base.Pharmacy) -> bool:
+    """Whether the schema was ever created here: an SQLite file that exists, with its migrations table.
+    Asked before the first query, so no empty SQLite file is left behind and no traceback is shown."""
+    from sqlalchemy import inspect
+    from sqlalchemy.engine import make_url
+
+    url = make_url(pharmacy.db.url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        if not Path(url.database).is_file():
+            return False
+    with pharmacy.db.engine.connect() as connection:
+        return inspect(connection).has_table("alembic_version")
 
 
 def _safe_url(url: str) -> str:
@@ -333,20 +365,41 @@ def bags_cmd(ctx: Context, state: str | None, fmt: str) -> None:
 
 @main.command("label")
 @click.argument("serials", nargs=-1, required=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the PDF (a PDF-download printer only).")
 @click.option("--stock", "stock_name", default=None, help="Label stock (a file in labels/).")
 @click.option("--user", "username", required=True, help="Who prints (a technician or pharmacist).")
-@click.option("--printer", default=None, help="Also send to this CUPS queue (lp -d).")
+@click.option("--printer", default=None, help="A printer from printers.toml (`pharmacy printers list`); "
+                                              "default: the first one.")
 @pass_ctx
-def label_cmd(ctx: Context, serials, output: Path, stock_name, username: str, printer) -> None:
-    """Write the labels of released bags to a PDF (several serials: one page each)."""
+def label_cmd(ctx: Context, serials, output: Path | None, stock_name, username: str, printer) -> None:
+    """Print the labels of released bags (several serials: one label each). On a PDF-download printer the
+    PDF is written to -o; on a printer each label is a print job, and one that fails is kept (`print-jobs`)."""
+    from pharmacy.services import printjobs
+
     try:
+        target = printjobs.printer_for(ctx.pharmacy, printer, stock_name)
+        if target.downloads and output is None:
+            raise click.UsageError(f"“{target.name}” is a PDF download: say where to write it (-o FILE).")
+        if not target.downloads and output is not None:
+            raise click.UsageError(f"“{target.name}” is a printer: the label goes there, not also to a file "
+                                   "(a second copy would be a label without REPRINT).")
         printed = bags.print_labels(ctx.pharmacy, username, list(serials), stock_name, printer)
     except PharmacyError as error:
         _fail(error)
-    output.write_bytes(printed.pdf)
+    if output is not None:
+        output.write_bytes(printed.pdf)
     for serial, number in printed.prints:
-        click.echo(f"{serial}: print {number}{' (reprint)' if number > 1 else ''} → {output}")
+        outcome = next((job for job in printed.jobs if job.bag_serial == serial), None)
+        where = output if outcome is None else f"{printed.printer} (job {outcome.id}: {outcome.state})"
+        click.echo(f"{serial}: print {number}{' (reprint)' if number > 1 else ''} → {where}")
+    for serial, why in printed.refused:  # the rest of the batch printed; these bags did not
+        click.echo(f"{serial}: NOT printed: {why}", err=True)
+    for job in printed.failed:  # sent, but the printer did not take it: the job is kept
+        click.echo(f"{job.bag_serial}: NOT printed on {job.printer}: {job.error}. The job is kept: "
+                   f"pharmacy print-jobs retry {job.id} --user USER", err=True)
+    if printed.refused or printed.failed:
+        raise SystemExit(1)
 
 
 @main.command("recall")
@@ -585,8 +638,18 @@ def serve(ctx: Context, host: str, port: int, with_demo: bool, threads: int, wor
         click.echo("demo users: " + ", ".join(f"{u}/{p}" for u, _n, _r, p in demo.USERS))
     settings = pharmacy.settings
     pharmacy.db.dispose()  # no connection may cross a fork
-    click.echo(f"serving on http://{host}:{port}/ ({workers} process(es) × {threads} threads)")
-    server.serve(lambda: create_app(pharmacy=base.build(settings)), host, port, threads, workers)
+    _start_outbox(settings)  # the FHIR outbox's sender, a thread of this (the first) process only (issue 17)
+    try:
+        server.serve(lambda: create_app(pharmacy=base.build(settings)), host, port, threads, workers,
+                     announce=lambda: click.echo(f"serving on http://{host}:{port}/ ({workers} process(es) × "
+                                                 f"{threads} threads)"))
+    except OSError as error:  # the port is taken (or not ours to take): one line, no traceback
+        if error.errno not in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
+            raise
+        reason = {errno.EADDRINUSE: "is in use (another server, or another `pharmacy serve`?)",
+                  errno.EACCES: "may not be used by this user"}.get(error.errno, "is not an address of this machine")
+        raise click.ClickException(f"port {port} on {host} {reason}: choose another with --port, "
+                                   "e.g. `pharmacy serve --port 8080`") from None
 
 
 @main.group("devices")
@@ -657,6 +720,164 @@ def simulate_balance(port: int, protocol: str, serial_number: str, pan: str, fil
                 time.sleep(3600)
         except KeyboardInterrupt:
             pass
+
+
+
+# --- printers and print jobs (issue 15 point 5) ---
+@main.group("printers")
+def printers_group() -> None:
+    """The label printers configured in <instance>/printers.toml."""
+
+
+@printers_group.command("list")
+@FORMAT
+@pass_ctx
+def printers_list(ctx: Context, fmt: str) -> None:
+    """Every configured printer (the file is checked: a wrong one is refused with the field to fix)."""
+    from pharmacy.services import printjobs
+
+    try:
+        rows = [{"name": p.name, "kind": p.kind, "address": p.address, "language": p.language, "dpi": p.dpi,
+                 "stock": p.stock, "timeout": p.timeout} for p in printjobs.configured(ctx.pharmacy)]
+    except PharmacyError as error:
+        _fail(error)
+    if fmt == "json":
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        _table(rows, ["name", "kind", "address", "language", "dpi", "stock"])
+
+
+@main.group("print-jobs", invoke_without_command=True)
+@click.option("--state", type=click.Choice([state.value for state in JobState]), default=None)
+@FORMAT
+@click.pass_context
+def print_jobs_group(click_ctx: click.Context, state: str | None, fmt: str) -> None:
+    """Print jobs, unfinished first (`print-jobs retry ID`, `print-jobs cancel ID`)."""
+    if click_ctx.invoked_subcommand is not None:
+        return
+    from pharmacy.services import printjobs
+
+    ctx = click_ctx.ensure_object(Context)
+    rows = [{"id": r.id, "bag": r.bag_serial, "what": r.what, "number": r.number, "printer": r.printer,
+             "state": r.state.value, "attempts": r.attempts, "error": r.error or "", "maybe_printed": r.maybe_printed,
+             "cancel_reason": r.cancel_reason or "", "created_by": r.created_by, "created_at": r.created_at.isoformat()}
+            for r in printjobs.jobs(ctx.pharmacy, state)]
+    if fmt == "json":
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        _table(rows, ["id", "bag", "number", "printer", "state", "attempts", "error"])
+
+
+@print_jobs_group.command("retry")
+@click.argument("job_id", type=int)
+@click.option("--user", "username", required=True, help="Who retries (a technician or pharmacist).")
+@pass_ctx
+def print_jobs_retry(ctx: Context, job_id: int, username: str) -> None:
+    """Send a failed job again on its printer."""
+    from pharmacy.services import printjobs
+
+    try:
+        outcome = printjobs.retry(ctx.pharmacy, username, job_id)
+    except PharmacyError as error:
+        _fail(error)
+    if outcome.failed:
+        click.echo(f"job {outcome.id}: NOT printed on {outcome.printer}: {outcome.error}", err=True)
+        raise SystemExit(1)
+    click.echo(f"job {outcome.id}: bag {outcome.bag_serial} print {outcome.number or '-'} sent to {outcome.printer}")
+
+
+@print_jobs_group.command("cancel")
+@click.argument("job_id", type=int)
+@click.option("--user", "username", required=True, help="Who cancels (a technician or pharmacist).")
+@click.option("--reason", required=True, help="Why (printed elsewhere, bag destroyed …).")
+@pass_ctx
+def print_jobs_cancel(ctx: Context, job_id: int, username: str, reason: str) -> None:
+    """Give up a failed job, with a reason (kept and audited)."""
+    from pharmacy.services import printjobs
+
+    try:
+        outcome = printjobs.cancel(ctx.pharmacy, username, job_id, reason)
+    except PharmacyError as error:
+        _fail(error)
+    click.echo(f"job {outcome.id}: cancelled")
+
+
+def _start_outbox(settings, interval: float = 5.0):
+    """The outbox worker as a daemon thread, when a FHIR server is configured (PHARMACY_FHIR_OUTBOUND_URL)."""
+    if not settings.fhir_outbound_url:
+        return None
+    from pharmacy.services import outbox
+
+    worker = outbox.Worker(base.build(settings), interval=interval)
+    worker.start()
+    click.echo(f"FHIR outbox: sending to {settings.fhir_outbound_url} every {interval:g} s", err=True)
+    return worker
+
+
+@main.group("outbox")
+def outbox_group() -> None:
+    """The FHIR outbox: dispenses and administrations on their way to the hospital's record (issue 17)."""
+
+
+@outbox_group.command("list")
+@click.option("--all", "include_sent", is_flag=True, help="Also the rows already sent.")
+@FORMAT
+@pass_ctx
+def outbox_list(ctx: Context, include_sent: bool, fmt: str) -> None:
+    """What waits to be sent (failing: tried 3 times or more), with the last error; exit 1 when some fail."""
+    from pharmacy.services import outbox
+
+    rows = outbox.rows(ctx.pharmacy, include_sent)
+    if not ctx.pharmacy.settings.fhir_outbound_url:
+        click.echo("no FHIR server configured (PHARMACY_FHIR_OUTBOUND_URL): nothing is queued", err=True)
+    if fmt == "json":
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
+    else:
+        _table([{**r, "created_at": exports.cell(r["created_at"], ctx.pharmacy.zone),
+                 "next_attempt_at": exports.cell(r["next_attempt_at"], ctx.pharmacy.zone) if r["next_attempt_at"] else "",
+                 "sent_at": exports.cell(r["sent_at"], ctx.pharmacy.zone) if r["sent_at"] else ""} for r in rows],
+               ["id", "event", "resource", "status", "state", "attempts", "created_at", "next_attempt_at", "sent_at",
+                "last_error"])
+    if any(r["state"] == "failing" for r in rows):
+        raise SystemExit(1)
+
+
+@outbox_group.command("run")
+@click.option("--once", is_flag=True, help="Send what is due now (a few rounds) and stop.")
+@click.option("--interval", default=5.0, show_default=True, type=click.FloatRange(0.1, 3600), help="Seconds between rounds.")
+@pass_ctx
+def outbox_run(ctx: Context, once: bool, interval: float) -> None:
+    """Send the outbox to the FHIR server: as a separate process (Ctrl-C stops it), or --once."""
+    from pharmacy.services import outbox
+
+    pharmacy = ctx.pharmacy
+    if not pharmacy.settings.fhir_outbound_url:
+        raise click.ClickException("No FHIR server is configured: set PHARMACY_FHIR_OUTBOUND_URL (and "
+                                   "PHARMACY_FHIR_OUTBOUND_TOKEN if it wants a bearer token).")
+    if once:
+        result = outbox.run_until_empty(pharmacy)
+        click.echo(f"sent {result.sent}, failed {result.failed}, waiting {result.waiting}")
+        raise SystemExit(1 if result.failed else 0)
+    worker = outbox.Worker(pharmacy, interval=interval)
+    click.echo(f"FHIR outbox: sending to {pharmacy.settings.fhir_outbound_url} every {interval:g} s (Ctrl-C stops)")
+    try:
+        worker.run()
+    except KeyboardInterrupt:
+        worker.stop.set()
+
+
+@outbox_group.command("retry")
+@click.argument("row_id", type=int, required=False)
+@pass_ctx
+def outbox_retry(ctx: Context, row_id: int | None) -> None:
+    """Make waiting rows (or one) due now, e.g. after the FHIR server was mended; the worker sends them."""
+    from pharmacy.services import outbox
+
+    try:
+        count = outbox.retry_now(ctx.pharmacy, row_id)
+    except PharmacyError as error:
+        _fail(error)
+    click.echo(f"{count} row(s) due now")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -40,14 +40,21 @@ class Settings:
     start_by_warning_minutes: int = 30
     # Text that keyboard-wedge scanners send instead of GS (ASCII 29); comma-separated.
     gs_substitutes: tuple[str, ...] = ("<GS>", "^]", "{GS}")
+    # "1": a GS1 scan must begin with its symbology identifier (]d2, ]C1, ]Q3; domain/gs1.parse_scan), which
+    # refuses typed and garbled input; off by default (some scanners are not set to send it).
+    require_symbology_id: bool = False
     # Patient identifier on the bag label: "none", "8018" (GSRN) or an internal AI "91".."99".
     patient_ai: str = "none"
     secret_key: str = ""
     idle_timeout_minutes: int = 15
     # A signed-in session ends this long after sign-in, however active (services/sessions.py, H21).
     session_lifetime_hours: int = 12
+    # The default label printer: a name from <instance>/printers.toml (printing/printers.py); unset: the first.
     printer: str = ""
     label_stock: str = "bag-100x70"
+    # Fallback fonts after the embedded DejaVu Sans, for scripts it lacks (printing/fonts.py): TrueType files,
+    # comma-separated, "path#n" for face n of a .ttc; unset: Debian's CJK fonts where installed; "none": DejaVu only.
+    label_fonts: tuple[str, ...] = ()
     # A storage location with no temperature reading for longer than this is flagged on the dashboard.
     reading_interval_minutes: int = 30
     # A bag out of a fitting fridge (from release, and from every move out) for longer than this in
@@ -63,6 +70,11 @@ class Settings:
     audit_key: str = ""
     # Also send each anchor to syslog: "1" (the local /dev/log), host:port (UDP) or a socket path; unset: off.
     audit_syslog: str = ""
+    # FHIR R4 (issue 17, docs/fhir.md): the hospital's FHIR server that receives the dispenses and administrations
+    # (unset: nothing is queued), the bearer token it wants, and the identifier system of the hospital's patients.
+    fhir_outbound_url: str = ""
+    fhir_outbound_token: str = ""
+    fhir_patient_system: str = "urn:pharmacy:patient"
 
     @property
     def zone(self) -> ZoneInfo:
@@ -80,13 +92,16 @@ _ENV = {
     "patient_ai": "PHARMACY_PATIENT_AI", "secret_key": "PHARMACY_SECRET_KEY",
     "idle_timeout_minutes": "PHARMACY_IDLE_TIMEOUT_MINUTES",
     "session_lifetime_hours": "PHARMACY_SESSION_LIFETIME_HOURS", "printer": "PHARMACY_PRINTER",
-    "label_stock": "PHARMACY_LABEL_STOCK",
+    "label_stock": "PHARMACY_LABEL_STOCK", "label_fonts": "PHARMACY_LABEL_FONTS",
+    "require_symbology_id": "PHARMACY_REQUIRE_SYMBOLOGY_ID",
     "reading_interval_minutes": "PHARMACY_READING_INTERVAL_MINUTES",
     "out_of_fridge_minutes": "PHARMACY_OUT_OF_FRIDGE_MINUTES",
     "vial_cost": "PHARMACY_VIAL_COST",
     "start_by_warning_minutes": "PHARMACY_START_BY_WARNING_MINUTES",
     "balance": "PHARMACY_BALANCE",
     "audit_key": "PHARMACY_AUDIT_KEY", "audit_syslog": "PHARMACY_AUDIT_SYSLOG",
+    "fhir_outbound_url": "PHARMACY_FHIR_OUTBOUND_URL", "fhir_outbound_token": "PHARMACY_FHIR_OUTBOUND_TOKEN",
+    "fhir_patient_system": "PHARMACY_FHIR_PATIENT_SYSTEM",
 }
 
 
@@ -116,6 +131,12 @@ def load(overrides: dict | None = None, environ=None) -> Settings:
             values[f.name] = Path(raw)
         elif f.name == "gs_substitutes":
             values[f.name] = tuple(s for s in raw.split(",") if s)
+        elif f.name == "require_symbology_id":
+            if raw.strip() not in ("0", "1"):
+                raise ConfigError(f"PHARMACY_REQUIRE_SYMBOLOGY_ID must be 1 (on) or 0 (off), not “{raw}”.")
+            values[f.name] = raw.strip() == "1"
+        elif f.name == "label_fonts":
+            values[f.name] = tuple(s.strip() for s in raw.split(",") if s.strip())
         elif f.name == "idle_timeout_minutes":
             values[f.name] = int(raw)
         elif f.name == "session_lifetime_hours":
@@ -161,6 +182,8 @@ def validate(settings: Settings) -> None:
             BalanceConfig.parse(settings.balance)
         except BalanceError as error:
             raise ConfigError(f"PHARMACY_BALANCE: {error.message}") from None
+    if settings.fhir_outbound_url and not settings.fhir_outbound_url.startswith(("http://", "https://")):
+        raise ConfigError("PHARMACY_FHIR_OUTBOUND_URL must be the FHIR server's base URL (http:// or https://).")
     ai = settings.patient_ai
     if ai not in ("none", "8018") and not (ai.isdigit() and 91 <= int(ai) <= 99):
         raise ConfigError('PHARMACY_PATIENT_AI must be "none", "8018" or an internal AI from 91 to 99.')

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import date, timedelta
 
 from pharmacy import clock
@@ -10,8 +11,8 @@ from pharmacy.domain.gs1 import GS, element_string
 from pharmacy.domain.infusions import GivenPremedication
 from pharmacy.domain.inuse import to_local
 from pharmacy.printing.label import label_pairs, linear_pairs
-from pharmacy.services import administration, bags, orders, preparation, release, stock, users
-from pharmacy.services.demo import GLUCOSE_SCAN, NACL_SCAN, USERS, WATER_SCAN, vial_scan
+from pharmacy.services import administration, bags, orders, photos, preparation, release, stock, users
+from pharmacy.services.demo import GLUCOSE_SCAN, NACL_SCAN, USERS, WATER_SCAN, demo_picture, vial_scan
 
 PASSWORDS = {username: password for username, _n, _r, password in USERS}
 FRIDGE = "Pharmacy fridge 1"
@@ -59,9 +60,28 @@ def signed_preparation(pharmacy, vial_serial: str, who=None, diluent: str = NACL
     prep = preparation.inspect_vial(pharmacy, preparer, prep.id, prep.version, True)
     prep = preparation.scan_diluent(pharmacy, preparer, prep.id, prep.version, diluent)
     prep = preparation.record_volume(pharmacy, preparer, prep.id, prep.version, "1.2 mL")
+    prep = photograph(pharmacy, prep, "syringe", preparer)
     prep = preparation.confirm_mixing(pharmacy, preparer, prep.id, prep.version)
+    prep = photograph(pharmacy, prep, "bag", preparer)
     bag = preparation.sign(pharmacy, preparer, prep.id, prep.version, PASSWORDS[preparer])
     return preparation.get(pharmacy, prep.id), bag
+
+
+def picture(prep_id: int, kind: str, take: int = 1, size: tuple[int, int] = (800, 600)) -> bytes:
+    """A sharp, evenly lit JPEG that names the preparation, the kind and the take (so each is its own picture)."""
+    return demo_picture([f"TEST PICTURE {kind} take {take}", f"preparation {prep_id}", "LEMTRADA 12 mg / 1.2 mL"], size)
+
+
+def photo_field(prep_id: int, kind: str, take: int = 1) -> dict:
+    """The file field of a photo POST through a screen (``/prep/<id>/photo/<kind>``), as the camera script sends it."""
+    return {"photo": (io.BytesIO(picture(prep_id, kind, take)), f"{kind}.jpg", "image/jpeg")}
+
+
+def photograph(pharmacy, prep, kind: str, preparer: str = "tech", take: int = 1):
+    """The photo the monograph requires at this point (``syringe`` after the volume, ``bag`` after mixing),
+    taken with a generated sharp picture; the preparation as it is after it (a new version)."""
+    photos.take(pharmacy, preparer, prep.id, prep.version, kind, picture(prep.id, kind, take))
+    return preparation.get(pharmacy, prep.id)
 
 
 def in_process_scan(prep_id: int) -> str:
@@ -73,6 +93,22 @@ def released_bag(pharmacy, vial_serial: str, who=None, diluent: str = NACL_SCAN,
     prep, _ = signed_preparation(pharmacy, vial_serial, who, diluent, on=on, day=day)
     return release.decide(pharmacy, "pharm", prep.id, prep.version, PASSWORDS["pharm"], "released",
                           bag_scan=in_process_scan(prep.id))
+
+
+def confirm_label(pharmacy, serial: str, symbol: str = "datamatrix"):
+    """What the pharmacy does with a released bag before it leaves (H27): print its label, stick it on,
+    scan it back (``bags.confirm_label``). The bedside refuses a bag whose latest label print was not.
+    A bag whose label is printed already is only scanned."""
+    if not bags.labels_printed(pharmacy, serial):
+        bags.print_labels(pharmacy, "tech", [serial])
+    return bags.confirm_label(pharmacy, "tech", serial, label_scan(pharmacy, serial, symbol))
+
+
+def bedside_bag(pharmacy, vial_serial: str, who=None, diluent: str = NACL_SCAN, on: date | None = None, day: int = 1):
+    """A released bag with its final label printed and confirmed on it: ready for the bedside."""
+    bag = released_bag(pharmacy, vial_serial, who, diluent, on=on, day=day)
+    confirm_label(pharmacy, bag.serial)
+    return bag
 
 
 def premedication_given(pharmacy, day: int = 1, minutes_before: int = 30, product: str = "lemtrada"):

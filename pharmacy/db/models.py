@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from pharmacy.db.types import JSONText, State, UTCDateTime, utcnow
@@ -464,3 +464,126 @@ class ApiToken(Base):
     scope: Mapped[str | None] = mapped_column(Text)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+# --- models of issue 14 point 4 (photographs) ---
+class Photo(Base):
+    """A photograph kept as evidence of a preparation (``domain/photos``): which one, what it shows, the
+    SHA-256 of its stored bytes (``services/photos``: files on SQLite, ``photo_blobs`` on PostgreSQL),
+    the figures it passed with, who took it and when. A retake keeps the old row, marked replaced."""
+
+    __tablename__ = "photos"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    preparation_id: Mapped[int] = mapped_column(ForeignKey("preparations.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # a key of domain.photos.PHOTO_KINDS
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    media_type: Mapped[str] = mapped_column(String(20))  # image/jpeg or image/png
+    size: Mapped[int] = mapped_column(Integer)  # bytes
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    sharpness: Mapped[float] = mapped_column(Float)  # variance of the Laplacian (domain.photos)
+    brightness: Mapped[float] = mapped_column(Float)  # mean grey level 0-255
+    prep_version: Mapped[int] = mapped_column(Integer)  # the preparation's version the capture form was loaded at
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    replaced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a retake of the same kind replaced it
+
+
+class PhotoBlob(Base):
+    """The bytes of a photo on PostgreSQL, so that every app server reads the same evidence; keyed by
+    their SHA-256, written once."""
+
+    __tablename__ = "photo_blobs"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+
+# --- models of issue 14 point 5 (send back) ---
+class LabelConfirmation(Base):
+    """The final label scanned back on its bag (``services/bags.confirm_label``, H27): which print of the
+    bag's label was the latest then. The bedside gives a bag only when its latest print is confirmed: a
+    reprint is a new label on the bag, to be scanned again. ``user_id`` NULL: carried over by migration 0015
+    from ``bags.label_confirmed_at``."""
+
+    __tablename__ = "label_confirmations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bag_id: Mapped[int] = mapped_column(ForeignKey("bags.id"), index=True)
+    print_number: Mapped[int] = mapped_column(Integer)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+
+# --- models of issue 15 point 5 (printers, print jobs) ---
+class PrintJob(Base):
+    """One label sent (or to be sent) to a printer: a bag's final label (``number``: 1 the first, n the
+    REPRINT n−1) or an in-process label. States in ``domain/printjobs``; a failed job stays, with its
+    error, until it is retried or cancelled with a reason. Printer fields are copied from
+    ``printers.toml`` at the time, so the record says where the label went even after the file changes."""
+
+    __tablename__ = "print_jobs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    what: Mapped[str] = mapped_column(String(20))  # "label" or "in_process"
+    bag_id: Mapped[int | None] = mapped_column(ForeignKey("bags.id"), index=True)
+    preparation_id: Mapped[int | None] = mapped_column(ForeignKey("preparations.id"))
+    bag_serial: Mapped[str] = mapped_column(String(20))
+    number: Mapped[int | None] = mapped_column(Integer)  # the label's print number; None for in-process
+    printer: Mapped[str] = mapped_column(String(64))
+    destination: Mapped[str] = mapped_column(String(200))  # "download", "zpl:host:port", "cups:queue"
+    language: Mapped[str] = mapped_column(String(10))
+    stock: Mapped[str] = mapped_column(String(64))
+    dpi: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    maybe_printed: Mapped[bool] = mapped_column(Boolean, default=False)  # the last failure may have printed
+    reply: Mapped[str | None] = mapped_column(String(200))  # lp's request id, or the printer's status
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+
+# --- models of issue 17 (FHIR outbox) ---
+
+
+class FhirOrder(Base):
+    """An order that came from the hospital's record as a FHIR MedicationRequest (services/fhir): its identifier
+    there (unique: the same request sent twice is one order), the last status received and what was asked."""
+
+    __tablename__ = "fhir_orders"
+    __table_args__ = (UniqueConstraint("identifier_system", "identifier"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), unique=True)
+    identifier_system: Mapped[str] = mapped_column(String(200))
+    identifier: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20))
+    fingerprint: Mapped[dict[str, object]] = mapped_column(JSONText)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class FhirOutbox(Base):
+    """A FHIR resource for the hospital's record, written in the same transaction as the event it tells
+    (services/outbox): sent by the worker with retries, never dropped; ``sent_at`` once the server took it."""
+
+    __tablename__ = "fhir_outbox"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event: Mapped[str] = mapped_column(String(40))
+    resource_type: Mapped[str] = mapped_column(String(40))
+    resource_id: Mapped[str] = mapped_column(String(64), index=True)
+    search: Mapped[str] = mapped_column(String(300))  # the conditional update's criteria: identifier=system|value
+    body: Mapped[dict[str, object]] = mapped_column(JSONText)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    state: Mapped[str] = mapped_column(String(10), default="pending", index=True)  # pending, sent
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a worker is sending it
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

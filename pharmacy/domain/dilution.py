@@ -144,3 +144,42 @@ def display_mass(mass: Quantity) -> str:
     value = _decimal(mass.to("mg").magnitude).quantize(Decimal("0.01"), ROUND_HALF_UP)
     return f"{_trim(value)} mg"
 
+
+
+@dataclass(frozen=True)
+class PumpSettings:
+    """What the nurse sets on the pump, and what the label, the bedside and the bag's page print: the
+    bag's volume (approx.: the diluent bag's overfill), the monograph's infusion duration and the rate
+    between them. One computation (``pump_settings``), so every place shows the same figures."""
+
+    volume: Quantity
+    duration: Quantity
+    rate: Quantity
+
+    @property
+    def volume_text(self) -> str:
+        return f"approx. {display_volume(self.volume)}"
+
+    @property
+    def duration_text(self) -> str:
+        return f"approx. {display_duration(self.duration)}"
+
+    @property
+    def rate_text(self) -> str:
+        return display_rate(self.rate)
+
+    @property
+    def infusion_text(self) -> str:
+        """As the label's infusion line says it: “over approx. 4 h at 25.3 mL/h”."""
+        return f"over {self.duration_text} at {self.rate_text}"
+
+
+def pump_settings(monograph: Monograph, withdrawn: Quantity | None = None,
+                  diluent_volume: Quantity | None = None) -> PumpSettings:
+    """The pump settings of a bag of this product: its volume is the volume withdrawn plus the diluent
+    bag's, from the bag's record once it is made (``withdrawn``, ``diluent_volume``), else the
+    monograph's; the duration is the monograph's; the rate is volume ÷ duration, rounded only for display."""
+    plan_ = plan(monograph)
+    total = final_volume(plan_.withdraw if withdrawn is None else withdrawn,
+                         plan_.diluent_volume if diluent_volume is None else diluent_volume)
+    return PumpSettings(volume=total, duration=plan_.duration, rate=infusion_rate(total, plan_.duration))

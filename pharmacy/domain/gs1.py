@@ -16,6 +16,7 @@ from datetime import date, datetime
 from typing import TypeAlias
 
 import biip
+from biip.gs1_element_strings import GS1ElementString
 from biip.gs1_messages import GS1Message
 
 from pharmacy.domain.errors import CheckDigitError, ScanError
@@ -39,6 +40,9 @@ _FORMATS: dict[str, tuple[str, int, int]] = {
     **{str(ai): ("X", 1, 90) for ai in range(91, 100)},
 }
 _SCANNABLE = {GS, *map(chr, range(32, 127))}
+# The national healthcare reimbursement numbers (GenSpecs 3.9.13), by AI.
+NATIONAL_NUMBER_AIS = {"710": "Germany (PZN)", "711": "France (CIP)", "712": "Spain (Código Nacional)",
+                       "713": "Brazil (ANVISA)", "714": "Portugal (AIM)"}
 
 # (AI, value) pairs, as a mapping or a sequence (the order is the symbol's).
 Pairs: TypeAlias = Mapping[str, str] | Iterable[tuple[str, str]]
@@ -103,7 +107,10 @@ def _check_value(ai: str, value: str) -> None:
     if kind == "N" and not _is_digits(value):
         raise ScanError(f"({ai}) must be digits only: “{value}”.")
     if kind == "X" and not _CSET82.match(value):
-        raise ScanError(f"({ai}) “{value}” has characters a GS1 barcode cannot carry (GS1 character set 82).")
+        bad = "".join(dict.fromkeys(c for c in value if not _CSET82.match(c)))
+        shown = ", ".join("a space" if c == " " else f"“{c}”" for c in bad)
+        raise ScanError(f"({ai}) “{value}” has characters a GS1 barcode cannot carry ({shown}): GS1 character "
+                        "set 82 allows A–Z, a–z, 0–9 and ! \" % & ' ( ) * + , - . / : ; < = > ? _ only.")
     if ai == "01":
         normalize_gtin(value)
     elif ai == "8018":
@@ -112,6 +119,11 @@ def _check_value(ai: str, value: str) -> None:
         _datetime_from_7003(value)
     elif ai == "17":
         expiry_from_yymmdd(value)
+
+
+def check_element(ai: str, value: str) -> None:
+    """Refuse (``ScanError``) a value that AI ``ai`` cannot carry: the rule ``element_string`` applies."""
+    _check_value(ai, value)
 
 
 def _checked_pairs(pairs: Pairs) -> list[tuple[str, str]]:
@@ -193,6 +205,7 @@ class Scan:
     expiry: date | None = None
     expiry_yymmdd: str | None = None
     use_by_local: datetime | None = None  # AI 7003, naive local time as printed
+    digital_link: bool = False  # read from a GS1 Digital Link URI
 
     @property
     def gtin(self) -> str | None:
@@ -208,7 +221,12 @@ class Scan:
 
     @property
     def national_number(self) -> str | None:
-        return next((self.elements[ai] for ai in map(str, range(710, 715)) if ai in self.elements), None)
+        return next((self.elements[ai] for ai in NATIONAL_NUMBER_AIS if ai in self.elements), None)
+
+    @property
+    def national_number_ai(self) -> str | None:
+        """Which of (710)–(714) carried the national number: the AI says the country (NATIONAL_NUMBER_AIS)."""
+        return next((ai for ai in NATIONAL_NUMBER_AIS if ai in self.elements), None)
 
     @property
     def gsrn(self) -> str | None:
@@ -223,18 +241,146 @@ def _clean(raw: str, substitutes: Iterable[str]) -> str:
     return text
 
 
-def parse_scan(raw: str, *, gs_substitutes: Iterable[str] = (), today: date | None = None) -> Scan:
-    """Read a scanned GS1 string (DataMatrix or GS1-128, with or without the symbology identifier,
-    with GS as ASCII 29 or one of ``gs_substitutes``) completely, or refuse it."""
+# --- refusals that say what to do (issue 15, point 7) ------------------------------------------------------
+RESCAN = "damaged or cut short? Scan it again"
+CHECK_SCANNER = ("Check the scanner's settings (the setup barcodes in its manual) and the computer's keyboard "
+                 "layout, then scan again")
+# What the key a US scanner presses for "]" types on other keyboard layouts (the symbology identifier's first
+# character), and the layouts that do it.
+_BRACKET_ON_LAYOUT = {
+    "+": "German, Italian or Spanish", "$": "French or Belgian (AZERTY)", "¨": "Swiss or Nordic",
+    "´": "Portuguese", "ü": "Turkish", ")": "Czech", "ú": "Hungarian", "}": "US with Shift held",
+    "å": "Nordic",
+}
+# AZERTY types the digit row unshifted: 1 & 2 é 3 " 4 ' 5 ( 6 - or § 7 è 8 _ or ! 9 ç 0 à.
+_AZERTY_DIGITS = set("&é\"'(§è_çà")
+# Non-GS1 modes of QR Code and DataMatrix: what a scanner sends before a GS1 Digital Link URI.
+DIGITAL_LINK_SYMBOLOGIES = {"]Q1": "QR Code", "]d1": "Data Matrix"}
+_URI = re.compile(r"^https?://", re.IGNORECASE)
+
+
+def _keyboard_refusal(text: str) -> ScanError | None:
+    """A scan typed by a scanner whose keyboard settings do not match the computer's: Caps Lock (``]D2``),
+    or another keyboard country (``+d2`` on a German layout, ``$dé`` on AZERTY)."""
+    head = text[:3]
+    # ]E0 is EAN-13's own identifier: only ]D2, ]c1 and ]q3 are no symbology's (ISO/IEC 15424)
+    if len(head) == 3 and head[0] == "]" and head.swapcase() in ("]d2", "]C1", "]Q3"):
+        return ScanError(
+            f"The scan begins with “{head}”, not “{head.swapcase()}”: its letters came in the wrong case, so Caps "
+            f"Lock is on or the scanner is set to change the case (the letters of a lot or serial would be wrong "
+            f"too). Turn Caps Lock off. {CHECK_SCANNER}.", hint="caps_lock")
+    if head[:1] in _BRACKET_ON_LAYOUT and len(head) == 3 and head[1] in "dCQe":
+        layout = _BRACKET_ON_LAYOUT[head[0]]
+        return ScanError(
+            f"The scan begins with “{head}” where a scanner sends “]{head[1]}…”: the scanner types for another "
+            f"keyboard country than this computer's ({layout} layouts turn “]” into “{head[0]}”), so other "
+            f"characters may be wrong too. {CHECK_SCANNER}.", hint="keyboard_layout")
+    if set(text[:4]) & _AZERTY_DIGITS and set(text) & set("éèçà"):
+        return ScanError(
+            "The scan has “é”, “è”, “ç” or “à” where a GS1 code has digits: the scanner types as on a French or "
+            f"Belgian (AZERTY) keyboard, without Shift for the digits. {CHECK_SCANNER}.", hint="keyboard_layout")
+    return None
+
+
+def _field_refusal(text: str) -> ScanError | None:
+    """Walk the element string through the AIs this system reads and name the first field that is wrong the
+    way a damaged or cut-short scan is: a lot, serial or national number over 20 characters (a lost separator
+    joins two fields), or a space in one. An AI it does not know stops the walk (biip reads the rest)."""
+    position = 0
+    while position < len(text):
+        ai = next((a for a in ("7003", "8018", *(str(n) for n in range(710, 715)), "01", "17", "10", "21")
+                   if text.startswith(a, position)), None)
+        if ai is None:
+            return None
+        kind, _, high = _FORMATS[ai]
+        start = position + len(ai)
+        if kind == "N" and ai != "7003" and ai != "8018" and not separator_needed(ai):
+            position = start + high  # predefined length: no separator follows
+            continue
+        end = text.find(GS, start)
+        end = len(text) if end < 0 else end
+        value = text[start:end]
+        name = _AI_NAMES.get(ai, "national product number" if ai.startswith("71") else "field")
+        if kind == "X" and len(value) > high:
+            return ScanError(
+                f"The scan's ({ai}) {name} has {len(value)} characters, more than the {high} GS1 allows "
+                f"(“{value}”): the separator after it may be lost — {RESCAN}.", field=ai)
+        if kind == "X" and " " in value:
+            return ScanError(f"The scan's ({ai}) {name} “{value}” has a space, which no GS1 barcode carries: {RESCAN}.",
+                             field=ai)
+        position = end + 1
+    return None
+
+
+def _read_elements(element_strings: Iterable[GS1ElementString], *, raw: str, symbology: str | None, today: date | None,
+                   digital_link: bool = False) -> Scan:
+    elements: dict[str, str] = {}
+    for element in element_strings:
+        ai = element.ai.ai
+        if ai in elements:
+            raise ScanError(f"The scan holds ({ai}) twice: scan it again.")
+        if element.gtin_error or element.gln_error or element.sscc_error:
+            name = _AI_NAMES.get(ai, "number")
+            raise CheckDigitError(
+                f"The scanned ({ai}) {element.value} has a wrong check digit: the code is damaged or cut short? Scan "
+                f"it again; if its {name} is refused again, the pack may not be genuine: set it aside and tell the "
+                "pharmacist.", field=ai)
+        elements[ai] = element.value
+    if "01" in elements:
+        normalize_gtin(elements["01"])
+    if "8018" in elements:
+        validate_gsrn(elements["8018"])
+    expiry = expiry_from_yymmdd(elements["17"], today=today) if "17" in elements else None
+    use_by = _datetime_from_7003(elements["7003"]) if "7003" in elements else None
+    if _NEEDS_GTIN & set(elements) and "01" not in elements:
+        raise ScanError("The scan has no product code (01): scan the GS1 code of the pack.")
+    return Scan(raw=raw, symbology=symbology, elements=elements, expiry=expiry, expiry_yymmdd=elements.get("17"),
+                use_by_local=use_by, digital_link=digital_link)
+
+
+def _parse_digital_link(text: str, *, raw: str, symbology: str | None, today: date | None) -> Scan:
+    """A GS1 Digital Link URI (``https://id.gs1.org/01/…/10/…?17=…``): its AIs read by biip, then checked as
+    a scanned element string is; a URI that is not a Digital Link is refused as such."""
+    from biip.gs1_digital_link_uris import GS1DigitalLinkURI
+
+    if any(c.isspace() for c in text):
+        raise ScanError(f"The scan is a web address with a space in it, not a GS1 Digital Link: {RESCAN}.")
+    try:
+        link = GS1DigitalLinkURI.parse(text)
+    except (biip.ParseError, ValueError) as error:
+        raise ScanError(
+            "The scan is a web address, not a GS1 Digital Link this system can read (a Digital Link carries the "
+            "product code (01) in its path, such as https://id.gs1.org/01/…/10/LOT/21/SERIAL?17=YYMMDD): "
+            f"{RESCAN}, or scan the pack's GS1 DataMatrix.", detail=str(error)) from None
+    return _read_elements(link.element_strings, raw=raw, symbology=symbology, today=today, digital_link=True)
+
+
+def parse_scan(raw: str, *, gs_substitutes: Iterable[str] = (), today: date | None = None,
+               require_symbology: bool = False) -> Scan:
+    """Read a scanned GS1 string (DataMatrix or GS1-128, with or without the symbology identifier, with GS
+    as ASCII 29 or one of ``gs_substitutes``; or a GS1 Digital Link URI) completely, or refuse it saying what
+    to do. ``require_symbology`` (``PHARMACY_REQUIRE_SYMBOLOGY_ID``): a scan without a GS1 symbology identifier
+    (``]d2``, ``]C1``, ``]Q3``, ``]e0``; ``]Q1``/``]d1`` before a Digital Link) is refused — it was typed or garbled."""
     if raw is None or not str(raw).strip():
         raise ScanError("Nothing was scanned.")
     text = _clean(str(raw), gs_substitutes)
+    keyboard = _keyboard_refusal(text)
+    if keyboard is not None:
+        raise keyboard
     symbology = None
+    if text[:3] in DIGITAL_LINK_SYMBOLOGIES and _URI.match(text[3:]):
+        return _parse_digital_link(text[3:], raw=str(raw), symbology=text[:3], today=today)
+    if _URI.match(text):
+        if require_symbology:
+            raise _no_symbology()
+        return _parse_digital_link(text, raw=str(raw), symbology=None, today=today)
     if text.startswith("]"):
         symbology = text[:3]
         if symbology not in GS1_SYMBOLOGIES:
             raise ScanError(f"The barcode ({symbology}) is not a GS1 barcode: scan the GS1 DataMatrix or GS1-128.")
         text = text[3:]
+    elif require_symbology:
+        raise _no_symbology()
     text = text.lstrip(GS)  # some scanners transmit the leading FNC1 as GS
     if set(text) - _SCANNABLE:
         raise ScanError("The scan contains characters no GS1 barcode carries: scan it again.")
@@ -245,6 +391,9 @@ def parse_scan(raw: str, *, gs_substitutes: Iterable[str] = (), today: date | No
         )
     if not text[:2].isdigit() or len(text) < 4:
         raise ScanError("The scan is not a GS1 element string.")
+    field = _field_refusal(text)
+    if field is not None:
+        raise field
     try:
         message = GS1Message.parse(text, config=biip.ParseConfig(separator_chars=(GS,)))
     except biip.ParseError as error:
@@ -254,25 +403,12 @@ def parse_scan(raw: str, *, gs_substitutes: Iterable[str] = (), today: date | No
             f"The scan could not be read as GS1 data{what} (damaged or cut short?). Scan it again.",
             detail=str(error),
         ) from None
-    elements: dict[str, str] = {}
-    for element in message.element_strings:
-        ai = element.ai.ai
-        if ai in elements:
-            raise ScanError(f"The scan holds ({ai}) twice: scan it again.")
-        if element.gtin_error or element.gln_error or element.sscc_error:
-            raise CheckDigitError(
-                f"The scanned ({ai}) {element.value} has a wrong check digit: the code is damaged or not genuine."
-            )
-        elements[ai] = element.value
-    if "01" in elements:
-        normalize_gtin(elements["01"])
-    if "8018" in elements:
-        validate_gsrn(elements["8018"])
-    expiry = expiry_from_yymmdd(elements["17"], today=today) if "17" in elements else None
-    use_by = _datetime_from_7003(elements["7003"]) if "7003" in elements else None
-    if _NEEDS_GTIN & set(elements) and "01" not in elements:
-        raise ScanError("The scan has no product code (01): scan the GS1 code of the pack.")
-    return Scan(
-        raw=str(raw), symbology=symbology, elements=elements, expiry=expiry,
-        expiry_yymmdd=elements.get("17"), use_by_local=use_by,
-    )
+    return _read_elements(message.element_strings, raw=str(raw), symbology=symbology, today=today)
+
+
+def _no_symbology() -> ScanError:
+    return ScanError(
+        "The scan has no symbology identifier (]d2, ]C1 or ]Q3) at its start, so it was typed, garbled, or the "
+        "scanner does not send one; this pharmacy accepts scanned codes only (PHARMACY_REQUIRE_SYMBOLOGY_ID). "
+        "Scan the barcode again; if it is refused again, set the scanner to send the AIM symbology identifier "
+        "(its setup barcodes).", hint="symbology_required")

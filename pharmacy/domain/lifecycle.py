@@ -107,6 +107,12 @@ class Event(StrEnum):
     SIGN = "sign"
     RELEASE = "release"
     REJECT = "reject"
+    # the check returns a signed preparation to a step, with a reason (issue 14 point 5): one event per
+    # step it may be returned to (SEND_BACK below); that step and every step after it are done again
+    SEND_BACK_TO_DILUENT = "send_back_to_diluent"
+    SEND_BACK_TO_VOLUME = "send_back_to_volume"
+    SEND_BACK_TO_MIXING = "send_back_to_mixing"
+    SEND_BACK_TO_SIGN = "send_back_to_sign"
     # bags
     PRINT_LABEL = "print_label"
     STORE = "store"
@@ -143,6 +149,10 @@ EVENT_RULES: dict[Event, str] = {
     Event.SIGN: "this step is already done or not yet due",
     Event.RELEASE: "only a signed preparation is checked",
     Event.REJECT: "only a signed preparation is checked",
+    Event.SEND_BACK_TO_DILUENT: "only a signed preparation is sent back by the check",
+    Event.SEND_BACK_TO_VOLUME: "only a signed preparation is sent back by the check",
+    Event.SEND_BACK_TO_MIXING: "only a signed preparation is sent back by the check",
+    Event.SEND_BACK_TO_SIGN: "only a signed preparation is sent back by the check",
     Event.PRINT_LABEL: "only a released bag gets a label that can be administered",
     Event.STORE: "only a released bag is put into storage",
     Event.TAKE_OUT: "only a stored bag is taken out of storage",
@@ -231,6 +241,10 @@ ORDER = Lifecycle("order", OrderState, OrderState.ENTERED, [
     ([OrderState.IN_PREPARATION], Event.SIGN, OrderState.PREPARED, "prep.work"),
     ([OrderState.PREPARED], Event.RELEASE, OrderState.RELEASED, "check.release"),
     ([OrderState.PREPARED], Event.REJECT, OrderState.REJECTED, "check.release"),
+    # the check sent the preparation back to a step: it is being prepared again (the same bag)
+    *(([OrderState.PREPARED], event, OrderState.IN_PREPARATION, "check.release")
+      for event in (Event.SEND_BACK_TO_DILUENT, Event.SEND_BACK_TO_VOLUME, Event.SEND_BACK_TO_MIXING,
+                    Event.SEND_BACK_TO_SIGN)),
     # before any preparation only: a bag being made or made is rejected at the check instead. A
     # technician holds orders.cancel too, but only for an order they entered, before verification
     # (services/orders.cancel_order checks that ownership rule on top of this table).
@@ -251,6 +265,14 @@ PREPARATION = Lifecycle("preparation", PrepState, PrepState.STARTED, [
     ([PrepState.MIXED], Event.SIGN, PrepState.SIGNED, "prep.work"),
     ([PrepState.SIGNED], Event.RELEASE, PrepState.RELEASED, "check.release"),
     ([PrepState.SIGNED], Event.REJECT, PrepState.REJECTED, "check.release"),
+    # sent back by the check: to the state in which the step is due, so that step and every later one are
+    # done again (and signed again). Never to the vial or its inspection: the vial stays used by this
+    # preparation (a wrong vial means another bag: reject it). A step added to the preparation (a photo
+    # taken before a step) is returned to by sending back to the step before which it is due.
+    ([PrepState.SIGNED], Event.SEND_BACK_TO_DILUENT, PrepState.INSPECTED, "check.release"),
+    ([PrepState.SIGNED], Event.SEND_BACK_TO_VOLUME, PrepState.DILUENT_SCANNED, "check.release"),
+    ([PrepState.SIGNED], Event.SEND_BACK_TO_MIXING, PrepState.VOLUME_RECORDED, "check.release"),
+    ([PrepState.SIGNED], Event.SEND_BACK_TO_SIGN, PrepState.MIXED, "check.release"),
 ])
 
 # a bag that may still be given, until its use-by passes
@@ -303,6 +325,28 @@ PREP_NEXT_STEP: dict[PrepState, str] = {  # what the preparation screen asks for
     PrepState.STARTED: "vial", PrepState.VIAL_SCANNED: "inspection", PrepState.INSPECTED: "diluent", PrepState.DILUENT_SCANNED: "volume",
     PrepState.VOLUME_RECORDED: "mixing", PrepState.MIXED: "sign", PrepState.SIGNED: "check",
 }
+# the steps (PREP_NEXT_STEP's names) a check may send a preparation back to, in the order they are done
+SEND_BACK: dict[str, Event] = {"diluent": Event.SEND_BACK_TO_DILUENT, "volume": Event.SEND_BACK_TO_VOLUME,
+                               "mixing": Event.SEND_BACK_TO_MIXING, "sign": Event.SEND_BACK_TO_SIGN}
+
+
+def send_back_steps(state: str, role: str | None = None) -> tuple[str, ...]:
+    """The steps a preparation in ``state`` may be sent back to (by ``role``), for the check's chooser."""
+    return tuple(step for step, event in SEND_BACK.items() if PREPARATION.allows(state, event, role))
+
+
+def step_of(event: Event) -> str | None:
+    """The preparation step (PREP_NEXT_STEP's name) at which ``event`` happens: a photo taken before the
+    mixing belongs to the "mixing" step, and is taken again when that step is redone."""
+    return next((PREP_NEXT_STEP[s] for s in PrepState if s in PREP_NEXT_STEP and PREPARATION.allows(s, event)), None)
+
+
+def redone_after_send_back(step: str) -> tuple[str, ...]:
+    """The steps done again when a preparation is sent back to ``step``: it and every later one."""
+    order = list(dict.fromkeys(PREP_NEXT_STEP.values()))
+    return tuple(order[order.index(step):order.index("check")])
+
+
 # a rejected bag's dose was never given, a cancelled order never will be: neither counts in the course
 # rules. A held order still counts: it may yet be given once its hold is lifted.
 ORDER_COUNTS_FOR_COURSE = tuple(s for s in OrderState if s not in (OrderState.REJECTED, OrderState.CANCELLED))

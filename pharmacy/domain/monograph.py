@@ -20,6 +20,7 @@ from pint.util import UnitsContainer
 from pharmacy.domain.courses import CourseRules
 from pharmacy.domain.errors import MonographError
 from pharmacy.domain.gs1 import normalize_gtin
+from pharmacy.domain.photos import PHOTO_KINDS
 from pharmacy.domain.units import CONCENTRATION, MASS, Q_, TIME, VOLUME, Quantity, describe
 
 SHIPPED = Path(__file__).resolve().parent.parent / "catalog"
@@ -104,6 +105,11 @@ class Monograph:
     # pharmacy's densities.toml (None: the volume is typed and shown as unweighed)
     weigh: str = "none"
     density: Density | None = None
+    # the WHO ATC code ([product].atc, SmPC 5.1): how the hospital's record names the medicine (FHIR, issue 17)
+    atc: str = ""
+    # the photos the check rests on ([evidence].photos, names of ``domain.photos.PHOTO_KINDS``): each one
+    # refuses the step it precedes until it is taken
+    photos: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -232,11 +238,13 @@ def parse_monograph(data: dict[str, object], source: str, diluents: dict[str, Di
         raise prep.fail("withdraw", f"({withdraw:~P}) does not hold the dose: {dose:~P} at {concentration:~P} "
                         f"is {(dose / concentration).to(withdraw.units):~P}.")
     weigh = "none"
+    photos: tuple[str, ...] = ()
     if "evidence" in data:
         evidence = root.sub("evidence")
         weigh = evidence.text("weigh")
         if weigh not in WEIGH_MODES:
             raise evidence.fail("weigh", f"must be one of {', '.join(WEIGH_MODES)}, not “{weigh}”.")
+        photos = _photos(evidence)
     return Monograph(
         id=product.text("id"), brand=product.text("brand"), inn=product.text("inn"), form=product.text("form"),
         strength=strength, vial_volume=vial_volume,
@@ -260,7 +268,21 @@ def parse_monograph(data: dict[str, object], source: str, diluents: dict[str, Di
         infusion_duration=duration, observation=observation,
         min_interval=infusion.quantity("min_interval", TIME) if "min_interval" in infusion.table else duration + observation,
         premedication=tuple(premeds), preparation_gtin=preparation_gtin, source=source, weigh=weigh,
+        photos=photos, atc=product.text("atc") if "atc" in product.table else "",
     )
+
+
+def _photos(evidence: _Fields) -> tuple[str, ...]:
+    """``photos = ["syringe", "bag"]``: each a known kind (``domain.photos``), none twice."""
+    if "photos" not in evidence.table:
+        return ()
+    names = evidence.raw("photos", list)
+    for name in names:
+        if not isinstance(name, str) or name not in PHOTO_KINDS:
+            raise evidence.fail("photos", f"names the unknown photo “{name}” (known: {', '.join(PHOTO_KINDS)}).")
+    if len(set(names)) != len(names):
+        raise evidence.fail("photos", "names a photo twice.")
+    return tuple(names)
 
 
 DENSITY = UnitsContainer({"[mass]": 1, "[length]": -3})

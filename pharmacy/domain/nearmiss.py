@@ -18,7 +18,8 @@ from pharmacy.domain.errors import Expired, PharmacyError, Recalled, VolumeOutOf
 # the refusals that mean a wrong product, diluent, volume or an unusable item reached the bench
 SAFETY_CODES: frozenset[str] = frozenset(
     {WrongDiluent.code, WrongProduct.code, VolumeOutOfTolerance.code, Expired.code, Recalled.code,
-     "suspected_falsification"})  # services/fmd: a vial serial seen twice
+     "suspected_falsification",  # services/fmd: a vial serial seen twice
+     "fhir_preparation_begun"})  # services/fhir: the hospital's record cancelled or held the order meanwhile (H37)
 
 
 class NearMissNotAcknowledged(PharmacyError):
@@ -60,7 +61,35 @@ def deviations(steps: Iterable[tuple[datetime, str, str, dict[str, object]]]) ->
             tares += 1
             if tares > 1:
                 found.append(Deviation(at, username, f"balance tared again (tare {tares})"))
+        if step == "photo" and detail.get("replaces"):
+            found.append(Deviation(at, username, f"{detail.get('kind', '')} photo retaken: the earlier photo was replaced "
+                                                 "(both are kept)"))
+        if step == "send_back":  # issue 14 point 5: the check returned the preparation to a step (H29)
+            redo = ", ".join(_names(detail.get("redo")))
+            found.append(Deviation(at, username, f"sent back to “{detail.get('to', '')}” by the check: "
+                                                 f"{detail.get('reason', '')} (redone: {redo})"))
     return found
+
+
+def _names(value: object) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list | tuple) else []
+
+
+def superseded(steps: Iterable[tuple[int, str, dict[str, object]]]) -> set[int]:
+    """The recorded steps ``(id, step, detail)`` that a later send-back made void: the step it returned to
+    and every later one (a volume's tares, and the photos it set aside, with them), recorded before the
+    send-back. Kept, never counted."""
+    void: set[int] = set()
+    earlier: list[tuple[int, str, object]] = []
+    for id_, step, detail in steps:
+        if step == "send_back":
+            redo = set(_names(detail.get("redo")))
+            if "volume" in redo:
+                redo.add("tare")
+            set_aside = set(_names(detail.get("photos_set_aside")))  # the photos it asked to be taken again
+            void |= {i for i, name, sha in earlier if name in redo or (name == "photo" and sha in set_aside)}
+        earlier.append((id_, step, detail.get("sha256")))
+    return void
 
 
 def check_acknowledged(near_misses: Iterable[NearMiss], acknowledged: Collection[int]) -> list[int]:

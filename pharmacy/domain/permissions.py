@@ -57,6 +57,9 @@ PERMISSIONS: dict[str, str] = {
     "users.manage": "manage users and API tokens",
     "devices.view": "see the balances and their calibration",
     "devices.calibrate": "record a balance's calibration",
+    # the hospital's record over FHIR R4 (web/fhir.py): an integration's token is scoped to these
+    "fhir.orders": "send orders and their changes from the hospital's record (FHIR)",
+    "fhir.read": "read the dispenses and administrations over FHIR",
 }
 
 _READ = {"worklist.view", "orders.view", "check.view", "bags.view", "stock.view", "patients.view"}
@@ -66,15 +69,17 @@ _COLD_CHAIN = {"dashboard.view", "storage.view", "temps.record"}
 _TRACE_READ = {"trace.recall", "trace.history", "audit.view", "audit.verify", "reports.view"}
 _DEVICES = {"devices.view"}
 _TECHNICIAN = (_READ - {"check.view"}) | _COLD_CHAIN | {
-    "orders.enter", "orders.cancel", "prep.work", "bags.label", "bags.handle", "stock.receive"} | _DEVICES
+    "orders.enter", "orders.cancel", "prep.work", "bags.label", "bags.handle", "stock.receive",
+    "fhir.orders", "fhir.read"} | _DEVICES
 
 GRANTS: dict[Role, frozenset[str]] = {
     Role.TECHNICIAN: frozenset(_TECHNICIAN),
     Role.PHARMACIST: frozenset(_TECHNICIAN | _TRACE_READ | {
         "check.view", "orders.verify", "orders.hold", "check.release", "ward.bedside", "bags.discard_quarantined", "coldchain.review",
         "trace.quarantine", "bags.destroy_usable", "fmd.view", "fmd.resolve", "devices.calibrate"}),
-    Role.NURSE: frozenset(_COLD_CHAIN | {"bags.view", "patients.view", "bags.handle", "ward.bedside"}),
-    Role.AUDITOR: frozenset(_READ | _TRACE_READ | _DEVICES | {"dashboard.view", "storage.view", "fmd.view"}),  # reads, changes nothing
+    Role.NURSE: frozenset(_COLD_CHAIN | {"bags.view", "patients.view", "bags.handle", "ward.bedside", "fhir.read"}),
+    Role.AUDITOR: frozenset(_READ | _TRACE_READ | _DEVICES | {  # reads, changes nothing
+        "dashboard.view", "storage.view", "fmd.view", "fhir.read"}),
     Role.ADMIN: frozenset({"bags.view", "stock.view", "stock.receive", "storage.view", "storage.locations",
                            "temps.record", "users.manage", "devices.view"}),
 }

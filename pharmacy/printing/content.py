@@ -12,13 +12,37 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pharmacy.domain.errors import PharmacyError
 from pharmacy.domain.gs1 import element_string, format_7003
 
-from . import barcodes
+from . import barcodes, symbol_sizes
 from .stocks import LabelStock
 from .textflow import NBSP
 
 PATIENT_AIS = ("8018", *(str(ai) for ai in range(91, 100)))
+# The highest print number a label carries (REPRINT 999): the order-entry check (``label.check_printable``)
+# fits the label with this mark, the widest one printed, and a bag is not printed more often.
+MAX_REPRINT = 999
+
+
+class NoPatientAIValue(PharmacyError):
+    """Labels carry the patient under an AI, and this patient has nothing to put there."""
+
+    code = "patient_ai_value_missing"
+
+
+def patient_ai_value(patient_ai: str, identifier: str, gsrn: str | None) -> str | None:
+    """What the label carries under the configured patient AI (``PHARMACY_PATIENT_AI``): the wristband
+    GSRN under 8018, the patient identifier under 91–99, nothing under "none"."""
+    if patient_ai == "none":
+        return None
+    if patient_ai == "8018":
+        if not gsrn:
+            raise NoPatientAIValue(
+                f"Patient {identifier} has no wristband number (GSRN), but this pharmacy's labels carry the "
+                "wristband GSRN (AI 8018, PHARMACY_PATIENT_AI): scan or type the GSRN from the wristband.")
+        return gsrn
+    return identifier
 
 
 @dataclass(frozen=True)
@@ -65,8 +89,9 @@ class LabelData:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError, TypeError):
             raise ValueError(f"LabelData.timezone {self.timezone!r} is not an IANA time zone.") from None
-        if not isinstance(self.reprint, int) or self.reprint < 0:
-            raise ValueError(f"LabelData.reprint must be 0 (original) or a print number, not {self.reprint!r}.")
+        if not isinstance(self.reprint, int) or not 0 <= self.reprint <= MAX_REPRINT:
+            raise ValueError(f"LabelData.reprint must be 0 (original) or a print number up to {MAX_REPRINT}, "
+                             f"not {self.reprint!r}.")
         if self.patient_ai not in (None, *PATIENT_AIS):
             raise ValueError(f"LabelData.patient_ai must be None, 8018 or 91–99, not {self.patient_ai!r}.")
         if (self.patient_ai is None) != (self.patient_ai_value is None):
@@ -92,18 +117,19 @@ def label_pairs(data: LabelData) -> list[tuple[str, str]]:
 def linear_pairs(data: LabelData, stock: LabelStock | None = None) -> list[tuple[str, str]]:
     """Content of the GS1-128: (01) and (21) always (GS1 allows 21 only with 01); with a ``stock``,
     also the use-by (7003) and the batch (10) when they fit in 48 characters and the label's width
-    at the smallest module. Variable-length fields go last so they need fewer separators."""
+    at the smallest module every supported printer can print (so the symbol says the same on each),
+    a dot to spare. Variable-length fields go last so they need fewer separators."""
     gtin, use_by = ("01", data.preparation_gtin), ("7003", format_7003(data.local(data.use_by)))
     batch, serial = ("10", data.batch), ("21", data.bag_serial)
     minimal = [gtin, serial]
     if stock is None:
         return minimal
     x0, _, x1, _ = stock.content_mm
-    module = barcodes.module_mm(barcodes.GS1_128_MIN_MODULE_MM, stock.dot_mm)
+    module, spare = symbol_sizes.narrowest_gs1_128_mm(), symbol_sizes.dot_mm(min(symbol_sizes.PRINTER_DPIS))
     for candidate in ([gtin, use_by, batch, serial], [gtin, use_by, serial], [gtin, batch, serial]):
         data_string = element_string(candidate)
         if len(data_string) <= barcodes.GS1_128_MAX_CHARS and (
-            barcodes.gs1_128_width_mm(data_string, module) <= x1 - x0
+            barcodes.gs1_128_width_mm(data_string, module) + spare <= x1 - x0
         ):
             return candidate
     return minimal

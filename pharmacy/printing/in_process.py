@@ -12,17 +12,16 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
-from barcode.codex import Code128
 from reportlab.lib.units import mm
 
 from pharmacy.domain.bagid import in_process_code
 
-from . import barcodes, fonts
+from . import barcodes, fonts, layouts
 from .label import new_canvas
 from .stocks import LabelStock
+from .symbol_sizes import CODE_128
 
-QUIET = 10  # modules of clear space either side, as for the GS1-128 of the final label
-MIN_MODULE_MM = 0.25
+QUIET = CODE_128.quiet_zone_x  # modules of clear space either side, as for the GS1-128 of the final label
 
 
 @dataclass(frozen=True)
@@ -39,11 +38,21 @@ def _fit(canvas, text: str, font: str, size: float, width: float) -> float:
     return min(size, size * width / max(canvas.stringWidth(text, font, size), 1e-6))
 
 
-def render_in_process_label(data: InProcessLabel, stock: LabelStock) -> bytes:
+def render_in_process_label(data: InProcessLabel, stock: LabelStock, dpi: int | None = None) -> bytes:
+    """The label as a PDF page, its barcode on the dots of a ``dpi`` printer (None: the stock's ``dpi``)."""
+    stock = stock.on_printer(dpi)
     buffer = io.BytesIO()
     canvas = new_canvas(buffer, stock)
     canvas.setTitle(f"IN PREPARATION {data.serial}")
     canvas.setCreator("pharmacy")
+    draw_in_process_label(canvas, data, stock)
+    canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()
+
+
+def draw_in_process_label(canvas, data: InProcessLabel, stock: LabelStock) -> None:
+    """The label on ``canvas`` (a PDF page or a ``zpl.ZplCanvas``), for a printer of ``stock.dpi``."""
     width, height = stock.pagesize
     top, right, bottom, left = (m * mm for m in stock.margins_mm)
     room = width - left - right
@@ -56,21 +65,22 @@ def render_in_process_label(data: InProcessLabel, stock: LabelStock) -> bytes:
         y -= size * 0.25
     for text, bold in ((data.patient_name, True), (f"Patient {data.patient_identifier} · {data.product}", False),
                        (f"Bag {data.serial} · preparation {data.preparation_id} · no use-by until released", False)):
-        font = fonts.BOLD if bold else fonts.REGULAR
-        size = _fit(canvas, text, font, 10 if bold else 8, room)
+        nominal = 10 if bold else 8  # the name in its own script: fonts.draw picks a font per run (H31)
+        size = min(nominal, nominal * room / max(fonts.width(text, bold, nominal), 1e-6))
         y -= size * 1.2
-        canvas.setFont(font, size)
-        canvas.drawString(left, y, text)
+        fonts.draw(canvas, left, y, text, bold, size)
     code = in_process_code(data.serial)
-    bars = Code128(code).build()[0]
-    module = barcodes.module_mm(MIN_MODULE_MM, 25.4 / stock.dpi) * mm
-    while (len(bars) + 2 * QUIET) * module > room and module > 25.4 / stock.dpi * mm:
-        module -= 25.4 / stock.dpi * mm
+    bars, codes = barcodes.code128(code)
+    # the same scanners read it as the final label's GS1-128: modules of whole dots inside that row of table 6
+    dots = layouts.module_dots(CODE_128, stock, room, len(bars) + 2 * QUIET)
+    if dots is None:
+        raise barcodes.BarcodeTooLong(f"The in-process barcode {code} is wider than the {stock.title} label.")
+    grid = layouts.grid(stock)
+    module = dots * grid.dot
     text_size = 8
-    bar_height = max(min(y - bottom - text_size * 1.6, 18 * mm), 6 * mm)
-    barcodes.draw_bars(canvas, bars, left + QUIET * module, bottom + text_size * 1.4, module, bar_height)
+    base = grid.row(bottom + text_size * 1.4, up=True)
+    bar_height = grid.dots(max(min(y - base - text_size * 0.2, 18 * mm), 6 * mm) - grid.dot / 2) * grid.dot
+    x = grid.column(left + QUIET * module)
+    barcodes.place_linear(canvas, bars, codes, x, base, module, bar_height)
     canvas.setFont(fonts.REGULAR, text_size)
-    canvas.drawString(left + QUIET * module, bottom + text_size * 0.2, code)
-    canvas.showPage()
-    canvas.save()
-    return buffer.getvalue()
+    canvas.drawString(x, bottom + text_size * 0.2, code)

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.resources import files
 from pathlib import Path
 
 from reportlab.lib.units import mm
 
 from pharmacy.domain.errors import LabelStockError
+
+from .symbol_sizes import check_resolution
 
 LAYOUTS = ("landscape", "portrait")  # drawn by pharmacy.printing.layouts
 _LENGTH = re.compile(r"^\s*(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>mm|cm|in)\s*$")
@@ -29,8 +31,15 @@ class LabelStock:
     width_mm: float
     height_mm: float
     margins_mm: tuple[float, float, float, float]  # top, right, bottom, left
-    dpi: int
+    dpi: int  # the resolution the stock is printed at unless a printer says its own (``on_printer``)
     layout: str
+
+    def on_printer(self, dpi: int | None) -> LabelStock:
+        """This stock loaded in a printer of ``dpi`` dots per inch (None: the stock's own ``dpi``): the
+        renderers size and snap every barcode module to that printer's dots."""
+        if dpi is None or dpi == self.dpi:
+            return self
+        return replace(self, dpi=check_resolution(dpi))
 
     @property
     def pagesize(self) -> tuple[float, float]:

@@ -1,12 +1,14 @@
 """Text that always fits its box: a line shrinks a little, then wraps; a block scales down as a whole.
 
-Strings are drawn with ``canvas.drawString``, which never interprets markup, so a name such as
+Strings are drawn with ``canvas.drawString`` (``fonts.draw``: a run of characters at a time, each in
+the font that has its glyphs), which never interprets markup, so a name such as
 ``<b>Anna</b> & Co`` prints exactly as typed. Text that cannot fit even at the smallest allowed
 size is refused (``LabelOverflow``) rather than cut off or drawn over the edge of the label.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -35,6 +37,7 @@ class Text:
     space_before: float = 0.0
     align: str = "left"
     framed: bool = False  # boxed, as the use-by line is
+    hyphenate: bool = False  # a name: a word broken inside ends its line with a hyphen
 
 
 @dataclass(frozen=True)
@@ -52,11 +55,14 @@ class Placed:
 
 SEPARATOR = " · "  # between the fields of one line; lines break here first
 NBSP = "\u00a0"  # joins a caption to its value, a date to its time: lines break there last
+HYPHEN = "-"  # ends the line of a name broken inside a word
 
 
-def wrap(text: str, bold: bool, size: float, width: float) -> list[str]:
+def wrap(text: str, bold: bool, size: float, width: float, *, hyphenate: bool = False) -> list[str]:
     """Break at field separators first, then between words, and inside a word only when it is wider
-    than the box on its own. A line that goes on after a separator ends with "·"."""
+    than the box on its own. A line that goes on after a separator ends with "·"; with ``hyphenate``
+    (names), a word broken between two letters of an alphabet ends its line with a hyphen (Chinese,
+    Japanese and Korean break between characters without one)."""
     def fits(line: str) -> bool:
         return fonts.width(line, bold, size) <= width
 
@@ -76,14 +82,38 @@ def wrap(text: str, bold: bool, size: float, width: float) -> list[str]:
             continue
         if current:
             flush(current)
-        pieces = [segment] if fits(segment) else _wrap_words(segment, fits)
+        pieces = [segment] if fits(segment) else _wrap_words(segment, fits, hyphenate)
         lines.extend(pieces[:-1])
         current = pieces[-1]
     lines.append(current)
     return lines
 
 
-def _wrap_words(text: str, fits) -> list[str]:
+def _joins(before: str, after: str) -> bool:
+    """A break between these two characters needs a hyphen: both are letters of an alphabet (not
+    ideographs, kana or Hangul, which are written without one)."""
+    return all(c.isalpha() and unicodedata.east_asian_width(c) not in ("W", "F") for c in (before, after))
+
+
+def _break_word(word: str, current: str, fits, hyphenate: bool) -> tuple[list[str], str]:
+    """Break a word too wide for a line of its own, character by character; returns the full lines
+    and the start of the next one."""
+    lines: list[str] = []
+    for char in word:
+        if current and not fits(current + char):
+            line, carry = current, ""
+            if hyphenate and _joins(current[-1], char):
+                while len(line) > 1 and not fits(line + HYPHEN):
+                    line, carry = line[:-1], line[-1] + carry
+                if fits(line + HYPHEN) and _joins(line[-1], (carry + char)[0]):
+                    line += HYPHEN
+            lines.append(line)
+            current = carry
+        current += char
+    return lines, current
+
+
+def _wrap_words(text: str, fits, hyphenate: bool = False) -> list[str]:
     """Greedy word wrap. Words joined by no-break spaces stay together unless they cannot fit
     even on a line of their own."""
     words = []
@@ -98,12 +128,8 @@ def _wrap_words(text: str, fits) -> list[str]:
             continue
         if current:
             lines.append(current)
-        current = ""
-        for char in word:
-            if current and not fits(current + char):
-                lines.append(current)
-                current = ""
-            current += char
+        broken, current = _break_word(word, "", fits, hyphenate)
+        lines.extend(broken)
     return [*lines, current] if current or not lines else lines
 
 
@@ -118,7 +144,7 @@ def place(item: Text, width: float, scale: float = 1.0) -> Placed:
     fitted = size * width / natural * 0.999 if natural else size
     if natural > width and fitted >= max(size * item.shrink, MIN_SIZE):
         size = fitted
-    lines = [line for p in paragraphs for line in wrap(p, item.bold, size, width)]
+    lines = [line for p in paragraphs for line in wrap(p, item.bold, size, width, hyphenate=item.hyphenate)]
     return Placed(item, tuple(lines), size, item.space_before * scale, padding)
 
 
@@ -159,15 +185,14 @@ def draw(canvas, placed: Sequence[Placed], x: float, top: float, width: float) -
             _frame(canvas, x, top - p.height + p.space_before, width, p.height - p.space_before)
             inset = p.padding + FRAME
         top -= p.padding
-        canvas.setFont(fonts.face(p.item.bold), p.size)
         for line in p.lines:
             baseline = top - fonts.ASCENT * p.size
             if p.item.align == "centre":
-                canvas.drawCentredString(x + width / 2, baseline, line)
+                fonts.draw(canvas, x + width / 2, baseline, line, p.item.bold, p.size, "centre")
             elif p.item.align == "right":
-                canvas.drawRightString(x + width - inset, baseline, line)
+                fonts.draw(canvas, x + width - inset, baseline, line, p.item.bold, p.size, "right")
             else:
-                canvas.drawString(x + inset, baseline, line)
+                fonts.draw(canvas, x + inset, baseline, line, p.item.bold, p.size)
             top -= fonts.LEADING * p.size
         top -= p.padding
     return top

@@ -27,8 +27,8 @@ from pharmacy.domain.infusions import (
 )
 from pharmacy.domain.inuse import TooLateToStart, check_administration_window, format_local, is_expired, to_local
 from pharmacy.domain.lifecycle import BAG, BAG_GIVEN, BagState, Event
-from pharmacy.services import coldchain, recalls
-from pharmacy.services.bags import find_bag, infusion_time, start_by_of, state_of
+from pharmacy.services import coldchain, outbox, recalls
+from pharmacy.services.bags import find_bag, infusion_time, label_unconfirmed, start_by_of, state_of
 from pharmacy.services.base import Pharmacy, actor, refusals_recorded
 from pharmacy.services.stock import read_scan
 
@@ -104,6 +104,11 @@ def _reasons(pharmacy: Pharmacy, session, bag: Bag, patient: Patient | None) -> 
         reasons.append(Reason("not_released", "NOT RELEASED: a pharmacist has not checked this bag yet."))
     elif state != BagState.EXPIRED and not BAG.allows(state, Event.START_INFUSION):
         reasons.append(Reason("not_usable", f"{state.label.upper()}: this bag must not be given."))
+    if BAG.allows(state, Event.START_INFUSION) or state == BagState.INTERRUPTED:
+        # H27: the final label's latest print was scanned back on this bag in the pharmacy
+        unconfirmed = label_unconfirmed(session, bag)
+        if unconfirmed:
+            reasons.append(Reason("label_not_confirmed", unconfirmed))
     reasons += [Reason(code, message) for code, message in coldchain.bedside_reasons(pharmacy, session, bag, now)]  # H6
     reasons += [Reason(code, message) for code, message in recalls.bedside_reasons(session, pharmacy.zone, bag)]  # H9
     try:
@@ -185,7 +190,8 @@ def start(pharmacy: Pharmacy, username: str, bag_scan: str, wristband: str,
     An interrupted bag is resumed (the same record goes on; the check applies again but for its own
     infusion). Otherwise, on the course days that need it, the nurse confirms each required
     pre-medication with the time it was given (SmPC 4.2, ``domain.infusions.check_premedication``)."""
-    with refusals_recorded(pharmacy, username, "administration.start", "bag", bag_scan), pharmacy.uow() as uow:
+    with refusals_recorded(pharmacy, username, "administration.start", "bag", bag_scan), \
+            outbox.refused_at_bedside(pharmacy, username, bag_scan), pharmacy.uow() as uow:  # FHIR not-done (H38)
         nurse = actor(uow.session, username, "ward.bedside")
         bag = find_bag(uow.session, bag_serial_from_scan(pharmacy, bag_scan), lock=True)
         patient = _patient_from_wristband(pharmacy, uow.session, wristband)
@@ -197,6 +203,7 @@ def start(pharmacy: Pharmacy, username: str, bag_scan: str, wristband: str,
         now = clock.now()
         if state_of(bag) == BagState.INTERRUPTED:
             record = _resume(uow.session, bag, nurse, username, now)
+            outbox.administration_changed(pharmacy, uow.session, record, bag, "resume")  # FHIR (H38)
             uow.commit()
             return record
         order = bag.preparation.order
@@ -214,6 +221,7 @@ def start(pharmacy: Pharmacy, username: str, bag_scan: str, wristband: str,
                      new={"state": bag.state, "patient": patient.identifier, "patient_entry": entry.method,
                           "patient_entry_reason": entry.reason, "premedication": confirmed,
                           "started_at": now.astimezone(UTC).isoformat()})  # replayed by audit verify
+        outbox.administration_changed(pharmacy, uow.session, record, bag, "start")  # FHIR in-progress (H38)
         uow.commit()
         return record
 
@@ -261,6 +269,7 @@ def end(pharmacy: Pharmacy, username: str, serial: str, reason: str | None = Non
             bag.state = BAG.apply(old, Event.END_INFUSION, nurse.role, what=f"Bag {bag.serial}")
             audit.append(uow.session, username, "administration.end", "bag", bag.id, old={"state": old},
                          new={"state": bag.state, "not_resumed": True}, reason=record.interrupted_reason)
+            outbox.administration_changed(pharmacy, uow.session, record, bag, "end")  # FHIR stopped (H38)
             uow.commit()
             return record
         if record.ended_at is not None:
@@ -278,6 +287,7 @@ def end(pharmacy: Pharmacy, username: str, serial: str, reason: str | None = Non
                      new={"state": bag.state, "end_reason": code, "ran_minutes": int(ran_for.total_seconds() // 60),
                           "ended_at": now.astimezone(UTC).isoformat()},  # replayed by audit verify
                      reason=words)
+        outbox.administration_changed(pharmacy, uow.session, record, bag, event.value)  # FHIR (H38)
         uow.commit()
         return record
 

@@ -106,6 +106,8 @@ class _Replay:
         if action == "bag.create":
             bag.update(created=True, serial=new.get("serial"), batch=new.get("batch"), use_by=new.get("use_by"),
                        location=None)
+        elif action == "bag.resign" and "use_by" in new:  # signed again after a send-back (services/preparation.sign)
+            bag["use_by"] = new["use_by"]
         if "state" in new:
             bag["state"] = new["state"]
         if action in ("bag.release", "bag.reject"):

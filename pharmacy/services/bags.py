@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-import subprocess
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -13,17 +12,19 @@ from sqlalchemy.orm import selectinload
 
 from pharmacy import clock
 from pharmacy.db import audit
-from pharmacy.db.models import Bag, BagMove, Disposal, LabelPrint, Order, Preparation, StorageLocation, User
+from pharmacy.db.models import Bag, BagMove, Disposal, LabelConfirmation, LabelPrint, Order, Preparation, StorageLocation, User
 from pharmacy.domain import dilution, disposal
 from pharmacy.domain.coldchain import range_fits
 from pharmacy.domain.errors import NotAllowed, NotFound, PharmacyError, StateConflict
 from pharmacy.domain.inuse import effective_state, start_by, to_local
 from pharmacy.domain.lifecycle import BAG, BagState, Event
 from pharmacy.domain.monograph import Monograph
-from pharmacy.printing.label import LabelData, render_labels
-from pharmacy.printing.stocks import load_stock
+from pharmacy.domain.units import Q_
+from pharmacy.printing.content import MAX_REPRINT, patient_ai_value
+from pharmacy.printing.label import LabelData, check_printable
+from pharmacy.printing.stocks import LabelStock, load_stock
 from pharmacy.services import recalls, users
-from pharmacy.services.base import Pharmacy, actor, refusals_recorded
+from pharmacy.services.base import Pharmacy, actor, record_refusal, refusals_recorded
 
 log = logging.getLogger(__name__)
 _BAG_OPTIONS = (
@@ -68,6 +69,17 @@ def start_by_of(pharmacy: Pharmacy, bag: Bag) -> datetime:
     return start_by_for(pharmacy, bag.use_by, bag.preparation.order.product_id)
 
 
+def pump_settings_of(pharmacy: Pharmacy, bag: Bag) -> dilution.PumpSettings:
+    """The pump settings of this bag (rate, volume, duration), from its monograph and its record (the
+    volume withdrawn, the diluent bag's volume): what the label, the bedside and the bag's page show.
+    ``bag`` needs its preparation, diluent lot and order loaded."""
+    prep = bag.preparation
+    monograph = pharmacy.product(prep.order.product_id)
+    withdrawn = None if prep.withdrawn_ml is None else Q_(prep.withdrawn_ml, "mL")
+    diluent = pharmacy.catalog.diluents.get(prep.diluent_lot.diluent_id) if prep.diluent_lot else None
+    return dilution.pump_settings(monograph, withdrawn, diluent.volume if diluent else None)
+
+
 def bag_row(bag: Bag, now: datetime) -> dict:
     prep = bag.preparation
     return {
@@ -101,80 +113,121 @@ def label_data(pharmacy: Pharmacy, session, bag: Bag, reprint: int) -> LabelData
         raise StateConflict(f"Bag {bag.serial} has no vial, diluent or dilution time recorded: it cannot be labelled.")
     order, patient = prep.order, prep.order.patient
     monograph = pharmacy.product(order.product_id)
-    plan = dilution.plan(monograph)
+    pump = pump_settings_of(pharmacy, bag)
     diluent = pharmacy.catalog.diluents[diluent_lot.diluent_id]
     prepared_by, checked_by = _names(session, prep)
-    patient_ai = pharmacy.settings.patient_ai
-    ai_value = None
-    if patient_ai == "8018":
-        ai_value = patient.gsrn
-        if not ai_value:
-            raise PharmacyError(f"Patient {patient.identifier} has no GSRN, but labels carry the wristband GSRN (8018).")
-    elif patient_ai != "none":
-        ai_value = patient.identifier
     return LabelData(
-        pharmacy_name=pharmacy.settings.pharmacy_name, patient_name=patient.name, patient_id=patient.identifier,
-        patient_dob=patient.date_of_birth, ward=patient.ward, product_brand=monograph.brand,
-        product_inn=monograph.inn, dose=dilution.display_mass(plan.dose), diluent=diluent.name,
-        diluent_volume=dilution.display_volume(diluent.volume),
-        total_volume=f"approx. {dilution.display_volume(plan.final_volume)}",
-        concentration=dilution.display_concentration(plan.concentration),
-        route=f"{monograph.route} ({monograph.route_text})",
-        infusion=f"over approx. {dilution.display_duration(plan.duration)} at {dilution.display_rate(plan.rate)}",
+        **label_patient_fields(pharmacy, patient), **label_product_fields(pharmacy, monograph, diluent, pump),
         prepared_at=prepared_at, use_by=bag.use_by, start_by=start_by_of(pharmacy, bag),
-        timezone=pharmacy.settings.timezone,
-        storage=monograph.in_use_storage.text, vial_lot=vial.lot, vial_expiry=vial.expiry,
+        vial_lot=vial.lot, vial_expiry=vial.expiry,
         diluent_lot=diluent_lot.lot, batch=bag.batch, bag_serial=bag.serial,
-        preparation_gtin=monograph.preparation_gtin, prepared_by=prepared_by, checked_by=checked_by,
-        reprint=reprint, patient_ai=None if patient_ai == "none" else patient_ai, patient_ai_value=ai_value,
+        prepared_by=prepared_by, checked_by=checked_by, reprint=reprint,
     )
+
+
+def label_patient_fields(pharmacy: Pharmacy, patient) -> dict:
+    """The label's fields from the patient's record (``patient``: a ``Patient`` or anything with its
+    attributes), under the configured patient AI: the bag label and the order-entry check
+    (``services/labelcheck``) build them here, the same way."""
+    patient_ai = pharmacy.settings.patient_ai
+    return {
+        "pharmacy_name": pharmacy.settings.pharmacy_name, "patient_name": patient.name,
+        "patient_id": patient.identifier, "patient_dob": patient.date_of_birth, "ward": patient.ward,
+        "patient_ai": None if patient_ai == "none" else patient_ai,
+        "patient_ai_value": patient_ai_value(patient_ai, patient.identifier, patient.gsrn),
+    }
+
+
+def label_product_fields(pharmacy: Pharmacy, monograph: Monograph, diluent, pump: dilution.PumpSettings) -> dict:
+    """The label's fields from the product, its diluent and the pump settings."""
+    plan = dilution.plan(monograph)
+    return {
+        "product_brand": monograph.brand, "product_inn": monograph.inn, "dose": dilution.display_mass(plan.dose),
+        "diluent": diluent.name, "diluent_volume": dilution.display_volume(diluent.volume),
+        "total_volume": pump.volume_text, "concentration": dilution.display_concentration(plan.concentration),
+        "route": f"{monograph.route} ({monograph.route_text})",
+        "infusion": pump.infusion_text,  # the pump settings the bedside shows, from the same function
+        "timezone": pharmacy.settings.timezone, "storage": monograph.in_use_storage.text,
+        "preparation_gtin": monograph.preparation_gtin,
+    }
 
 
 @dataclass(frozen=True)
 class PrintedLabels:
-    pdf: bytes
+    pdf: bytes  # the PDF download (empty when the labels went to a printer)
     prints: list[tuple[str, int]]  # (bag serial, print number)
-    job: str | None = None
+    job: str | None = None  # what the printer or CUPS answered (lp's request id), for the record
+    jobs: tuple = ()  # services.printjobs.JobOutcome of each label sent to a printer
+    printer: str = ""
+    refused: tuple[tuple[str, str], ...] = ()  # (bag serial, why) of each bag of the batch not printed
+
+    @property
+    def failed(self) -> list:
+        """The jobs that did not print: they stay on the Print jobs screen, to be retried."""
+        return [job for job in self.jobs if job.failed]
 
 
 def print_labels(pharmacy: Pharmacy, username: str, serials: list[str], stock: str | None = None,
                  printer: str | None = None) -> PrintedLabels:
-    """Labels for released bags, one page each; the second and later prints say REPRINT n. Every
-    print is audited in the same transaction; sending to a CUPS queue happens after the commit."""
-    stock_def = load_stock(stock or pharmacy.settings.label_stock)
-    with refusals_recorded(pharmacy, username, "label.print", "bag", ",".join(serials)), pharmacy.uow() as uow:
-        user = actor(uow.session, username, "bags.label")
-        items, prints = [], []
-        for serial in serials:
-            bag = find_bag(uow.session, serial, lock=True)
-            recalls.check_not_recalled(uow.session, pharmacy.zone, preparation=bag.preparation)  # no label (H9)
-            BAG.apply(state_of(bag), Event.PRINT_LABEL, user.role, what=f"Bag {bag.serial}")
-            done = uow.session.execute(select(func.count()).select_from(LabelPrint).where(LabelPrint.bag_id == bag.id)).scalar_one()
-            number = done + 1
-            items.append(label_data(pharmacy, uow.session, bag, reprint=number - 1))
-            uow.session.add(LabelPrint(bag_id=bag.id, number=number, stock=stock_def.name,
-                                       destination=f"printer:{printer}" if printer else "download",
-                                       user_id=user.id, at=clock.now()))
-            audit.append(uow.session, username, "label.reprint" if number > 1 else "label.print", "bag", bag.id,
-                         new={"number": number, "stock": stock_def.name, "printer": printer})
-            prints.append((bag.serial, number))
-        pdf = render_labels(items, stock_def)
-        uow.commit()
-    job = send_to_printer(pdf, printer) if printer else None
-    return PrintedLabels(pdf, prints, job)
+    """Labels for released bags, one page each; the second and later prints say REPRINT n. Each label is
+    a print job (``services/printjobs``) on a configured printer (default: the first, "PDF download"): a
+    download is counted and audited in this transaction; a printer's jobs are queued and audited here,
+    sent after the commit, and each outcome recorded — a failed job stays on the Print jobs screen."""
+    from pharmacy.services import printjobs
+
+    with refusals_recorded(pharmacy, username, "label.print", "bag", ",".join(serials)):
+        target = printjobs.printer_for(pharmacy, printer, stock)
+        stock_def = load_stock(target.stock)
+        with pharmacy.uow() as uow:
+            user = actor(uow.session, username, "bags.label")
+            items, prints, work = [], [], []
+            refused: list[tuple[str, PharmacyError]] = []
+            for serial in serials:
+                try:  # one bag refused does not stop the others: it is named (``refused``) and recorded
+                    bag, number, data = _label_for(pharmacy, uow.session, user, serial, stock_def.on_printer(target.dpi))
+                except PharmacyError as refusal:
+                    refused.append((serial, refusal))
+                    continue
+                job = printjobs.add_job(uow.session, user, target, what="label", bag=bag, serial=bag.serial,
+                                        number=number, preparation_id=bag.preparation_id)
+                if target.downloads:
+                    items.append(data)
+                else:
+                    work.append((job.id, printjobs.render_labels(target, stock_def, [data])))
+                prints.append((bag.serial, number))
+            if not prints:
+                raise _all_refused(refused)
+            pdf = printjobs.render_labels(target, stock_def, items) if items else b""
+            uow.commit()
+    for serial, why in refused:
+        record_refusal(pharmacy, username, "label.print", why, "bag", serial)
+    outcomes = tuple(printjobs.dispatch(pharmacy, username, work))
+    replies = "; ".join(outcome.reply for outcome in outcomes if outcome.reply)
+    return PrintedLabels(pdf, prints, replies or None, outcomes, target.name,
+                         tuple((serial, why.message) for serial, why in refused))
 
 
-def send_to_printer(pdf: bytes, printer: str) -> str:
-    """CUPS: ``lp -d PRINTER``; the job id it prints is returned for the record."""
-    try:
-        done = subprocess.run(["lp", "-d", printer], input=pdf, capture_output=True, timeout=30, check=False)
-    except (OSError, subprocess.TimeoutExpired) as error:
-        raise PharmacyError(f"The label was recorded but could not be sent to printer {printer}: {error}. "
-                            "Download the PDF and print it by hand.") from None
-    if done.returncode != 0:
-        raise PharmacyError(f"Printer {printer} refused the label: {done.stderr.decode(errors='replace').strip()}. "
-                            "Download the PDF and print it by hand.")
-    return done.stdout.decode(errors="replace").strip()
+def _label_for(pharmacy: Pharmacy, session, user: User, serial: str, stock: LabelStock) -> tuple[Bag, int, LabelData]:
+    """The bag, its print number and its label, or the refusal of this one bag: not found, recalled (H9), not
+    in a state to be labelled, or a label that cannot be printed on ``stock`` (``check_printable``, H30)."""
+    from pharmacy.services import printjobs
+
+    bag = find_bag(session, serial, lock=True)
+    recalls.check_not_recalled(session, pharmacy.zone, preparation=bag.preparation)  # no label (H9)
+    BAG.apply(state_of(bag), Event.PRINT_LABEL, user.role, what=f"Bag {bag.serial}")
+    number = printjobs.next_number(session, bag)  # labels that came out or may have, + 1
+    if number - 1 > MAX_REPRINT:
+        raise StateConflict(f"Bag {bag.serial} has had {number - 1} labels printed, the most a bag gets "
+                            f"(REPRINT {MAX_REPRINT}). Nothing was printed.")
+    data = label_data(pharmacy, session, bag, reprint=number - 1)
+    check_printable(data, [stock])
+    return bag, number, data
+
+
+def _all_refused(refused: list[tuple[str, PharmacyError]]) -> PharmacyError:
+    if len(refused) == 1:
+        return refused[0][1]
+    return PharmacyError("No label was printed: " + " ".join(f"Bag {serial}: {error.message}" for serial, error in refused))
 
 
 class LabelMismatch(StateConflict):
@@ -197,13 +250,50 @@ def confirm_label(pharmacy: Pharmacy, username: str, serial: str, scan: str) -> 
         if scanned != bag.serial:
             raise LabelMismatch(f"STOP: the label on this bag is for bag {scanned}, not {bag.serial}. Take the label off, "
                                 f"find bag {scanned}, and print bag {bag.serial}'s label again. Nothing was recorded.")
-        printed = uow.session.execute(select(func.count()).select_from(LabelPrint).where(LabelPrint.bag_id == bag.id)).scalar_one()
+        _confirmed, printed = label_confirmation(uow.session, bag.id)
         if not printed:
             raise StateConflict(f"Bag {bag.serial} has no printed label yet: print it first.")
+        user = actor(uow.session, username)
         bag.label_confirmed_at = clock.now()
-        audit.append(uow.session, username, "label.confirm", "bag", bag.id, new={"serial": bag.serial, "scanned": scanned})
+        # the latest print is the label on the bag now; a later print must be confirmed again (H27)
+        uow.session.add(LabelConfirmation(bag_id=bag.id, print_number=printed, user_id=user.id, at=bag.label_confirmed_at))
+        audit.append(uow.session, username, "label.confirm", "bag", bag.id,
+                     new={"serial": bag.serial, "scanned": scanned, "print": printed})
         uow.commit()
         return bag
+
+
+def label_confirmation(session, bag_id: int) -> tuple[int | None, int]:
+    """(the print number last confirmed on the bag or None, the number of its latest print or 0)."""
+    printed = session.execute(select(func.coalesce(func.max(LabelPrint.number), 0))
+                              .where(LabelPrint.bag_id == bag_id)).scalar_one()
+    confirmed = session.execute(select(func.max(LabelConfirmation.print_number))
+                                .where(LabelConfirmation.bag_id == bag_id)).scalar_one()
+    return confirmed, printed
+
+
+def label_unconfirmed(session, bag: Bag) -> str | None:
+    """Why the bedside must not give this bag for want of its final label's confirmation, or None: the
+    label's latest print must have been scanned back on this bag in the pharmacy (``confirm_label``).
+    A reprint is a new label on the bag, which could as well have been stuck on another: scanned again."""
+    confirmed, printed = label_confirmation(session, bag.id)
+    if printed and confirmed is not None and confirmed >= printed:
+        return None
+    todo = (f"Do not give it: return it to the pharmacy, where the printed label is scanned on the bag "
+            f"(bag {bag.serial}'s page: “Confirm the label on the bag”).")
+    if not printed:
+        return f"LABEL NOT PRINTED: bag {bag.serial} has no label printed for administration. {todo}"
+    if confirmed is None:
+        return (f"LABEL NOT CONFIRMED: nobody in the pharmacy scanned this label on bag {bag.serial}, so nothing proves "
+                f"the label belongs to the bag. {todo}")
+    return (f"REPRINTED LABEL NOT CONFIRMED: bag {bag.serial}'s label was printed again (print {printed}) after the "
+            f"label was scanned on the bag (print {confirmed}); the new label was never scanned on it. {todo}")
+
+
+def label_status(pharmacy: Pharmacy, serial: str) -> tuple[int | None, int]:
+    """``label_confirmation`` of the bag with this serial, for its page."""
+    with pharmacy.uow(readonly=True) as uow:
+        return label_confirmation(uow.session, find_bag(uow.session, serial).id)
 
 
 def labels_printed(pharmacy: Pharmacy, serial: str) -> int:
@@ -298,6 +388,9 @@ def dispose_bag(pharmacy: Pharmacy, username: str, serial: str, reason: str, not
                          new={"state": destroyed, "reason": chosen.code, "note": note or None,
                               "confirmed_by": username, "signed_by": signed_by.username if signed_by else None},
                          reason=words)
+            from pharmacy.services import outbox  # not at the top: outbox → fhir → orders → labelcheck → bags
+
+            outbox.bag_changed(pharmacy, uow.session, bag, "dispose", words)  # FHIR MedicationDispense stopped (H38)
             uow.commit()
             return bag
 

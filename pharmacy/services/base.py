@@ -7,19 +7,22 @@ import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pharmacy import clock
-from pharmacy.config import Settings
+from pharmacy.config import ConfigError, Settings
 from pharmacy.db.anchor import Anchorer
 from pharmacy.db.database import Database, UnitOfWork
 from pharmacy.db.models import Refusal, User
 from pharmacy.domain.accounts import normalise_username
 from pharmacy.domain.errors import NotAllowed, NotFound, PharmacyError, StateConflict
-from pharmacy.domain.monograph import Catalog, Monograph, load_catalog
 from pharmacy.domain.permissions import Role, may, refusal
+
+if TYPE_CHECKING:
+    from pharmacy.domain.monograph import Catalog, Monograph
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +52,43 @@ class Pharmacy:
 
 
 def build(settings: Settings) -> Pharmacy:
+    _label_fonts(settings)
     folders = [settings.instance / "catalog"] if (settings.instance / "catalog").is_dir() else []
     db = Database(settings.sqlalchemy_url)
     # every commit that appends audit entries anchors the head outside the database (db/anchor.py, H15)
     db.on_audit_commit = Anchorer(settings.instance, settings.audit_key, settings.audit_syslog).head
-    return Pharmacy(db, load_catalog(folders), settings)
+    return Pharmacy(db, cast("Catalog", LazyCatalog(folders)), settings)
+
+
+class LazyCatalog:
+    """The product catalogue, read when first asked for: parsing the monographs builds pint's unit registry
+    (about 1 s), which a command such as ``pharmacy stock list`` never needs (issue 16). The web app asks
+    for it at start (``web/app.create_app``), so a broken monograph still stops the server with its reason."""
+
+    def __init__(self, folders: list[Path]) -> None:
+        self._folders = folders
+        self._catalog: Catalog | None = None
+
+    def load(self) -> Catalog:
+        if self._catalog is None:
+            from pharmacy.domain.monograph import load_catalog
+
+            self._catalog = load_catalog(self._folders)
+        return self._catalog
+
+    def __getattr__(self, name: str):
+        return getattr(self.load(), name)
+
+
+def _label_fonts(settings: Settings) -> None:
+    """The label fonts' fallback chain (``PHARMACY_LABEL_FONTS``, printing/fonts.py); a file that cannot be
+    used stops the start with its reason."""
+    from pharmacy.printing import fonts
+
+    try:
+        fonts.use(settings.label_fonts)
+    except fonts.FontError as error:
+        raise ConfigError(str(error)) from None
 
 
 def actor(session: Session, username: str, permission: str | None = None) -> User:
@@ -84,20 +119,27 @@ def refusals_recorded(pharmacy: Pharmacy, username: str | None, action: str, obj
     try:
         yield
     except PharmacyError as error:
-        try:
-            with pharmacy.uow() as uow:
-                uow.session.add(Refusal(
-                    at=clock.now(), username=username, action=action, code=error.code,
-                    message=error.message[:2000], object_type=object_type,
-                    # the column holds 40 characters: a raw label scan is longer (PostgreSQL refused it whole)
-                    object_id=None if object_id is None else str(object_id)[:40],
-                    # shown to the checking pharmacist: control characters made visible, bounded in length
-                    entered=None if entered is None else visible(entered)[:500],
-                ))
-                uow.commit()
-        except Exception:  # the refusal itself must still reach the user
-            log.exception("could not record refusal of %s", action)
+        record_refusal(pharmacy, username, action, error, object_type, object_id, entered)
         raise
+
+
+def record_refusal(pharmacy: Pharmacy, username: str | None, action: str, error: PharmacyError,
+                   object_type: str | None = None, object_id=None, entered: str | None = None) -> None:
+    """Keep a note of a refusal in its own transaction (``refusals_recorded``, or a use case that refuses
+    part of its work, as a batch print refuses one bag and prints the others)."""
+    try:
+        with pharmacy.uow() as uow:
+            uow.session.add(Refusal(
+                at=clock.now(), username=username, action=action, code=error.code,
+                message=error.message[:2000], object_type=object_type,
+                # the column holds 40 characters: a raw label scan is longer (PostgreSQL refused it whole)
+                object_id=None if object_id is None else str(object_id)[:40],
+                # shown to the checking pharmacist: control characters made visible, bounded in length
+                entered=None if entered is None else visible(entered)[:500],
+            ))
+            uow.commit()
+    except Exception:  # the refusal itself must still reach the user
+        log.exception("could not record refusal of %s", action)
 
 
 def visible(text: str) -> str:

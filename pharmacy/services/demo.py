@@ -18,7 +18,7 @@ from pharmacy.domain.gs1 import GS
 from pharmacy.domain.inuse import to_local
 from pharmacy.domain.lifecycle import BagState
 from pharmacy.domain.monograph import DENSITIES
-from pharmacy.services import bags, balances, orders, preparation, release, stock, users
+from pharmacy.services import bags, balances, orders, photos, preparation, release, stock, users
 from pharmacy.services.base import Pharmacy
 from pharmacy.services.setup import init_db
 
@@ -103,6 +103,7 @@ def seed(pharmacy: Pharmacy) -> bool:
     serial = release.decide(pharmacy, "pharm", released.id, None, "demo-pharmacist-1", BagState.RELEASED,
                             bag_scan=bagid.in_process_code(bagid.bag_serial(released.id))).serial
     bags.print_labels(pharmacy, "tech", [serial])
+    _label_scanned_on_the_bag(pharmacy, serial)  # the bedside gives only a bag whose label was (H27)
     bags.store(pharmacy, "tech", serial, FRIDGE)
     _prepare(pharmacy, made[2].id, GLUCOSE_SCAN, "DEMO000000002")
     balances.record_calibration(pharmacy, "pharm", DEMO_BALANCE, "Balance simulator (pharmacy devices simulate-balance)",
@@ -114,14 +115,56 @@ def seed(pharmacy: Pharmacy) -> bool:
     return True
 
 
+def _label_scanned_on_the_bag(pharmacy: Pharmacy, serial: str) -> None:
+    """The printed label stuck on the bag and its DataMatrix scanned back, as a scanner sends it."""
+    from pharmacy.domain.gs1 import element_string
+    from pharmacy.printing.label import label_pairs
+
+    with pharmacy.uow(readonly=True) as uow:
+        data = bags.label_data(pharmacy, uow.session, bags.find_bag(uow.session, serial), reprint=0)
+    bags.confirm_label(pharmacy, "tech", serial, "]d2" + element_string(label_pairs(data)))
+
+
 def _prepare(pharmacy: Pharmacy, order_id: int, diluent: str, vial_serial: str):
     prep = preparation.start(pharmacy, "tech", order_id)
     prep = preparation.scan_vial(pharmacy, "tech", prep.id, prep.version, vial_scan(vial_serial))
     prep = preparation.inspect_vial(pharmacy, "tech", prep.id, prep.version, True)
     prep = preparation.scan_diluent(pharmacy, "tech", prep.id, prep.version, diluent)
     prep = preparation.record_volume(pharmacy, "tech", prep.id, prep.version, "1.2 mL")
+    prep = _photograph(pharmacy, prep, "syringe")
     prep = preparation.confirm_mixing(pharmacy, "tech", prep.id, prep.version)
+    prep = _photograph(pharmacy, prep, "bag")
     preparation.sign(pharmacy, "tech", prep.id, prep.version, "demo-technician-1")
     return prep
+
+
+def _photograph(pharmacy: Pharmacy, prep, kind: str):
+    """The demo has no camera: a drawn picture, plainly marked as such, stands for the photo."""
+    photos.take(pharmacy, "tech", prep.id, prep.version, kind, demo_picture(
+        [f"DEMO PICTURE - not a photograph ({kind})", f"preparation {prep.id}", "LEMTRADA 12 mg / 1.2 mL",
+         "syringe at 1.2 mL beside the vial label" if kind == "syringe" else "bag with its in-process label"]))
+    return preparation.get(pharmacy, prep.id)
+
+
+def demo_picture(lines: list[str], size: tuple[int, int] = (800, 600)) -> bytes:
+    """A sharp, evenly lit JPEG with ``lines`` of text on a label over a ruled background: what the demo and
+    the tests use in place of a camera's photo (its figures pass ``domain/photos``' checks)."""
+    import io
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    width, height = size
+    image = Image.new("RGB", size, (178, 186, 190))
+    draw = ImageDraw.Draw(image)
+    for x in range(0, width, 32):  # the graduation of a syringe, roughly
+        draw.line([(x, 0), (x, height)], fill=(60, 64, 70), width=2)
+    draw.rectangle([width // 10, height // 4, width * 9 // 10, height * 3 // 4], fill=(246, 246, 240),
+                   outline=(20, 20, 20), width=4)
+    font = ImageFont.load_default(size=max(14, height // 22))
+    for number, line in enumerate(lines):
+        draw.text((width // 10 + 16, height // 4 + 16 + number * (height // 14)), line, fill=(10, 10, 10), font=font)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90)
+    return out.getvalue()
 
 

@@ -4,11 +4,12 @@ written reason (H19), and the day's worklist."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import case, func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from pharmacy import clock
 from pharmacy.db import audit
@@ -28,6 +29,7 @@ from pharmacy.domain.lifecycle import (
     TransitionRefused,
 )
 from pharmacy.domain.permissions import may
+from pharmacy.services import labelcheck
 from pharmacy.services.base import Pharmacy, actor, refusals_recorded
 
 MIN_REASON = 10
@@ -145,14 +147,18 @@ def _violations(pharmacy: Pharmacy, session, order: Order) -> list:
 
 
 def create_order(pharmacy: Pharmacy, username: str, patient: PatientDetails, product_id: str, course: int,
-                 course_day: int, scheduled_on: date, urgent: bool = False) -> Order:
+                 course_day: int, scheduled_on: date, urgent: bool = False,
+                 link: Callable[[Session, Order], None] | None = None) -> Order:
     """Enter an order. A breach of the course rules does not stop the entry: the order is blocked
-    until a pharmacist overrides it with a written reason."""
+    until a pharmacist overrides it with a written reason. ``link(session, order)`` runs in the same
+    transaction before the commit (services/fhir keeps the request's FHIR identifier with the order)."""
     with refusals_recorded(pharmacy, username, "order.create"):
         monograph = pharmacy.product(product_id)
         with pharmacy.uow() as uow:
             user = actor(uow.session, username, "orders.enter")
             person = _patient(uow.session, patient, user)
+            # the bag label must print for this patient on every stock, reprints included (H30, H31)
+            labelcheck.check_patient_label(pharmacy, uow.session, person, product_id)
             order = Order(patient_id=person.id, product_id=product_id, dose_mg=float(monograph.dose.to("mg").magnitude),
                           course=int(course), course_day=int(course_day), scheduled_on=scheduled_on,
                           urgent=bool(urgent), state=ORDER.initial, created_by=user.id,
@@ -167,6 +173,8 @@ def create_order(pharmacy: Pharmacy, username: str, patient: PatientDetails, pro
                 "patient": person.identifier, "product": product_id, "course": order.course,
                 "day": order.course_day, "scheduled_on": scheduled_on.isoformat(), "state": order.state,
                 "violations": [v.code for v in violations]})
+            if link is not None:
+                link(uow.session, order)
             uow.commit()
             return order
 

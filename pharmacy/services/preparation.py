@@ -16,9 +16,9 @@ from sqlalchemy.orm import selectinload
 
 from pharmacy import clock
 from pharmacy.db import audit
-from pharmacy.db.models import Bag, DiluentLot, Order, Preparation, PreparationStep, Vial, Weighing
+from pharmacy.db.models import Bag, DiluentLot, Order, Photo, Preparation, PreparationStep, Vial, Weighing
 from pharmacy.devices.balance import Balance
-from pharmacy.domain import bagid, dilution
+from pharmacy.domain import bagid, dilution, photos
 from pharmacy.domain.errors import Expired, NotAllowed, NotFound, PharmacyError, StateConflict, WrongProduct
 from pharmacy.domain.inuse import check_ingredient_in_date, to_local, use_by
 from pharmacy.domain.lifecycle import BAG, LOT, ORDER, PREP_ACTIVE, PREP_NEXT_STEP, PREPARATION, VIAL, Event, PrepState, VialState
@@ -258,9 +258,10 @@ def weigh_volume(pharmacy: Pharmacy, username: str, prep_id: int, version) -> Pr
     grams = reading.grams
 
     def apply(session, prep, monograph):
-        tare_row = session.execute(select(Weighing).where(Weighing.preparation_id == prep.id, Weighing.kind == "tare")
-                                   .order_by(Weighing.id.desc()).limit(1)).scalar_one_or_none()
-        if tare_row is None:
+        tare_row = session.execute(select(Weighing).where(
+            Weighing.preparation_id == prep.id, Weighing.kind == "tare", Weighing.id > superseded_weighings(session, prep.id))
+            .order_by(Weighing.id.desc()).limit(1)).scalar_one_or_none()
+        if tare_row is None:  # none at all, or only one from before the check sent the volume back (H29)
             raise StateConflict("Tare the empty syringe on the balance first, then weigh it filled. Nothing was recorded.")
         if tare_row.balance_serial != serial:
             raise StateConflict(f"The syringe was tared on balance {tare_row.balance_serial} but weighed on {serial}: "
@@ -294,38 +295,115 @@ IN_PROCESS_STATES = frozenset({PrepState.DILUENT_SCANNED, PrepState.VOLUME_RECOR
 def in_process_label(pharmacy: Pharmacy, username: str, prep_id: int) -> tuple[str, bytes]:
     """The in-process label of the bag being filled (from the diluent scan to the check): its serial and
     the PDF. Every print is audited; it is never a label for administration (``domain/bagid``)."""
-    with refusals_recorded(pharmacy, username, "label.in_process", "preparation", prep_id), pharmacy.uow() as uow:
-        actor(uow.session, username, "prep.work")
-        prep = uow.session.get(Preparation, prep_id)
-        if prep is None:
-            raise NotFound(f"Preparation {prep_id} does not exist.")
-        if prep.state not in IN_PROCESS_STATES:
-            raise StateConflict(f"The preparation is at “{prep.state.label}”: an in-process label is printed from the "
-                                "diluent scan until the check, never after.")
-        monograph = pharmacy.product(prep.order.product_id)
-        serial, patient = bagid.bag_serial(prep.id), prep.order.patient
-        pdf = render_in_process_label(InProcessLabel(
-            serial, patient.name, patient.identifier,
-            f"{monograph.brand} ({monograph.inn}) {dilution.display_mass(monograph.dose)}", prep.id),
-            load_stock(pharmacy.settings.label_stock))
-        audit.append(uow.session, username, "label.in_process", "preparation", prep.id,
-                     new={"bag": serial, "code": bagid.in_process_code(serial)})
-        uow.commit()
-        return serial, pdf
+    serial, pdf, _ = _in_process(pharmacy, username, prep_id, None)
+    return serial, pdf
 
 
-def weighings(pharmacy: Pharmacy, prep_id: int) -> list[Weighing]:
+def in_process_label_to(pharmacy: Pharmacy, username: str, prep_id: int, printer: str | None):
+    """The in-process label on a configured printer: a print job (``services/printjobs``); a PDF-download
+    printer gives the PDF back in the outcome's place, as ``in_process_label`` does."""
+    return _in_process(pharmacy, username, prep_id, printer or None)
+
+
+def in_process_data(pharmacy: Pharmacy, session, prep_id: int | None) -> InProcessLabel:
+    """What the in-process label carries, from the record; refused once the preparation is past the check."""
+    prep = session.get(Preparation, prep_id) if prep_id is not None else None
+    if prep is None:
+        raise NotFound(f"Preparation {prep_id} does not exist.")
+    if prep.state not in IN_PROCESS_STATES:
+        raise StateConflict(f"The preparation is at “{prep.state.label}”: an in-process label is printed from the "
+                            "diluent scan until the check, never after.")
+    monograph = pharmacy.product(prep.order.product_id)
+    serial, patient = bagid.bag_serial(prep.id), prep.order.patient
+    return InProcessLabel(serial, patient.name, patient.identifier,
+                          f"{monograph.brand} ({monograph.inn}) {dilution.display_mass(monograph.dose)}", prep.id)
+
+
+def _in_process(pharmacy: Pharmacy, username: str, prep_id: int, printer_name: str | None):
+    from pharmacy.services import printjobs
+
+    with refusals_recorded(pharmacy, username, "label.in_process", "preparation", prep_id):
+        target = printjobs.printer_for(pharmacy, printer_name) if printer_name else None
+        with pharmacy.uow() as uow:
+            user = actor(uow.session, username, "prep.work")
+            data = in_process_data(pharmacy, uow.session, prep_id)
+            if target is None:
+                payload = render_in_process_label(data, load_stock(pharmacy.settings.label_stock))
+            else:
+                payload = printjobs.render_in_process(target, load_stock(target.stock), data)
+            audit.append(uow.session, username, "label.in_process", "preparation", data.preparation_id,
+                         new={"bag": data.serial, "code": bagid.in_process_code(data.serial),
+                              **({"printer": target.name} if target else {})})
+            job_id = 0
+            if target is not None:
+                job_id = printjobs.add_job(uow.session, user, target, what="in_process", bag=None, serial=data.serial,
+                                           number=None, preparation_id=data.preparation_id).id
+            uow.commit()
+    if target is None or target.downloads:
+        return data.serial, payload, None
+    return data.serial, payload, printjobs.dispatch(pharmacy, username, [(job_id, payload)])[0]
+
+
+def superseded_weighings(session, prep_id: int) -> int:
+    """The id of the last weighing made void by a send-back to the volume (or an earlier step): the
+    weighings up to it are history, the volume needs new ones (H29). 0: none is void."""
+    rows = session.execute(select(PreparationStep.detail).where(
+        PreparationStep.preparation_id == prep_id, PreparationStep.step == "send_back")).scalars().all()
+    return _void_weighings(rows)
+
+
+def superseded_step_weighings(prep: Preparation) -> int:
+    """``superseded_weighings`` from a preparation loaded with its steps (for a screen)."""
+    return _void_weighings(s.detail for s in prep.steps if s.step == "send_back")
+
+
+def _void_weighings(details) -> int:
+    """The highest ``weighings_before`` of the send-backs (their step details) that redo the volume."""
+    void = 0
+    for detail in details:
+        redo = (detail or {}).get("redo") or []
+        if "volume" in redo:
+            void = max(void, int((detail or {}).get("weighings_before") or 0))
+    return void
+
+
+def sent_back(prep: Preparation) -> dict | None:
+    """The check's send-back the preparer is working through (``detail`` of its step, with ``at`` and
+    ``user_id``), until they sign again; None when there is none."""
+    for step in reversed(prep.steps):
+        if step.step == "sign":
+            return None
+        if step.step == "send_back":
+            return {**(step.detail or {}), "at": step.at, "user_id": step.user_id}
+    return None
+
+
+def weighings(pharmacy: Pharmacy, prep_id: int, current: bool = False) -> list[Weighing]:
+    """The preparation's weighings, oldest first; ``current``: only those a send-back did not make void."""
     with pharmacy.uow(readonly=True) as uow:
-        rows = uow.session.execute(select(Weighing).where(Weighing.preparation_id == prep_id)
+        after = superseded_weighings(uow.session, prep_id) if current else 0
+        rows = uow.session.execute(select(Weighing).where(Weighing.preparation_id == prep_id, Weighing.id > after)
                                    .order_by(Weighing.id)).scalars().all()
         for row in rows:
             uow.session.expunge(row)
         return list(rows)
 
 
+def _check_photos(session, prep: Preparation, monograph: Monograph, event: Event) -> None:
+    """The photos the monograph requires before ``event`` must be there (``domain/photos``, H28)."""
+    if monograph.photos:
+        taken = set(session.execute(select(Photo.kind).where(
+            Photo.preparation_id == prep.id, Photo.replaced_at.is_(None))).scalars())
+        photos.check_taken(monograph.photos, taken, event)
+
+
 def confirm_mixing(pharmacy: Pharmacy, username: str, prep_id: int, version) -> Preparation:
     """Mixed as the monograph says (``preparation.mixing``). The dilution time is the server's, never typed."""
     def apply(session, prep, monograph):
+        _check_photos(session, prep, monograph, Event.MIX)
+        if prep.dilution_time is not None:  # mixed again after a send-back: the drug met the diluent then, and
+            # the use-by counts from then; a later stamp would give the bag a later use-by (H29)
+            return Event.MIX, {"dilution_time": prep.dilution_time.isoformat(), "dilution_time_kept": True}
         prep.dilution_time = clock.now()
         return Event.MIX, {"dilution_time": prep.dilution_time.isoformat()}
 
@@ -339,17 +417,26 @@ def sign(pharmacy: Pharmacy, username: str, prep_id: int, version, password: str
         users.check_signature(pharmacy, username, password, "preparation")
 
     def apply(session, prep, monograph):
+        _check_photos(session, prep, monograph, Event.SIGN)
         vial, lot = session.get(Vial, prep.vial_id), session.get(DiluentLot, prep.diluent_lot_id)
         limit = use_by(prep.dilution_time, monograph.in_use_limit, [vial.expiry, lot.expiry], pharmacy.zone)
         if limit <= clock.now():
             raise Expired("The bag is already past its use-by time; it cannot be signed. Discard it.")
         local = to_local(prep.dilution_time, pharmacy.zone)
+        bag = session.execute(select(Bag).where(Bag.preparation_id == prep.id)).scalar_one_or_none()
+        prep.signed_at = clock.now()
+        prep.order.state = ORDER.apply(prep.order.state, Event.SIGN)
+        if bag is not None:  # signed again after a send-back: the same bag, still awaiting its check (H29)
+            old_use_by, bag.use_by = bag.use_by, limit  # the redone steps may bring an earlier ingredient expiry
+            bag_holder.append(bag)
+            audit.append(session, username, "bag.resign", "bag", bag.id, old={"use_by": old_use_by.isoformat()}, new={
+                "serial": bag.serial, "use_by": limit.isoformat(), "state": bag.state,
+                "volume_evidence": prep.volume_evidence or "typed"})
+            return Event.SIGN, {"bag": bag.serial, "use_by": limit.isoformat(), "meaning": "prepared", "again": True}
         bag = Bag(serial=bagid.bag_serial(prep.id), batch=f"P{local:%y%m%d}-{prep.id}", preparation_id=prep.id,
                   state=BAG.initial, use_by=limit)
         session.add(bag)
         session.flush()
-        prep.signed_at = clock.now()
-        prep.order.state = ORDER.apply(prep.order.state, Event.SIGN)
         bag_holder.append(bag)
         audit.append(session, username, "bag.create", "bag", bag.id, new={
             "serial": bag.serial, "batch": bag.batch, "use_by": limit.isoformat(), "state": bag.state,

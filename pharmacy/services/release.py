@@ -6,16 +6,29 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from pharmacy import clock
 from pharmacy.db import audit
-from pharmacy.db.models import Bag, Preparation, PreparationStep, Refusal, User, Vial
+from pharmacy.db.models import Bag, Preparation, PreparationStep, Refusal, User, Vial, Weighing
 from pharmacy.domain import bagid, nearmiss
 from pharmacy.domain.errors import Expired, NotFound, PharmacyError, SeparationOfDuties, StateConflict
 from pharmacy.domain.inuse import format_local, is_expired
-from pharmacy.domain.lifecycle import BAG, ORDER, PREPARATION, VIAL, BagState, Event
-from pharmacy.services import recalls, users
+from pharmacy.domain.lifecycle import (
+    BAG,
+    ORDER,
+    PREPARATION,
+    SEND_BACK,
+    VIAL,
+    BagState,
+    Event,
+    redone_after_send_back,
+    send_back_steps,
+    step_of,
+)
+from pharmacy.domain.photos import PHOTO_KINDS
+from pharmacy.services import outbox, recalls, users
+from pharmacy.services import photos as photo_service
 from pharmacy.services.base import Pharmacy, actor, check_version, refusals_recorded
 
 DECISIONS: dict[str, Event] = {BagState.RELEASED: Event.RELEASE, BagState.REJECTED: Event.REJECT}  # the outcome chosen → its event
@@ -89,6 +102,8 @@ def decide(pharmacy: Pharmacy, username: str, prep_id: int, version, password: s
         PREPARATION.apply(prep.state, event, checker.role, what=f"Preparation {prep.id}")
         if event == Event.RELEASE:  # a bag of a recalled ingredient is never released; rejecting it stays possible
             recalls.check_not_recalled(uow.session, pharmacy.zone, preparation=prep)
+            # nor on a photo that is missing or no longer matches its SHA-256 (issue 14 point 4, H28)
+            photo_service.check_evidence(pharmacy, uow.session, prep.id, pharmacy.product(prep.order.product_id).photos)
         reason = (reason or "").strip()
         if event == Event.REJECT and len(reason) < 5:
             raise PharmacyError("Say why the bag is rejected.")
@@ -116,5 +131,92 @@ def decide(pharmacy: Pharmacy, username: str, prep_id: int, version, password: s
                                                   "vial": vial.id, "vial_state": vial.state,  # replayed by audit verify
                                                   "near_misses_acknowledged": seen},
                      reason=reason or None)
+        outbox.bag_changed(pharmacy, uow.session, bag, event.value, reason or None)  # FHIR MedicationDispense (H38)
         uow.commit()
         return bag
+
+
+# what the check screen and the preparer read for each step a preparation may be sent back to
+SEND_BACK_WORDS: dict[str, str] = {
+    "diluent": "the diluent scan", "volume": "the withdrawn volume (tare and weigh again, or type it again)",
+    "mixing": "the mixing", "sign": "the preparer's signature",
+}
+
+
+def send_back_choices(state: str, role: str | None, photos: Collection[str] = ()) -> list[tuple[str, str]]:
+    """(step, words) of each step the lifecycle lets ``role`` send a preparation in ``state`` back to; the
+    words name the photos (of ``photos``, the monograph's) taken again with the step."""
+    choices = []
+    for step in send_back_steps(state, role):
+        retaken = [kind.title.lower() for name, kind in PHOTO_KINDS.items() if name in photos and step_of(kind.before) == step]
+        words = SEND_BACK_WORDS.get(step, step)
+        choices.append((step, f"{' and '.join(retaken)}, then {words}" if retaken else words))
+    return choices
+
+
+def photos_retaken(redone: Collection[str]) -> list[str]:
+    """The photo kinds taken again when ``redone`` steps are redone: those taken before one of them."""
+    return [name for name, kind in PHOTO_KINDS.items() if step_of(kind.before) in redone]
+
+
+class SendBackRefused(PharmacyError):
+    code = "send_back_refused"
+
+
+def _send_back_event(step: str) -> Event:
+    event = SEND_BACK.get((step or "").strip())
+    if event is None:
+        allowed = ", ".join(f"{name} ({SEND_BACK_WORDS.get(name, name)})" for name in SEND_BACK)
+        if step in ("vial", "inspection"):
+            raise SendBackRefused("A preparation is not sent back to the vial or its inspection: the vial stays used by "
+                                  "this preparation. If the vial is wrong, reject the bag. Nothing was recorded.")
+        raise SendBackRefused(f"Choose the step to send the preparation back to: {allowed}. Nothing was recorded.")
+    return event
+
+
+def send_back(pharmacy: Pharmacy, username: str, prep_id: int, version, password: str, step: str,
+              reason: str) -> Preparation:
+    """The checker (who did not prepare it, from the evidence alone: no bag need be in hand) returns a signed
+    preparation to ``step`` with a reason, under their electronic signature. That step and every later one
+    are done again by the preparer (``lifecycle.redone_after_send_back``): what they recorded stays in the
+    history, superseded; the preparer's signature is void (a release needs them to sign again); the vial
+    stays used by this preparation and the bag keeps its serial; the dilution time never moves (H29)."""
+    with refusals_recorded(pharmacy, username, "check.send_back", "preparation", prep_id, step):
+        event = _send_back_event(step)
+        reason = (reason or "").strip()
+        if len(reason) < 5:
+            raise SendBackRefused("Say what must be redone and why (for example “re-weigh the syringe”): the preparer "
+                                  "reads it at the step. Nothing was recorded.")
+        users.check_signature(pharmacy, username, password, "send-back")
+    with refusals_recorded(pharmacy, username, "check.send_back", "preparation", prep_id, step), pharmacy.uow() as uow:
+        checker = actor(uow.session, username, "check.release")
+        prep = uow.session.execute(select(Preparation).where(Preparation.id == prep_id).with_for_update()).scalar_one_or_none()
+        if prep is None:
+            raise NotFound(f"Preparation {prep_id} does not exist.")
+        check_not_preparer(prep.prepared_by, checker.id)
+        check_version(prep.version, version, "preparation")
+        old = prep.state
+        target = PREPARATION.apply(old, event, checker.role, what=f"Preparation {prep.id}")
+        redone = redone_after_send_back(step)
+        # the weighings so far: a weighing after this send-back needs a tare taken after it
+        weighed_up_to = uow.session.execute(select(func.coalesce(func.max(Weighing.id), 0))
+                                            .where(Weighing.preparation_id == prep.id)).scalar_one()
+        # the photos taken before a redone step are set aside (kept, marked replaced): the step asks for new ones
+        set_aside = photo_service.set_aside(uow.session, prep.id, photos_retaken(redone))
+        if "diluent" in redone:
+            prep.diluent_lot_id = None
+        if "volume" in redone:
+            prep.withdrawn_ml = prep.withdrawn_entered = prep.volume_evidence = None
+        prep.signed_at = None  # the preparer's signature no longer stands
+        prep.state, prep.version = target, prep.version + 1
+        prep.order.state = ORDER.apply(prep.order.state, event)
+        now = clock.now()
+        detail = {"to": step, "redo": list(redone), "reason": reason, "signed_by": checker.full_name,
+                  "from": old.value, "weighings_before": weighed_up_to, "photos_set_aside": set_aside}
+        uow.session.add(PreparationStep(preparation_id=prep.id, step="send_back", user_id=checker.id, at=now,
+                                        detail=detail))
+        audit.append(uow.session, username, "prep.send_back", "preparation", prep.id, old={"state": old},
+                     new={"state": target, "to": step, "redo": list(redone), "signature": checker.full_name,
+                          "meaning": "sent back", "photos_set_aside": set_aside}, reason=reason)
+        uow.commit()
+        return prep

@@ -4,15 +4,18 @@ Nothing here changes anything."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from pharmacy.db.models import Bag, Preparation, User
+from pharmacy.db.models import AuditEntry, Bag, Order, Preparation, User
+from pharmacy.domain import bagid
 from pharmacy.domain.inuse import use_by
-from pharmacy.domain.lifecycle import PREP_ACTIVE
+from pharmacy.domain.lifecycle import ORDER_ON_WORKLIST, PREP_ACTIVE
 from pharmacy.services.base import Pharmacy
 
 
@@ -47,3 +50,55 @@ def provisional_use_by(pharmacy: Pharmacy, prep: Preparation, product_id: str) -
         return None
     limit = pharmacy.product(product_id).in_use_limit
     return use_by(prep.dilution_time, limit, [prep.vial.expiry, prep.diluent_lot.expiry], pharmacy.zone)
+
+
+def in_process_label_printed(pharmacy: Pharmacy, prep_id: int) -> bool:
+    """Whether the bag's in-process label was printed (every print is audited): until it is, printing
+    it is the next thing to do on the volume step."""
+    with pharmacy.uow(readonly=True) as uow:
+        return uow.session.execute(select(AuditEntry.id).where(
+            AuditEntry.action == "label.in_process", AuditEntry.object_type == "preparation",
+            AuditEntry.object_id == str(prep_id)).limit(1)).first() is not None
+
+
+# An order has no barcode of its own: it is opened by the patient's wristband (GSRN or identifier), by
+# its number typed as the screens show it ("#12", "order 12", or only the digits), or by the in-process
+# label of a bag under way.
+_ORDER_NUMBER = re.compile(r"^(?:#|ORDER\s*|ORD-?)?(\d{1,18})$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class WorklistMatch:
+    """What a scan or typed code on the worklist names: today's orders on the worklist, or the
+    preparation whose in-process label it is (``prep``)."""
+
+    orders: list[Order] = field(default_factory=list)
+    prep: Preparation | None = None
+
+
+def worklist_lookup(pharmacy: Pharmacy, day: date, code: str) -> WorklistMatch:
+    """The worklist orders of ``day`` a wristband, an order number or an in-process label names.
+    Digits alone are tried both as a patient identifier and as an order number: the caller refuses
+    when they name different orders, rather than guess."""
+    from pharmacy.services.administration import _patient_from_wristband  # the bedside's wristband reading
+
+    text = (code or "").strip()
+    with pharmacy.uow(readonly=True) as uow:
+        serial = bagid.in_process_serial(text)
+        if serial is not None:
+            # the serial is the preparation's from the filling on (``bagid.bag_serial``); its Bag row comes at signing
+            digits = serial.removeprefix("BAG")
+            prep_id = int(digits) if digits.isdigit() and len(digits) < 19 and bagid.bag_serial(int(digits)) == serial else None
+            prep = uow.session.get(Preparation, prep_id) if prep_id is not None else None
+            return WorklistMatch(prep=prep)
+        found: dict[int, Order] = {}
+        on_worklist = select(Order).where(Order.scheduled_on == day, Order.state.in_(ORDER_ON_WORKLIST)) \
+            .options(selectinload(Order.patient))
+        patient = _patient_from_wristband(pharmacy, uow.session, text) if text else None
+        if patient is not None:
+            found.update((o.id, o) for o in uow.session.execute(on_worklist.where(Order.patient_id == patient.id)).scalars())
+        number = _ORDER_NUMBER.match(text)
+        if number is not None:
+            found.update((o.id, o) for o in uow.session.execute(on_worklist.where(Order.id == int(number.group(1)))).scalars())
+        return WorklistMatch(orders=sorted(found.values(), key=lambda o: o.id))
+

@@ -3,22 +3,25 @@ GTIN + lot + expiry. Every refusal leaves nothing recorded but the note of the r
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from pharmacy import clock
 from pharmacy.db import audit
-from pharmacy.db.models import DiluentLot, Vial
+from pharmacy.db.models import AuditEntry, DiluentLot, Vial
 from pharmacy.domain.errors import ScanError, UnknownProduct
-from pharmacy.domain.gs1 import Scan, parse_scan
 from pharmacy.domain.inuse import check_ingredient_in_date
 from pharmacy.domain.lifecycle import LOT, VIAL
 from pharmacy.services import fmd, recalls
 from pharmacy.services.base import Pharmacy, actor, refusals_recorded
+
+if TYPE_CHECKING:
+    from pharmacy.domain.gs1 import Scan
 
 
 class Decommissioner(Protocol):
@@ -54,7 +57,10 @@ class Receipt:
 
 
 def read_scan(pharmacy: Pharmacy, raw: str) -> Scan:
-    return parse_scan(raw, gs_substitutes=pharmacy.settings.gs_substitutes, today=clock.now().date())
+    from pharmacy.domain.gs1 import parse_scan  # biip: only a receipt needs it, not the list (issue 16)
+
+    return parse_scan(raw, gs_substitutes=pharmacy.settings.gs_substitutes, today=clock.now().date(),
+                      require_symbology=pharmacy.settings.require_symbology_id)
 
 
 def _lot_and_expiry(scan: Scan) -> tuple[str, date]:
@@ -111,7 +117,8 @@ def _receive_vial(pharmacy, username, scan, product, lot, expiry) -> Receipt:
         reference = vial.decommission_ref
         audit.append(uow.session, username, "stock.receive", "vial", vial.id, new={
             "gtin": scan.gtin, "serial": scan.serial, "lot": lot, "expiry": expiry.isoformat(),
-            "national_number": scan.national_number, "decommissioned": reference})
+            "national_number": scan.national_number, "national_number_ai": scan.national_number_ai,
+            "decommissioned": reference})
         uow.commit()
         return Receipt("vial", vial.id, product.name, scan.gtin, scan.serial, lot, expiry.isoformat())
 
@@ -145,12 +152,30 @@ def _receive_diluent(pharmacy, username, scan, diluent, lot, expiry) -> Receipt:
         return Receipt("diluent", row.id, diluent.name, scan.gtin, None, lot, expiry.isoformat())
 
 
+def _national_number_ais(session) -> dict[str, str | None]:
+    """Which AI (710–714: the country) carried each received vial's national number, by vial id, as the
+    receipt's audit entry recorded it (the vials table keeps the number only)."""
+    entries = session.execute(select(AuditEntry.object_id, AuditEntry.new_json)
+                              .where(AuditEntry.action == "stock.receive", AuditEntry.object_type == "vial"))
+    return {object_id: json.loads(new or "{}").get("national_number_ai") for object_id, new in entries}
+
+
 def list_stock(pharmacy: Pharmacy) -> list[dict]:
     with pharmacy.uow(readonly=True) as uow:
         vials = uow.session.execute(select(Vial).order_by(Vial.id)).scalars().all()
         lots = uow.session.execute(select(DiluentLot).order_by(DiluentLot.id)).scalars().all()
-        rows: list[dict[str, object]] = [{"kind": "vial", "product": v.product_id, "gtin": v.gtin, "serial": v.serial, "lot": v.lot,
-                 "expiry": v.expiry.isoformat(), "state": v.state} for v in vials]
+        ais = _national_number_ais(uow.session) if any(v.national_number for v in vials) else {}
+        countries: dict[str, str] = {}
+        if ais:  # gs1 brings biip (0.2 s): only when a vial carries a national number (issue 16)
+            from pharmacy.domain.gs1 import NATIONAL_NUMBER_AIS
+
+            countries = NATIONAL_NUMBER_AIS
+        rows: list[dict[str, object]] = [{
+            "kind": "vial", "product": v.product_id, "gtin": v.gtin, "serial": v.serial, "lot": v.lot,
+            "expiry": v.expiry.isoformat(), "state": v.state, "national_number": v.national_number,
+            "national_number_ai": ais.get(str(v.id)) if v.national_number else None,
+            "national_number_country": countries.get(ais.get(str(v.id)) or ""),
+        } for v in vials]
         rows += [{"kind": "diluent", "product": d.diluent_id, "gtin": d.gtin, "serial": None, "lot": d.lot,
                   "expiry": d.expiry.isoformat(), "state": d.state, "count": d.received_count} for d in lots]
         return rows

@@ -18,6 +18,7 @@ from pharmacy.services.base import ROLES
 from pharmacy.web import forms
 from pharmacy.web.common import get_pharmacy, username
 from pharmacy.web.errors import http_status
+from pharmacy.web.prg import renders_after_post
 from pharmacy.web.security import SIGNED_IN, permission
 
 bp = Blueprint("accounts", __name__)
@@ -137,6 +138,8 @@ def _expiry() -> datetime | None:
 
 @bp.post("/admin/users/<name>/tokens")
 @permission("users.manage")
+@renders_after_post("the new token is shown on this one page only: it is never written anywhere, not even in the "
+                    "session for the page after a redirect")
 def create_token(name):
     """Create a token for this user; it is shown on this one page only (only its SHA-256 is kept)."""
     try:

@@ -64,17 +64,7 @@ def endpoint(rule: str, method: str, summary: str, permission: str, body: dict |
     def wrap(view):
         @wraps(view)
         def guarded(*args, **kwargs):
-            header = request.headers.get("Authorization", "")
-            if not header.startswith("Bearer "):
-                raise NotAllowed("Send an API token as “Authorization: Bearer …”.")
-            user = users.user_for_token(get_pharmacy(), header[7:].strip())
-            if not permissions.may(user.role, permission):
-                raise NotAllowed(f"This token is a {user.role}'s. {permissions.refusal(user.role, permission)}")
-            if not user.may(permission):  # a token's scope narrows its user's role (services/tokens)
-                raise TokenRefused(f"This token (“{user.token_name}”) is limited to {', '.join(sorted(user.scope or ()))}; "
-                                   f"it may not {permissions.PERMISSIONS[permission]} ({permission}). Use a token "
-                                   "whose scope includes it.")
-            g.api_user, g.api_role, g.api_scope = user.username, user.role, user.scope
+            bearer_user(permission)
             return view(*args, **kwargs)
 
         guarded.permission = API
@@ -83,6 +73,23 @@ def endpoint(rule: str, method: str, summary: str, permission: str, body: dict |
         return guarded
 
     return wrap
+
+
+def bearer_user(permission: str):
+    """The request's bearer token, checked (known, live, its role and scope hold ``permission``); sets ``g.api_*``.
+    Also read by the FHIR endpoints (web/fhir.py)."""
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        raise NotAllowed("Send an API token as “Authorization: Bearer …”.")
+    user = users.user_for_token(get_pharmacy(), header[7:].strip())
+    if not permissions.may(user.role, permission):
+        raise NotAllowed(f"This token is a {user.role}'s. {permissions.refusal(user.role, permission)}")
+    if not user.may(permission):  # a token's scope narrows its user's role (services/tokens)
+        raise TokenRefused(f"This token (“{user.token_name}”) is limited to {', '.join(sorted(user.scope or ()))}; "
+                           f"it may not {permissions.PERMISSIONS[permission]} ({permission}). Use a token "
+                           "whose scope includes it.")
+    g.api_user, g.api_role, g.api_scope = user.username, user.role, user.scope
+    return user
 
 
 def _body(*required: str) -> dict:

@@ -15,7 +15,8 @@ from sqlalchemy import text
 from pharmacy import config as pharmacy_config
 from pharmacy.services import base, setup
 from pharmacy.services.users import get_user
-from pharmacy.web import accounts, api, auth, bags, check, devices, inputs, orders, prep, reports, signins, stock, storage, trace, ward
+from pharmacy.web import accounts, api, auth, bags, check, devices, inputs, orders, prep, prg, reports, signins, stock, storage, trace, ward
+from pharmacy.web import fhir as fhir_r4
 from pharmacy.web.common import get_pharmacy, register_template_helpers
 from pharmacy.web.errors import register_error_handlers
 from pharmacy.web.extensions import csrf, login_manager
@@ -46,6 +47,7 @@ def create_app(config: dict | None = None, pharmacy: base.Pharmacy | None = None
     instance = Path(pharmacy.settings.instance).resolve()
     app = Flask(__name__, template_folder=str(templates_folder()), instance_path=str(instance))
     app.extensions["pharmacy"] = pharmacy
+    pharmacy.catalog.products  # noqa: B018 - read now: a broken monograph stops the start with its reason
     app.request_class = inputs.Request  # keeps a form's bytes, to refuse those that are not UTF-8
     app.url_map.converters["int"] = inputs.BoundedInt  # an id beyond 64 bits is not found, not a 500
     app.config.update(
@@ -65,6 +67,7 @@ def create_app(config: dict | None = None, pharmacy: base.Pharmacy | None = None
     register_template_helpers(app)
     register_security(app)
     register_logging(app)
+    prg.register(app)  # every POST answers with a redirect, refusals included (issue 16)
     return app
 
 
@@ -98,9 +101,14 @@ def register_blueprints(app: Flask) -> None:
     for module in (storage, ward):  # the cold chain and the ward
         app.register_blueprint(module.bp)
     app.register_blueprint(devices.bp)  # balances and their calibration
+    from pharmacy.web import printjobs  # print jobs and the configured printers (issue 15.5)
+
+    app.register_blueprint(printjobs.bp)
     for module in (trace, reports, accounts):  # recall, histories, audit log, reports; users and tokens
         app.register_blueprint(module.bp)
     app.register_blueprint(signins.bp)  # open sessions and the record of failed sign-ins (admin)
+    app.register_blueprint(fhir_r4.bp)  # HL7 FHIR R4 for the hospital's record (issue 17)
+    app.register_blueprint(fhir_r4.screens)  # the admin's view of the FHIR outbox
 
     @app.get("/")
     @permission(SIGNED_IN)
@@ -118,7 +126,9 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_security(app: Flask) -> None:
-    app.before_request(guard)
+    # first, before the CSRF check: a form sent after the session ended (idle timeout) is answered with the
+    # sign-in page and why, and back to the page it came from (issue 16), not with "token not valid"
+    app.before_request_funcs.setdefault(None, []).insert(0, guard)
     app.before_request(inputs.check_request)  # every text value clean and fitting its column (web/inputs)
 
     @app.after_request

@@ -6,13 +6,16 @@ from io import BytesIO
 
 from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from pharmacy import clock
 from pharmacy.domain import disposal
 from pharmacy.domain.errors import PharmacyError
+from pharmacy.domain.printjobs import OPEN
 from pharmacy.services import bags as bag_service
 from pharmacy.services import coldchain, screens
-from pharmacy.web import forms
+from pharmacy.services import printjobs as printjob_service
+from pharmacy.web import forms, printjobs
 from pharmacy.web.common import get_pharmacy, username
 from pharmacy.web.errors import http_status
 from pharmacy.web.security import permission
@@ -44,7 +47,15 @@ def _show(serial: str, error: PharmacyError | None = None, status: int = 200):
         location=next((loc.name for loc in locations if loc.id == bag.location_id), None),
         product=pharmacy.product(prep.order.product_id), diluents=pharmacy.catalog.diluents, error=error,
         cold=coldchain.fridge_status(pharmacy, serial), incidents=coldchain.incidents(pharmacy, open_only=False, serial=serial),
-        decisions=coldchain.DECISIONS, labels_printed=bag_service.labels_printed(pharmacy, serial), **disposal_context()), status
+        decisions=coldchain.DECISIONS, labels_printed=bag_service.labels_printed(pharmacy, serial), **disposal_context(),
+        **label_printers(pharmacy, serial), label_confirmation=bag_service.label_status(pharmacy, serial)), status
+
+
+def label_printers(pharmacy, serial: str) -> dict:
+    """What the print form needs: the printers, this workstation's last choice, and the bag's jobs not printed."""
+    rows, chosen, problem = printjobs.printer_choice(pharmacy)
+    owed = [job for job in printjob_service.jobs(pharmacy, serial=serial) if job.state in OPEN and job.what == "label"]
+    return {"printers": rows, "printer_chosen": chosen, "printer_problem": problem, "jobs_owed": owed}
 
 
 def disposal_context() -> dict:
@@ -65,11 +76,20 @@ def show(serial: str):
 def label(serial: str):
     """The bag label as a PDF. Every print is recorded and the second says REPRINT, so printing is a
     POST with its CSRF token: a prefetch, a crawler or a link from another site cannot print one."""
-    printed = bag_service.print_labels(get_pharmacy(), username(), [serial])
-    response = send_file(BytesIO(printed.pdf), mimetype="application/pdf", as_attachment=True,
-                         download_name=f"{serial}-label-{printed.prints[0][1]}.pdf", max_age=0)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    chosen = forms.text("printer", "The printer", required=False) or None  # none: this workstation's choice
+    if chosen is None:
+        chosen = printjobs.printer_choice(get_pharmacy())[1]
+    printed = bag_service.print_labels(get_pharmacy(), username(), [serial], printer=chosen)
+    response: WerkzeugResponse
+    if not printed.jobs:  # a PDF download: the label comes back in this response
+        response = send_file(BytesIO(printed.pdf), mimetype="application/pdf", as_attachment=True,
+                             download_name=f"{serial}-label-{printed.prints[0][1]}.pdf", max_age=0)
+        response.headers["Cache-Control"] = "no-store"
+    else:  # sent to a printer (print jobs): say what happened on the bag's page
+        for outcome in printed.jobs:
+            printjobs.flash_outcome(outcome)
+        response = redirect(url_for("bags.show", serial=serial), code=303)
+    return printjobs.remember(response, printed.printer)
 
 
 @bp.post("/<serial>/confirm-label")

@@ -6,13 +6,14 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from pharmacy.domain import nearmiss
 from pharmacy.domain.errors import PharmacyError
 from pharmacy.domain.lifecycle import BagState
 from pharmacy.services import preparation, release, screens
 from pharmacy.web import forms
 from pharmacy.web.common import get_pharmacy, local, username
 from pharmacy.web.errors import http_status
-from pharmacy.web.prep import product_facts
+from pharmacy.web.prep import photo_context, photo_response, product_facts
 from pharmacy.web.security import permission
 
 bp = Blueprint("check", __name__, url_prefix="/check")
@@ -44,7 +45,19 @@ def _review(prep_id: int, error: PharmacyError | None = None, status: int = 200)
         names=names, diluents=pharmacy.catalog.diluents, error=error,
         own_preparation=prep.prepared_by == current_user.id, weighings=preparation.weighings(pharmacy, prep.id),
         volume_detail=next((s.detail or {} for s in reversed(prep.steps) if s.step == "volume"), {}),
-        near_misses=release.near_misses(pharmacy, prep.id), deviations=release.deviations(pharmacy, prep, names)), status
+        near_misses=release.near_misses(pharmacy, prep.id), deviations=release.deviations(pharmacy, prep, names),
+        # issue 14 point 5: the send-back form's steps, and what earlier send-backs made void
+        send_back_choices=release.send_back_choices(prep.state, current_user.role, monograph.photos),
+        superseded=nearmiss.superseded((s.id, s.step, s.detail or {}) for s in prep.steps),
+        void_weighings=preparation.superseded_step_weighings(prep),
+        **photo_context(pharmacy, prep, monograph)), status  # issue 14 point 4: the photos, beside what to expect
+
+
+@bp.get("/<int:prep_id>/photos/<int:photo_id>")
+@permission("check.view")
+def photo_image(prep_id: int, photo_id: int):
+    """One photo of the preparation at full size, its SHA-256 verified; never cached."""
+    return photo_response(prep_id, photo_id)
 
 
 @bp.get("/<int:prep_id>")
@@ -75,3 +88,18 @@ def decide(prep_id: int):
     else:
         flash(f"Bag {bag.serial} rejected. It must be disposed of.", "warning")
     return redirect(url_for("bags.show", serial=bag.serial))
+
+
+@bp.post("/<int:prep_id>/send-back")
+@permission("check.release")
+def send_back(prep_id: int):
+    """Send the preparation back to a step, with a reason, under the pharmacist's electronic signature."""
+    try:
+        step = forms.text("step", "The step to redo", required=False)
+        prep = release.send_back(get_pharmacy(), username(), prep_id, forms.version(), forms.raw("password"), step,
+                                 forms.text("reason", "The reason", required=False))
+    except PharmacyError as error:
+        return _review(prep_id, error, http_status(error))
+    flash(f"Preparation {prep.id} sent back to “{step}” ({prep.state.label}): it waits for its "
+          "preparer to redo the step and sign again, then for a check.", "warning")
+    return redirect(url_for("check.review", prep_id=prep_id))

@@ -90,9 +90,40 @@ NAV = [
     ("trace.audit", "audit.view", "Audit log"),
     ("reports.index", "reports.view", "Reports"),
     ("devices.index", "devices.view", "Balances"),
+    ("printjobs.index", "bags.view", "Print jobs"),
+    ("printjobs.printers", "devices.view", "Printers"),
     ("accounts.user_list", "users.manage", "Users"),
     ("signins.open_sessions", "users.manage", "Sign-ins"),
 ]
+
+
+# The menu grouped by task once a role sees more lines than fit one row (the pharmacist's 12): the bench's
+# lines stay in the bar, each other group is a drop-down (<details>, opened with Enter or Space; Escape
+# closes it: pharmacy.js). A line no group names goes to "More".
+MENU_GROUPS: list[tuple[str | None, tuple[str, ...]]] = [
+    (None, ("orders.worklist", "orders.new", "orders.pending", "check.index")),
+    ("Bags & ward", ("bags.index", "printjobs.index", "storage.dashboard", "storage.index", "ward.index")),
+    ("Stock & devices", ("stock.index", "devices.index", "printjobs.printers")),
+    ("Quality", ("trace.index", "trace.audit", "reports.index")),
+    ("Users", ("accounts.user_list", "signins.open_sessions")),
+]
+FLAT_MENU_MAX = 8  # up to this many lines, the menu is one row of links (the nurse, the admin)
+
+
+def menu_groups(user) -> list[tuple[str | None, list[tuple[str, str]]]]:
+    """The menu lines ``user`` may see, as (group or None for the bar itself, [(endpoint, label)])."""
+    if not user.is_authenticated or user.must_change_password:
+        return []
+    visible = [(endpoint, label) for endpoint, perm, label in NAV if user.can(perm)]
+    if len(visible) <= FLAT_MENU_MAX:
+        return [(None, visible)]
+    placed = {endpoint for _, endpoints in MENU_GROUPS for endpoint in endpoints}
+    groups: list[tuple[str | None, list[tuple[str, str]]]] = []
+    for name, endpoints in [*MENU_GROUPS, ("More", ())]:
+        items = [(e, label) for e, label in visible if (e in endpoints if name != "More" else e not in placed)]
+        if items:
+            groups.append((None if len(items) == 1 else name, items))
+    return groups
 
 
 def register_template_helpers(app) -> None:
@@ -107,6 +138,7 @@ def register_template_helpers(app) -> None:
         OrderState=lifecycle.OrderState, PrepState=lifecycle.PrepState, BagState=lifecycle.BagState,
         Event=lifecycle.Event, ORDER=lifecycle.ORDER, PREPARATION=lifecycle.PREPARATION, BAG=lifecycle.BAG,
         BAG_LIVE=lifecycle.BAG_LIVE, BAG_TO_DISCARD=lifecycle.BAG_TO_DISCARD, start_by=start_by)
+    app.jinja_env.globals["menu_groups"] = menu_groups
 
     @app.context_processor
     def pharmacy_context():

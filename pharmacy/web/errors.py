@@ -66,6 +66,10 @@ def http_error(error: HTTPException):
         message = error.description
     if request.path.startswith("/api/"):  # other systems get JSON with a stable code, never a page
         return jsonify({"code": error.name.lower().replace(" ", "_"), "message": message}), status
+    if request.path.startswith("/fhir/"):  # FHIR: an OperationOutcome (web/fhir.py)
+        from pharmacy.web import fhir
+
+        return fhir.outcome(status, message or error.name, error.name.lower().replace(" ", "_"))
     return render_template("errors/error.html", title=TITLES.get(status, error.name), message=message), status
 
 
@@ -79,6 +83,10 @@ def database_failed(error: DBAPIError):
     log.error("database error: %s", error.orig if getattr(error, "orig", None) else error)
     if request.path.startswith("/api/"):
         return jsonify({"code": "storage_unavailable", "message": STORAGE_FAILED}), 503
+    if request.path.startswith("/fhir/"):
+        from pharmacy.web import fhir
+
+        return fhir.outcome(503, STORAGE_FAILED, "storage_unavailable")
     return render_template("errors/error.html", title="Not recorded", message=STORAGE_FAILED), 503
 
 

@@ -181,11 +181,12 @@ def a_moment(moment: datetime, what: str, error: type[PharmacyError] = FormError
 # --- the JSON API -------------------------------------------------------------------------------------
 
 
-def json_body() -> dict:
-    """The request's JSON object. A body that is not JSON, not sent as ``application/json``, nested too
-    deep, or not an object is refused: never read as an empty object."""
-    if request.mimetype != "application/json":
-        raise BadRequest("Send the request body as JSON with “Content-Type: application/json”.")
+def json_body(types: tuple[str, ...] = ("application/json",)) -> dict:
+    """The request's JSON object. A body that is not JSON, not sent as ``application/json`` (or another of
+    ``types``: FHIR's ``application/fhir+json``), nested too deep, or not an object is refused: never read as
+    an empty object."""
+    if request.mimetype not in types:
+        raise BadRequest(f"Send the request body as JSON with “Content-Type: {types[-1]}”.")
     raw = request.get_data(cache=True)
     try:
         text = raw.decode("utf-8")

@@ -6,9 +6,10 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from pharmacy.domain import bagid
 from pharmacy.domain.errors import CourseRuleBreach, PharmacyError
 from pharmacy.domain.identity import LookalikePatient
-from pharmacy.domain.lifecycle import OrderState
+from pharmacy.domain.lifecycle import PREP_ACTIVE, OrderState, PrepState
 from pharmacy.services import orders, preparation, screens
 from pharmacy.web import forms
 from pharmacy.web.check import awaiting_rows
@@ -40,6 +41,44 @@ def worklist():
                      "preparer": names.get(prep.prepared_by) if prep else None})
     return render_template("orders/worklist.html", rows=rows, total=total, checks=awaiting_rows(pharmacy), day=today(),
                            step_titles=STEP_TITLES)
+
+
+@bp.post("/worklist/open")
+@permission("prep.work")  # it may start a preparation: a change, refused (403) to a reader such as an auditor
+def open_scanned():
+    """Open from the worklist what was scanned or typed into its box: the patient's wristband or the
+    order number opens (starts or resumes) that order's preparation; a bag's in-process label opens
+    its preparation, or its check once signed. Anything else goes back to the worklist saying why."""
+    pharmacy = get_pharmacy()
+    code = forms.raw("code").strip()
+    try:
+        match = screens.worklist_lookup(pharmacy, today(), code)
+    except PharmacyError as error:
+        return _back_to_worklist(error.message)
+    prep = match.prep
+    if prep is not None:
+        if prep.state == PrepState.SIGNED and current_user.can("check.view"):
+            return redirect(url_for("check.review", prep_id=prep.id, bag_scan=code))
+        if prep.state in PREP_ACTIVE and current_user.can("prep.work"):
+            return redirect(url_for("prep.show", prep_id=prep.id))
+        return _back_to_worklist(f"Bag {bagid.bag_serial(prep.id)} is at “{prep.state.label}”: nothing to open for it here.")
+    if not match.orders:
+        return _back_to_worklist(f"“{code}” names no order on today's worklist: scan the patient's wristband or type "
+                                 "the order number (#12) shown on the worklist.")
+    if len(match.orders) > 1:
+        numbers = ", ".join(f"#{o.id} ({o.patient.name})" for o in match.orders)
+        return _back_to_worklist(f"“{code}” names more than one order today: {numbers}. Type the order number.")
+    try:
+        prep = preparation.start(pharmacy, username(), match.orders[0].id)
+    except PharmacyError as error:
+        return _back_to_worklist(error.message)
+    return redirect(url_for("prep.show", prep_id=prep.id))
+
+
+def _back_to_worklist(message: str):
+    """A refusal of the worklist's box: said on the worklist after a redirect (Back and reload send nothing)."""
+    flash(message, "error")
+    return redirect(url_for("orders.worklist"))
 
 
 def _products():

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 from io import BytesIO
 
-from flask import Blueprint, abort, flash, redirect, render_template, send_file, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 
 from pharmacy.domain import bagid, dilution
+from pharmacy.domain import photos as photo_rules
 from pharmacy.domain.errors import PharmacyError
 from pharmacy.domain.monograph import Monograph
-from pharmacy.services import balances, preparation, screens
+from pharmacy.services import balances, photos, preparation, screens
 from pharmacy.web import forms
 from pharmacy.web.common import get_pharmacy, local, storage_phrase, username
-from pharmacy.web.errors import http_status
+from pharmacy.web.errors import http_status, refused
 from pharmacy.web.security import permission
 
 bp = Blueprint("prep", __name__, url_prefix="/prep")
@@ -51,8 +52,8 @@ def product_facts(monograph: Monograph) -> list[dict]:
         {"label": "Mixing", "value": monograph.mixing, "steps": {"mixing"}},
         {"label": "Final bag", "value": f"approx. {dilution.display_volume(plan.final_volume)}, "
                                         f"{dilution.display_concentration(plan.concentration)}", "steps": {"sign"}},
-        {"label": "Infusion", "value": f"{monograph.route} over approx. {dilution.display_duration(plan.duration)} "
-                                       f"at {dilution.display_rate(plan.rate)}", "steps": {"sign"}},
+        {"label": "Infusion", "value": f"{monograph.route} {dilution.pump_settings(monograph).infusion_text}",
+         "steps": {"sign"}},
         {"label": "Observation", "value": f"{dilution.display_duration(monograph.observation)} after the infusion",
          "steps": {"sign"}},
         {"label": "In use", "value": f"at most {hours:g} h after dilution, {storage_phrase(storage)}",
@@ -82,14 +83,18 @@ def _screen(prep_id: int, error: PharmacyError | None = None, status: int = 200)
         monograph=monograph, facts=product_facts(monograph), diluents=pharmacy.catalog.diluents, bag=bag,
         names=names, error=error, is_preparer=prep.prepared_by == current_user.id,
         use_by=screens.provisional_use_by(pharmacy, prep, prep.order.product_id), **weighing,
-        in_process_states=preparation.IN_PROCESS_STATES, in_process_serial=bagid.bag_serial(prep.id)), status
+        **photo_context(pharmacy, prep, monograph),  # issue 14 point 4: the photos this step asks for
+        in_process_states=preparation.IN_PROCESS_STATES, in_process_serial=bagid.bag_serial(prep.id),
+        sent_back=preparation.sent_back(prep),  # the check's send-back being worked through (issue 14 point 5)
+        # the in-process label is the next thing to do on the volume step until it is printed (focus lands on it)
+        print_in_process_first=step == "volume" and not screens.in_process_label_printed(pharmacy, prep.id)), status
 
 
 def _weighing_context(pharmacy, prep, monograph) -> dict:
     """The volume step weighs (tare, then weigh) where the product is weighed here; else it is typed,
     and the screen says why it is not weighed."""
     weighs = balances.weighs(pharmacy, monograph)
-    tares = [w for w in preparation.weighings(pharmacy, prep.id) if w.kind == "tare"] if weighs else []
+    tares = [w for w in preparation.weighings(pharmacy, prep.id, current=True) if w.kind == "tare"] if weighs else []
     return {"weighs": weighs, "tare": tares[-1] if tares else None, "tares": len(tares),
             "density": monograph.density, "unweighed_because": balances.why_unweighed(pharmacy, monograph)}
 
@@ -133,8 +138,10 @@ def _tare(pharmacy, user, prep_id, version):
 
 def _weigh(pharmacy, user, prep_id, version):
     prep = preparation.weigh_volume(pharmacy, user, prep_id, version)
-    return (f"Weighed: {prep.withdrawn_entered} = {prep.withdrawn_ml:.3f} mL, within the tolerance. Inject it "
-            "into the bag now."), "success"
+    photo_first = "syringe" in pharmacy.product(preparation.get(pharmacy, prep_id).order.product_id).photos
+    then = ("Photograph the syringe beside the vial label, then inject it into the bag." if photo_first
+            else "Inject it into the bag now.")
+    return f"Weighed: {prep.withdrawn_entered} = {prep.withdrawn_ml:.3f} mL, within the tolerance. {then}", "success"
 
 
 def _mixing(pharmacy, user, prep_id, version):
@@ -156,12 +163,71 @@ ACTIONS = {"vial": _vial, "inspection": _inspection, "diluent": _diluent, "volum
 @bp.post("/<int:prep_id>/in-process-label.pdf")
 @permission("prep.work")
 def in_process_label(prep_id: int):
-    """The bag's in-process label (IN PREPARATION — NOT FOR ADMINISTRATION), from the diluent scan on."""
-    serial, pdf = preparation.in_process_label(get_pharmacy(), username(), prep_id)
+    """The bag's in-process label (IN PREPARATION — NOT FOR ADMINISTRATION), from the diluent scan on: a PDF,
+    or a print job on the printer chosen (``web/printjobs``)."""
+    chosen = forms.text("printer", "The printer", required=False)
+    if chosen:
+        from pharmacy.web import printjobs
+
+        serial, pdf, outcome = preparation.in_process_label_to(get_pharmacy(), username(), prep_id, chosen)
+        if outcome is not None:
+            printjobs.flash_outcome(outcome)
+            return printjobs.remember(redirect(url_for("prep.show", prep_id=prep_id), code=303), chosen)
+    else:
+        serial, pdf = preparation.in_process_label(get_pharmacy(), username(), prep_id)
     response = send_file(BytesIO(pdf), mimetype="application/pdf", as_attachment=True,
                          download_name=f"{serial}-in-process.pdf", max_age=0)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.post("/<int:prep_id>/photo/<kind>")
+@permission("prep.work")
+def photo(prep_id: int, kind: str):
+    """A photo from the screen's camera (``static/photos.js``: multipart with ``photo``, ``version`` and the
+    CSRF token). The script asks for JSON: the screen to load next, or the refusal and what to do; any other
+    sender gets the step screen (a refusal shown on it, after the redirect of web/prg)."""
+    as_json = request.accept_mimetypes.best == "application/json"
+    upload = request.files.get("photo")
+    data = upload.stream.read(photo_rules.MAX_BYTES + 1) if upload is not None else b""
+    try:
+        taken = photos.take(get_pharmacy(), username(), prep_id, forms.version(), kind, data)
+    except PharmacyError as error:
+        if as_json:
+            return jsonify({"error": error.message, "code": error.code}), http_status(error)
+        return _screen(prep_id, error, http_status(error))
+    what = photo_rules.PHOTO_KINDS[taken.kind]
+    flash(f"{what.title} kept (sharpness {taken.sharpness:.0f}, brightness {taken.brightness:.0f}).", "success")
+    following = url_for("prep.show", prep_id=prep_id)
+    if as_json:
+        return jsonify({"photo": taken.id, "sha256": taken.sha256, "next": following}), 201
+    return redirect(following)
+
+
+@bp.get("/<int:prep_id>/photos/<int:photo_id>")
+@permission("prep.work")
+def photo_image(prep_id: int, photo_id: int):
+    """One photo of the preparation, its SHA-256 verified (a changed photo is refused, never shown)."""
+    return photo_response(prep_id, photo_id)
+
+
+def photo_response(prep_id: int, photo_id: int):
+    try:
+        found, data = photos.read(get_pharmacy(), username(), prep_id, photo_id)
+    except PharmacyError as error:
+        return refused(error)
+    response = send_file(BytesIO(data), mimetype=found.media_type, max_age=0,
+                         download_name=f"preparation-{prep_id}-{found.kind}.{photos.EXTENSIONS[found.media_type]}")
+    response.headers["Cache-Control"] = "no-store"  # patient evidence: never from a cache
+    response.headers["Content-Disposition"] = "inline"
+    return response
+
+
+def photo_context(pharmacy, prep, monograph) -> dict:
+    """The photos the monograph asks for, with the current one of each kind (verified), for the screens."""
+    current = {e.photo.kind: e for e in photos.evidence(pharmacy, prep.id)} if monograph.photos else {}
+    return {"photo_kinds": [photo_rules.PHOTO_KINDS[name] for name in monograph.photos], "photos_taken": current,
+            "may_take_photo": photo_rules.may_take}
 
 
 @bp.post("/<int:prep_id>/<step>")

@@ -5,6 +5,7 @@ visitors (and those whose session has ended: web/sessions.py) to the sign-in pag
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
 from flask import abort, current_app, flash, redirect, request, session, url_for
 from flask_login import AnonymousUserMixin, UserMixin, current_user
@@ -72,13 +73,27 @@ class Anonymous(AnonymousUserMixin):
         return name == PUBLIC
 
 
+def _page_the_form_was_on() -> str | None:
+    """The page a POST came from (its ``Referer``, only on this site; ``auth._safe_next`` checks it again)."""
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc != request.host or not referrer.path:
+        return None
+    return referrer.path + (f"?{referrer.query}" if referrer.query else "")
+
+
+def count(number: int, unit: str) -> str:
+    """“1 minute”, “15 minutes”: a number with its unit in the singular or plural."""
+    return f"{number} {unit}" if number == 1 else f"{number} {unit}s"
+
+
 def _ended_message(reason: str) -> str:
     """Why the session a cookie named has ended (web/sessions.py keeps sessions on the server, H21)."""
     settings = current_app.extensions["pharmacy"].settings
     if reason == sessions.IDLE:
-        return f"You were signed out after {settings.idle_timeout_minutes} minutes without activity. Sign in again."
+        return (f"You were signed out after {count(settings.idle_timeout_minutes, 'minute')} without activity. "
+                "Sign in again.")
     if reason == sessions.LIFETIME:
-        return (f"You were signed out: a session lasts at most {settings.session_lifetime_hours} hours after "
+        return (f"You were signed out: a session lasts at most {count(settings.session_lifetime_hours, 'hour')} after "
                 "sign-in. Sign in again.")
     return f"Your session has ended ({reason}). Sign in again."
 
@@ -93,7 +108,8 @@ def guard():
         abort(403, "This page declares no permission, so nobody may open it.")
     if needed in (PUBLIC, API):
         return None
-    next_url = request.full_path.rstrip("?") if request.method == "GET" else None
+    # after sign-in, back to the page the user was on; a form sent after the session ended is not replayed
+    next_url = request.full_path.rstrip("?") if request.method == "GET" else _page_the_form_was_on()
     if not current_user.is_authenticated:
         ended = getattr(session, "ended", None)
         if ended:  # idle timeout, lifetime, sign-out, lock or admin: ended on the server, never reopened

@@ -17,15 +17,23 @@ import sys
 import waitress
 
 
-def serve(make_app, host: str, port: int, threads: int, workers: int = 1) -> None:
-    """``make_app()`` builds a fresh app (and database engine) in the process that serves it."""
+def serve(make_app, host: str, port: int, threads: int, workers: int = 1, announce=lambda: None) -> None:
+    """``make_app()`` builds a fresh app (and database engine) in the process that serves it. The port is
+    taken first (``OSError`` when it is in use); ``announce()`` is called once it is ours."""
     if workers <= 1 or not hasattr(os, "fork"):
-        waitress.serve(make_app(), host=host, port=port, threads=threads, ident="pharmacy")
+        server = waitress.create_server(make_app(), host=host, port=port, threads=threads, ident="pharmacy")
+        announce()
+        server.run()
         return
     listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind((host, port))
+    try:
+        listener.bind((host, port))
+    except OSError:
+        listener.close()
+        raise
     listener.listen(1024)
+    announce()
     children = []
     for _ in range(workers):
         pid = os.fork()

@@ -12,7 +12,7 @@ from pharmacy.domain.errors import PharmacyError
 from pharmacy.services import security_events, sessions
 from pharmacy.web.common import get_pharmacy, username
 from pharmacy.web.errors import http_status
-from pharmacy.web.security import permission
+from pharmacy.web.security import count, permission
 
 bp = Blueprint("signins", __name__)
 MAX_PAGE = 10**6  # beyond any real number of pages; a larger number is read as the last one asked
@@ -23,8 +23,8 @@ def _sessions_page(error: PharmacyError | None = None, status: int = 200):
     by_user = [(name, list(rows)) for name, rows in groupby(found, key=lambda s: s.username)]
     settings = get_pharmacy().settings
     return render_template("signins/sessions.html", by_user=by_user, error=error,
-                           idle_minutes=settings.idle_timeout_minutes,
-                           lifetime_hours=settings.session_lifetime_hours), status
+                           idle_minutes=count(settings.idle_timeout_minutes, "minute"),
+                           lifetime_hours=count(settings.session_lifetime_hours, "hour")), status
 
 
 @bp.get("/admin/sessions")

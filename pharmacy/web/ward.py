@@ -10,7 +10,7 @@ from datetime import timedelta
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from pharmacy import clock
-from pharmacy.domain import identity
+from pharmacy.domain import dilution, identity
 from pharmacy.domain import infusions as infusion_rules
 from pharmacy.domain.errors import AdministrationRefused, PharmacyError
 from pharmacy.services import administration, coldchain
@@ -55,12 +55,25 @@ def scan_bag():
 
 def _verdict(verdict: administration.Verdict, status: int = 200, at_start: bool = False,
              typed_error: PharmacyError | None = None, premed_error: PharmacyError | None = None):
-    bag = bag_service.get_bag(get_pharmacy(), verdict.serial)
+    pharmacy = get_pharmacy()
+    bag = bag_service.get_bag(pharmacy, verdict.serial)
     return render_template("ward/verdict.html", verdict=verdict, bag=bag, patient=bag.preparation.order.patient,
+                           **_pump_context(pharmacy, bag),
                            wristband=forms.raw("wristband").strip(), state=bag_service.state_of(bag),
                            now=clock.now(), at_start=at_start, typed_reasons=identity.TYPED_REASONS,
                            typed_error=typed_error, values=request.form, premed_error=premed_error,
                            cold=coldchain.fridge_status(get_pharmacy(), verdict.serial)), status
+
+
+def _pump_context(pharmacy, bag) -> dict:
+    """What the nurse sets and watches (large on the verdict): the pump settings from the one
+    computation the label uses, and the observation after the infusion, with when it would end if
+    the infusion started now."""
+    monograph = pharmacy.product(bag.preparation.order.product_id)
+    now = clock.now()
+    return {"pump": bag_service.pump_settings_of(pharmacy, bag), "observation": dilution.display_duration(monograph.observation),
+            "observe_until_if_now": administration.observation_end(
+                pharmacy, bag.preparation.order.product_id, now + bag_service.infusion_time(monograph))}
 
 
 def _entry(wristband: str) -> identity.Entry:

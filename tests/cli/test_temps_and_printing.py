@@ -30,10 +30,15 @@ def test_a_label_sent_to_a_printer_goes_through_lp_and_the_job_is_returned(pharm
     fake.write_text(f"#!/bin/sh\n[ \"$1\" = \"-d\" ] || exit 3\ncat > {spool}\necho \"request id is $2-42 (1 file(s))\"\n")
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    # a CUPS queue is a printer of printers.toml (issue 15.5); what lp answers is kept on the job
+    pharmacy.settings.instance.mkdir(parents=True, exist_ok=True)
+    (pharmacy.settings.instance / "printers.toml").write_text(
+        '[[printer]]\nname = "Ward 5"\nkind = "cups"\naddress = "ward5"\ndpi = 300\nstock = "bag-100x70"\n')
     bag = factories.released_bag(pharmacy, pharmacy.vial_serials[0])
-    printed = bags.print_labels(pharmacy, "tech", [bag.serial], printer="ward5")
+    printed = bags.print_labels(pharmacy, "tech", [bag.serial], printer="Ward 5")
     assert printed.job == "request id is ward5-42 (1 file(s))"
-    assert spool.read_bytes() == printed.pdf
+    assert spool.read_bytes().startswith(b"%PDF") and bag.serial.encode() in spool.read_bytes()
+    assert [(job.state, job.reply) for job in printed.jobs] == [("sent", "request id is ward5-42 (1 file(s))")]
 
 
 def test_a_quarantined_bag_is_discarded_by_a_pharmacist_only(pharmacy, clock):

@@ -22,7 +22,7 @@ MARC = factories.patient("P-2002", "Marc Dubois", "Neurology ward 5")
 
 
 def test_a_nurse_scans_a_bag_and_a_wristband_and_gives_the_bag(live_server, browser, pharmacy, clock, shots):
-    bag = factories.released_bag(pharmacy, pharmacy.vial_serials[0], who=ZOFIA)
+    bag = factories.bedside_bag(pharmacy, pharmacy.vial_serials[0], who=ZOFIA)
     clock.advance(minutes=20)
     nurse = sign_in(browser, live_server, "nurse", viewport=TABLET)
     expect(nurse.locator("h1")).to_have_text("Scan the bag label")
@@ -67,7 +67,7 @@ def test_a_nurse_scans_a_bag_and_a_wristband_and_gives_the_bag(live_server, brow
 
 def test_a_nurse_is_refused_a_quarantined_bag_for_another_patient(live_server, browser, pharmacy, clock, shots):
     factories.verified_order(pharmacy, MARC)
-    bag = factories.released_bag(pharmacy, pharmacy.vial_serials[0], who=ZOFIA)
+    bag = factories.bedside_bag(pharmacy, pharmacy.vial_serials[0], who=ZOFIA)
     bags.store(pharmacy, "tech", bag.serial, factories.FRIDGE)
     coldchain.record(pharmacy, "tech", [(1, reading(factories.FRIDGE, clock.advance(minutes=10), 8.5))], "form")
     nurse = sign_in(browser, live_server, "nurse", viewport=TABLET)
@@ -136,6 +136,7 @@ def test_a_countdown_that_runs_out_reloads_the_dashboard_so_the_server_decides(l
 def test_a_technician_stores_a_bag_by_scanning_and_a_warm_reading_quarantines_it(live_server, browser, pharmacy, clock, shots):
     bag = factories.released_bag(pharmacy, pharmacy.vial_serials[0], who=ZOFIA)
     tech = sign_in(browser, live_server, "tech", viewport=DESKTOP)
+    tech.locator(".topbar summary", has_text="Bags & ward").click()  # the menu's group (issue 16 point 3)
     tech.get_by_role("link", name="Dashboard").click()
     tech.get_by_role("link", name="Storage & readings").click()
     expect(tech.locator("#bag")).to_be_focused()

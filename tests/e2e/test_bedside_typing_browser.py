@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 
 
 def at_the_wristband_step(live_server, browser, pharmacy):
-    bag = factories.released_bag(pharmacy, pharmacy.vial_serials[0])
+    bag = factories.bedside_bag(pharmacy, pharmacy.vial_serials[0])
     nurse = sign_in(browser, live_server, "nurse", viewport=TABLET)
     scan(nurse, factories.label_scan(pharmacy, bag.serial))
     expect(nurse.locator("h1")).to_have_text("Scan the patient's wristband")

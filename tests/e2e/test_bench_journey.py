@@ -101,9 +101,16 @@ def test_technician_prepares_and_pharmacist_releases_a_lemtrada_bag(live_server,
     expect(tech.locator("#step-title")).to_contain_text("Mix gently")
     expect(tech.locator(".big-warning")).to_contain_text("Do not shake")
     shoot(tech, shots, "09-step5-mixing")
+    # this browser has no camera (the camera's own walk: test_photos_browser.py): the photos the monograph
+    # requires are taken through the service, and the screen reloaded
+    prep_id = int(tech.url.rstrip("/").rsplit("/", 1)[1])
+    factories.photograph(pharmacy, preparation.get(pharmacy, prep_id), "syringe")
+    tech.reload()
     tech.get_by_role("button", name="Bag mixed as instructed").click()
 
     expect(tech.locator("#step-title")).to_contain_text("Sign the preparation")
+    factories.photograph(pharmacy, preparation.get(pharmacy, prep_id), "bag")
+    tech.reload()
     expect(tech.locator(".clock")).to_contain_text("20 Nov 2026 17:00 CET")
     tech.get_by_label("Your password").fill(factories.PASSWORDS["tech"])
     shoot(tech, shots, "10-step6-sign")
@@ -120,7 +127,8 @@ def test_technician_prepares_and_pharmacist_releases_a_lemtrada_bag(live_server,
     expect(pharm.locator("#bag_scan")).to_be_focused()  # the check starts with the bag in hand
     pharm.keyboard.type("]C0" + in_process_code)  # the scanner reads the in-process label stuck on the bag
     pharm.get_by_label("Release").check()
-    pharm.get_by_label("Your password").fill(factories.PASSWORDS["pharm"])
+    # the decision's signature, not the send-back's (the check screen has both)
+    pharm.get_by_label("Your password (electronic signature of the decision)").fill(factories.PASSWORDS["pharm"])
     shoot(pharm, shots, "13-pharmacist-review-and-sign")
     pharm.get_by_role("button", name="Sign decision").click()
 

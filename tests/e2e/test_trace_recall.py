@@ -18,6 +18,7 @@ def test_pharmacist_recalls_a_vial_lot_and_quarantines_the_bags_not_yet_given(li
                                                                               shots):
     seeded = seed(pharmacy, clock, recall=False)
     pharm = sign_in(browser, live_server, "pharm", viewport=DESKTOP)
+    pharm.locator(".topbar summary", has_text="Quality").click()  # the menu's group (issue 16 point 3)
     pharm.get_by_role("link", name="Recall & trace").click()
     expect(pharm.get_by_role("heading", level=1)).to_have_text("Recall & trace")
     pharm.get_by_label("Lot (batch) number").fill("K123A")
@@ -65,6 +66,7 @@ def test_pharmacist_recalls_a_vial_lot_and_quarantines_the_bags_not_yet_given(li
     expect(pharm.locator("table.patient-history")).to_contain_text("Course-rule override by Petra Pharmacist")
     shoot(pharm, shots, "44-patient-history")
 
+    pharm.locator(".topbar summary", has_text="Quality").click()  # the menu's group (issue 16 point 3)
     pharm.get_by_role("link", name="Audit log").click()
     pharm.get_by_label("User").select_option("pharm")
     pharm.get_by_role("button", name="Filter").click()
@@ -73,6 +75,7 @@ def test_pharmacist_recalls_a_vial_lot_and_quarantines_the_bags_not_yet_given(li
     expect(pharm.locator("table.audit tbody tr").first).to_contain_text("vial.quarantine")
     shoot(pharm, shots, "45-audit-log-verified")
 
+    pharm.locator(".topbar summary", has_text="Quality").click()  # the menu's group (issue 16 point 3)
     pharm.get_by_role("link", name="Reports").click()
     pharm.get_by_label("From day").fill("2026-11-20")
     pharm.get_by_role("button", name="Show").click()

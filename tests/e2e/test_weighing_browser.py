@@ -27,6 +27,7 @@ def test_a_dose_is_weighed_through_the_balance_and_the_checker_sees_the_readings
         prep = preparation.scan_vial(weighed, "tech", prep.id, prep.version, factories.vial_scan(weighed.vial_serials[0]))
         prep = preparation.inspect_vial(weighed, "tech", prep.id, prep.version, True)
         prep = preparation.scan_diluent(weighed, "tech", prep.id, prep.version, factories.NACL_SCAN)
+        preparation.in_process_label(weighed, "tech", prep.id)  # printed: the balance is the next thing (issue 16)
         server = LiveServer(create_app(pharmacy=weighed))
         server.start()
         try:
@@ -45,7 +46,8 @@ def test_a_dose_is_weighed_through_the_balance_and_the_checker_sees_the_readings
             expect(tech.get_by_text("1.210 mL, within the tolerance")).to_be_visible()
             after = preparation.get(weighed, prep.id)
             assert after.volume_evidence == "weighed" and after.withdrawn_ml == pytest.approx(1.21)
-            prep = preparation.confirm_mixing(weighed, "tech", prep.id, after.version)
+            after = factories.photograph(weighed, after, "syringe")  # the camera's walk: test_photos_browser.py
+            prep = factories.photograph(weighed, preparation.confirm_mixing(weighed, "tech", prep.id, after.version), "bag")
             preparation.sign(weighed, "tech", prep.id, prep.version, factories.PASSWORDS["tech"])
 
             pharm = sign_in(browser, server, "pharm")

@@ -79,7 +79,7 @@ def anchors_file(pharmacy):
 def given(pharmacy, clock):
     """The stocked pharmacy with one bag released and given (started, then ended 4 h later), one
     released and still in the pharmacy: bags, vials and an administration to replay."""
-    first = factories.released_bag(pharmacy, pharmacy.vial_serials[0])
+    first = factories.bedside_bag(pharmacy, pharmacy.vial_serials[0])
     second = factories.released_bag(pharmacy, pharmacy.vial_serials[1], who=factories.patient("P-2", "Bruno Other"))
     factories.start_infusion(pharmacy, first.serial, "P-1")
     clock.advance(hours=4)

@@ -21,7 +21,7 @@ WARD_FRIDGE = "Ward 5 fridge"
 def moved(pharmacy, clock):
     """A bag stored in the pharmacy fridge at 09:00, moved to the ward fridge at 10:00."""
     bags.add_location(pharmacy, None, WARD_FRIDGE, 2.0, 8.0)
-    bag = factories.released_bag(pharmacy, pharmacy.vial_serials[0])
+    bag = factories.bedside_bag(pharmacy, pharmacy.vial_serials[0])
     bags.store(pharmacy, "tech", bag.serial, factories.FRIDGE)
     clock.advance(hours=1)
     bags.store(pharmacy, "nurse", bag.serial, WARD_FRIDGE)
@@ -64,18 +64,18 @@ def test_the_quarantine_records_which_reading_did_it_and_the_excursion_lists_the
 
 @pytest.mark.parametrize("identifier", ["8018123", "P-8018", "48018"])
 def test_a_patient_identifier_with_the_digits_8018_is_read_as_an_identifier(pharmacy, identifier):
-    bag = factories.released_bag(pharmacy, pharmacy.vial_serials[0], who=factories.patient(identifier))
+    bag = factories.bedside_bag(pharmacy, pharmacy.vial_serials[0], who=factories.patient(identifier))
     assert administration.bedside_check(pharmacy, "nurse", bag.serial, identifier).ok
 
 
 def test_a_gsrn_wristband_without_its_symbology_identifier_is_read_as_gs1(pharmacy):
     gsrn = "123456789012345675"
-    bag = factories.released_bag(pharmacy, pharmacy.vial_serials[0], who=factories.patient(gsrn=gsrn))
+    bag = factories.bedside_bag(pharmacy, pharmacy.vial_serials[0], who=factories.patient(gsrn=gsrn))
     assert administration.bedside_check(pharmacy, "nurse", bag.serial, "8018" + gsrn).ok
 
 
 def test_a_refusal_at_start_from_a_full_label_scan_is_kept_for_the_safety_review(pharmacy, clock):
-    bag = factories.released_bag(pharmacy, pharmacy.vial_serials[0])
+    bag = factories.bedside_bag(pharmacy, pharmacy.vial_serials[0])
     scan = factories.label_scan(pharmacy, bag.serial)
     assert len(scan) > 40
     with pytest.raises(AdministrationRefused):
@@ -92,8 +92,8 @@ def test_a_second_location_of_the_same_name_is_refused(pharmacy):
 
 
 def test_infusions_list_running_first_and_the_end_of_observation(pharmacy, clock):
-    first = factories.released_bag(pharmacy, pharmacy.vial_serials[0])
-    second = factories.released_bag(pharmacy, pharmacy.vial_serials[1], who=factories.patient("P-2", "Bruno Other"))
+    first = factories.bedside_bag(pharmacy, pharmacy.vial_serials[0])
+    second = factories.bedside_bag(pharmacy, pharmacy.vial_serials[1], who=factories.patient("P-2", "Bruno Other"))
     factories.start_infusion(pharmacy, first.serial, "P-1")
     factories.start_infusion(pharmacy, second.serial, "P-2")
     clock.advance(hours=4)

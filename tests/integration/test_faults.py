@@ -36,8 +36,10 @@ def _prepare_with_any_vial(pharmacy, preparer: str, prep, pool: list[str]) -> st
         return None
     prep = preparation.inspect_vial(pharmacy, preparer, prep.id, prep.version, True)
     prep = preparation.scan_diluent(pharmacy, preparer, prep.id, prep.version, factories.NACL_SCAN)
-    prep = preparation.record_volume(pharmacy, preparer, prep.id, prep.version, "1.2 mL")
-    prep = preparation.confirm_mixing(pharmacy, preparer, prep.id, prep.version)
+    prep = factories.photograph(pharmacy, preparation.record_volume(pharmacy, preparer, prep.id, prep.version, "1.2 mL"),
+                                "syringe", preparer)
+    prep = factories.photograph(pharmacy, preparation.confirm_mixing(pharmacy, preparer, prep.id, prep.version), "bag",
+                                preparer)
     return preparation.sign(pharmacy, preparer, prep.id, prep.version, factories.PASSWORDS[preparer]).serial
 
 
@@ -80,7 +82,7 @@ def test_twenty_technicians_at_once_never_share_a_vial_fork_the_chain_or_lose_an
         assert len(linked) == len(set(linked)) == len(pool)
         assert session.execute(select(func.count()).select_from(Vial).where(Vial.state == "in_use")).scalar_one() == len(pool)
         assert sorted(session.execute(select(Bag.serial)).scalars()) == sorted(made)
-        # every step of every made bag was written, with its audit entry: 6 steps and one bag.create each
+        # every step of every made bag was written, with its audit entry: 6 steps, two photos and one bag.create each
         steps = session.execute(select(func.count()).select_from(PreparationStep)
                                 .where(PreparationStep.step.in_(("vial", "inspection", "diluent", "volume", "mixing", "sign")))
                                 ).scalar_one()
@@ -92,7 +94,7 @@ def test_twenty_technicians_at_once_never_share_a_vial_fork_the_chain_or_lose_an
                                       .where(AuditEntry.action == "fmd.incident")).scalar_one()
     assert steps == 6 * len(pool)
     assert fmd_entries == incidents
-    assert entries_after - entries_before == 7 * len(pool) + incidents
+    assert entries_after - entries_before == (7 + 2) * len(pool) + incidents  # and its two photos (issue 14 point 4)
     result = setup.verify_audit(pharmacy)
     assert result.ok and result.checked == entries_after
 

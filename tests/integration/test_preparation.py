@@ -39,8 +39,11 @@ def prepared_until(pharmacy, last: str, serial: str | None = None, preparer: str
                                                 factories.vial_scan(serial or pharmacy.vial_serials[0])),
         "inspection": lambda p: preparation.inspect_vial(pharmacy, preparer, p.id, p.version, True),
         "diluent": lambda p: preparation.scan_diluent(pharmacy, preparer, p.id, p.version, factories.NACL_SCAN),
-        "volume": lambda p: preparation.record_volume(pharmacy, preparer, p.id, p.version, "1.2 mL"),
-        "mixing": lambda p: preparation.confirm_mixing(pharmacy, preparer, p.id, p.version),
+        # each step with the photo the monograph requires after it (issue 14 point 4): ready for the next
+        "volume": lambda p: factories.photograph(
+            pharmacy, preparation.record_volume(pharmacy, preparer, p.id, p.version, "1.2 mL"), "syringe", preparer),
+        "mixing": lambda p: factories.photograph(
+            pharmacy, preparation.confirm_mixing(pharmacy, preparer, p.id, p.version), "bag", preparer),
     }
     for step in STEPS[:STEPS.index(last) + 1] if last != "start" else ():
         prep = actions[step](prep)
@@ -56,9 +59,11 @@ def test_a_verified_order_is_prepared_step_by_step_and_each_step_is_audited(phar
     prep = prepared_until(pharmacy, "mixing")
     bag = preparation.sign(pharmacy, "tech", prep.id, prep.version, factories.PASSWORDS["tech"])
     done = preparation.get(pharmacy, prep.id)
-    assert [s.step for s in done.steps] == ["start", *STEPS, "sign"]
+    assert [s.step for s in done.steps] == ["start", "vial", "inspection", "diluent", "volume", "photo", "mixing",
+                                            "photo", "sign"]
     assert [e.action for e in audit_entries(pharmacy) if e.object_type == "preparation"] == [
-        "prep.start", "prep.vial", "prep.inspection", "prep.diluent", "prep.volume", "prep.mixing", "prep.sign"]
+        "prep.start", "prep.vial", "prep.inspection", "prep.diluent", "prep.volume", "prep.photo", "prep.mixing",
+        "prep.photo", "prep.sign"]
     assert (done.state, done.order.state, bag.state) == ("signed", "prepared", "awaiting_check")
     assert done.withdrawn_ml == pytest.approx(1.2) and done.diluent_lot.lot == "N9931"
 
@@ -223,7 +228,7 @@ def test_the_use_by_is_eight_hours_after_dilution(pharmacy, clock):
     # SmPC 6.3: chemical and physical in-use stability 8 hours at 2–8 °C.
     prep = prepared_until(pharmacy, "volume")
     clock.set(datetime(2026, 11, 20, 9, 17, 42, tzinfo=BRUSSELS))
-    prep = preparation.confirm_mixing(pharmacy, "tech", prep.id, prep.version)
+    prep = factories.photograph(pharmacy, preparation.confirm_mixing(pharmacy, "tech", prep.id, prep.version), "bag")
     bag = preparation.sign(pharmacy, "tech", prep.id, prep.version, factories.PASSWORDS["tech"])
     assert preparation.get(pharmacy, prep.id).dilution_time == datetime(2026, 11, 20, 8, 17, 42, tzinfo=UTC)
     assert bag.use_by == datetime(2026, 11, 20, 16, 17, tzinfo=UTC)  # 17:17 in Brussels, floored to the minute

@@ -77,8 +77,10 @@ def _prepare(pharmacy, clock, when: datetime, order, vial: str, diluent: str, pr
     if wrong_volume:
         with pytest.raises(VolumeOutOfTolerance):
             preparation.record_volume(pharmacy, preparer, prep.id, prep.version, "1.5 mL")
-    prep = preparation.record_volume(pharmacy, preparer, prep.id, prep.version, "1.2 mL")
-    prep = preparation.confirm_mixing(pharmacy, preparer, prep.id, prep.version)
+    prep = factories.photograph(pharmacy, preparation.record_volume(pharmacy, preparer, prep.id, prep.version, "1.2 mL"),
+                                "syringe", preparer)
+    prep = factories.photograph(pharmacy, preparation.confirm_mixing(pharmacy, preparer, prep.id, prep.version), "bag",
+                                preparer)
     preparation.sign(pharmacy, preparer, prep.id, prep.version, PASSWORDS[preparer])
 
 
@@ -108,6 +110,7 @@ def seed(pharmacy, clock, recall: bool = True) -> Seeded:
     _decide(pharmacy, clock, at(D1, 9, 10), s.A, "pharm")
     clock.set(at(D1, 9, 15))
     bags.print_labels(pharmacy, "tech", [s.A])
+    factories.confirm_label(pharmacy, s.A)  # stuck on the bag and scanned back: the bedside needs it (H27)
     clock.set(at(D1, 9, 20))
     bags.store(pharmacy, "tech", s.A, fridge)
     _prepare(pharmacy, clock, at(D1, 9, 30), _order(pharmacy, bela, 1, 1, D1), "TK123A000002", GLUCOSE_SCAN, "tech2",
@@ -255,7 +258,8 @@ def test_a_bag_history_has_ingredients_steps_signatures_prints_storage_and_admin
         {"kind": "diluent", "gtin": "09506000134376", "lot": "N9931", "serial": None, "expiry": h["ingredients"][1]["expiry"]},
     ]
     assert [(s["step"], s["by"], s["at"]) for s in h["steps"]] == [
-        (step, "Tessa Technician", at(D1, 9)) for step in ("start", "vial", "inspection", "diluent", "volume", "mixing", "sign")
+        (step, "Tessa Technician", at(D1, 9))
+        for step in ("start", "vial", "inspection", "diluent", "volume", "photo", "mixing", "photo", "sign")
     ] + [("check", "Petra Pharmacist", at(D1, 9, 10))]
     assert h["signatures"] == [
         {"meaning": "prepared", "by": "Tessa Technician", "at": at(D1, 9), "reason": None},
@@ -441,7 +445,7 @@ def test_the_audit_filter_by_local_day_turns_local_midnight_into_utc(pharmacy, s
 
 def test_an_action_filter_is_a_prefix_of_whole_words_not_a_pattern(pharmacy, seeded):
     _, labels = trace.audit_log(pharmacy, action="label")
-    assert labels == 4  # A, B, B again, E
+    assert labels == 5  # A, A's confirmation on the bag (H27), B, B again, E
     assert trace.audit_log(pharmacy, action="labe")[1] == 0
     assert trace.audit_log(pharmacy, action="%")[1] == 0
     assert trace.audit_log(pharmacy, action="bag_")[1] == 0

@@ -106,11 +106,14 @@ def test_a_nurse_may_not_receive_stock(pharmacy):
 
 def test_every_valid_fixture_scan_is_received_against_the_demo_pharmacy(bare_pharmacy, clock):
     demo.seed(bare_pharmacy)
+    links = {d: raw for d, raw in scans().items() if d.startswith("GS1 Digital Link URI") and "bad" not in d}
     valid = {d: raw for d, raw in scans().items() if d.startswith("valid") or d.startswith("NOT a permitted diluent")}
-    assert len(valid) == 7
+    assert len(valid) == 8 and len(links) == 2  # issue 15: a French national number (711), Digital Link URIs
     for description, raw in valid.items():
         receipt = stock.receive(bare_pharmacy, "tech", raw)
         assert receipt.gtin == raw.removeprefix("]d2").removeprefix("]C1")[2:16], description
+    for description, raw in links.items():
+        assert stock.receive(bare_pharmacy, "tech", raw).gtin == "09506000134369", description
     with bare_pharmacy.uow(readonly=True) as uow:
         vial = uow.session.execute(select(Vial).where(Vial.serial == "LEM0000000004")).scalar_one()
         end_of_month = uow.session.execute(select(Vial.expiry).where(Vial.serial == "LEM0000000003")).scalar_one()
@@ -120,7 +123,7 @@ def test_every_valid_fixture_scan_is_received_against_the_demo_pharmacy(bare_pha
 
 def test_the_demo_vials_do_not_use_the_fixture_serials(bare_pharmacy, clock):
     demo.seed(bare_pharmacy)
-    fixture_serials = {f"LEM{n:010d}" for n in range(1, 8)}
+    fixture_serials = {f"LEM{n:010d}" for n in range(1, 20)}
     demo_serials = {row["serial"] for row in stock.list_stock(bare_pharmacy) if row["kind"] == "vial"}
     assert demo_serials and not demo_serials & fixture_serials
 

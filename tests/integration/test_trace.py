@@ -27,6 +27,7 @@ def traced(pharmacy, clock):
     chloe = factories.patient("P-3", "Chloé Ξένη")
     bag1 = factories.released_bag(pharmacy, pharmacy.vial_serials[0], anna)
     bags.print_labels(pharmacy, "tech", [bag1.serial])
+    factories.confirm_label(pharmacy, bag1.serial)  # the bedside gives only a bag whose label was scanned on it
     factories.start_infusion(pharmacy, bag1.serial, "P-1")
     clock.advance(hours=4)
     administration.end(pharmacy, "nurse", bag1.serial)
@@ -114,7 +115,7 @@ def test_bag_history_follows_the_bag_from_vial_to_vein(pharmacy, traced):
     assert [i["kind"] for i in history["ingredients"]] == ["vial", "diluent"]
     assert history["ingredients"][0]["serial"] == pharmacy.vial_serials[1]
     steps = [s["step"] for s in history["steps"]]
-    assert steps == ["start", "vial", "inspection", "diluent", "volume", "mixing", "sign", "check"]
+    assert steps == ["start", "vial", "inspection", "diluent", "volume", "photo", "mixing", "photo", "sign", "check"]
     assert [p["number"] for p in history["prints"]] == [1, 2]
     assert history["moves"][0]["location"] == factories.FRIDGE
     assert trace.bag_history(pharmacy, bag1.serial)["administration"]["ended_at"] is not None
@@ -131,6 +132,7 @@ def test_the_audit_log_filters_by_user_action_and_object(pharmacy, traced):
     entries, total = trace.audit_log(pharmacy, username="nurse")
     assert total == 2 and {e.action for e in entries} == {"administration.start", "administration.end"}
     entries, total = trace.audit_log(pharmacy, action="label")
-    assert total == 3 and [e.action for e in entries].count("label.reprint") == 1
+    assert total == 4 and [e.action for e in entries].count("label.reprint") == 1  # 3 prints, 1 confirmation (H27)
+    assert [e.action for e in entries].count("label.confirm") == 1
     page, total = trace.audit_log(pharmacy, per_page=5, page=2)
     assert len(page) == 5 and total > 10

@@ -68,8 +68,9 @@ def _mixed(pharmacy):
     prep = preparation.scan_vial(pharmacy, "tech", prep.id, prep.version, factories.vial_scan(pharmacy.vial_serials[0]))
     prep = preparation.inspect_vial(pharmacy, "tech", prep.id, prep.version, True)
     prep = preparation.scan_diluent(pharmacy, "tech", prep.id, prep.version, factories.NACL_SCAN)
-    prep = preparation.record_volume(pharmacy, "tech", prep.id, prep.version, "1.2 mL")
-    return preparation.confirm_mixing(pharmacy, "tech", prep.id, prep.version)
+    prep = factories.photograph(pharmacy, preparation.record_volume(pharmacy, "tech", prep.id, prep.version, "1.2 mL"),
+                                "syringe")
+    return factories.photograph(pharmacy, preparation.confirm_mixing(pharmacy, "tech", prep.id, prep.version), "bag")
 
 
 def test_a_crash_after_the_bag_and_its_audit_entry_were_flushed_rolls_back_the_whole_signature(pharmacy, monkeypatch):

@@ -91,7 +91,8 @@ def test_the_filled_syringe_weighed_on_a_tared_calibrated_balance_is_the_recorde
     assert entry.new["evidence"] == "weighed" and entry.new["balance"] == "B123456789"
     assert entry.new["net_g"] == str(grams_for("1.21")) and entry.new["density_source"] == "QC validation report 2026-14"
     # the bag carries how its volume is known
-    prep = preparation.confirm_mixing(weighed, "tech", prep.id, prep.version)
+    prep = factories.photograph(weighed, preparation.get(weighed, prep.id), "syringe")
+    prep = factories.photograph(weighed, preparation.confirm_mixing(weighed, "tech", prep.id, prep.version), "bag")
     bag = preparation.sign(weighed, "tech", prep.id, prep.version, PASSWORDS["tech"])
     with weighed.uow(readonly=True) as uow:
         created = uow.session.execute(select(AuditEntry).where(AuditEntry.action == "bag.create")).scalar_one()

@@ -268,13 +268,40 @@ PARSED = {
     ),
     "expired pack (2024)": (VIAL, "LEM0000000006", "K100Z", date(2024, 1, 31), None, "]d2"),
     "missing serial": (VIAL, None, "K123A", date(2028, 6, 30), None, "]d2"),
+    # issue 15: a French national number, and GS1 Digital Link URIs read like any scan
+    "valid FMD pack with national number 711 (France, CIP)": (
+        VIAL, "LEM0000000017", "K123A", date(2028, 6, 30), "3400930000017", "]d2",
+    ),
+    "GS1 Digital Link URI in a QR Code (]Q1)": (VIAL, "LEM0000000013", "K123A", date(2028, 6, 30), None, "]Q1"),
+    "GS1 Digital Link URI without symbology id": (VIAL, "LEM0000000014", "K123A", date(2028, 6, 30), None, None),
 }
 REFUSED = {
     "bad GTIN check digit": (CheckDigitError, "(01) 09506000134360 has a wrong check digit"),
     "malformed expiry month 13": (ScanError, "its (17) expiry date is not valid"),
     "truncated scan": (ScanError, "its (01) product code is not valid"),
     "not GS1: plain EAN-13": (ScanError, "plain product barcode (EAN/UPC), not a GS1 code"),
+    # issue 15, point 7: the refusal says which field and what to do
+    "lot over 20 characters (separator lost)": (
+        ScanError, "The scan's (10) batch has 22 characters, more than the 20 GS1 allows"),
+    "serial over 20 characters": (ScanError, "The scan's (21) serial number has 24 characters, more than the 20"),
+    "space in the lot": (ScanError, "The scan's (10) batch “K123 A” has a space"),
+    "national number over 20 characters": (
+        ScanError, "The scan's (710) national product number has 21 characters"),
+    "Caps Lock on: ]D2 and the letters inverted": (ScanError, "begins with “]D2”, not “]d2”: its letters came in "
+                                                              "the wrong case, so Caps Lock is on"),
+    "Caps Lock on, GS1-128: ]c1": (ScanError, "begins with “]c1”, not “]C1”"),
+    "scanner set to a German keyboard: +d2": (ScanError, "German, Italian or Spanish layouts turn “]” into “+”"),
+    "scanner set to a Swiss or Nordic keyboard: diaeresis for ]": (ScanError, "Swiss or Nordic layouts turn “]” into “¨”"),
+    "scanner set to a French AZERTY keyboard: digits as accented letters": (
+        ScanError, "French or Belgian (AZERTY) layouts turn “]” into “$”"),
+    "web address that is not a GS1 Digital Link": (ScanError, "The scan is a web address, not a GS1 Digital Link"),
+    "GS1 Digital Link URI with a bad GTIN check digit": (
+        CheckDigitError, "(01) 09506000134360 has a wrong check digit: the code is damaged or cut short?"),
 }
+# what each of these says besides: damaged or cut short, or check the scanner's settings
+DAMAGED = {"bad GTIN check digit", "lot over 20 characters (separator lost)", "serial over 20 characters",
+           "space in the lot", "national number over 20 characters", "GS1 Digital Link URI with a bad GTIN check digit"}
+SCANNER_SETTINGS = {d for d in REFUSED if d.startswith(("Caps Lock", "scanner set to"))}
 
 
 def test_every_fixture_row_has_an_expected_outcome():
@@ -300,6 +327,62 @@ def test_each_bad_fixture_scan_is_refused_with_a_clear_message(description):
     assert message in str(caught.value)
     assert "pattern" not in str(caught.value) and "^" not in str(caught.value)
     assert str(caught.value).endswith(".")
+
+
+@pytest.mark.hazard("H32")
+@pytest.mark.parametrize("description", sorted(DAMAGED))
+def test_a_damaged_or_cut_short_scan_says_so_and_names_the_field(description):
+    with pytest.raises(ScanError) as caught:
+        parse_scan(ROWS[description], today=TODAY)
+    assert "damaged or cut short?" in caught.value.message
+    assert caught.value.details["field"] in caught.value.message  # which field: (01), (10), (21), (710)
+
+
+@pytest.mark.hazard("H32")
+@pytest.mark.parametrize("description", sorted(SCANNER_SETTINGS))
+def test_a_scanner_set_wrong_gets_a_hint_to_check_its_settings(description):
+    with pytest.raises(ScanError) as caught:
+        parse_scan(ROWS[description], today=TODAY)
+    assert "Check the scanner's settings" in caught.value.message
+    assert caught.value.details["hint"] in ("caps_lock", "keyboard_layout")
+
+
+@pytest.mark.hazard("H32")
+def test_an_azerty_scan_without_symbology_identifier_still_gets_the_keyboard_hint():
+    typed = ROWS["scanner set to a French AZERTY keyboard: digits as accented letters"][3:]
+    with pytest.raises(ScanError, match="French or Belgian \\(AZERTY\\) keyboard, without Shift for the digits"):
+        parse_scan(typed, today=TODAY)
+
+
+@pytest.mark.hazard("H32")
+@pytest.mark.parametrize("description", sorted(set(ROWS)))
+def test_with_the_symbology_identifier_required_only_scans_that_carry_one_are_read(description):
+    """PHARMACY_REQUIRE_SYMBOLOGY_ID=1: a scan without ]d2, ]C1, ]Q3 (or ]Q1 before a Digital Link) is refused
+    with its own message; every other row reads or is refused exactly as without the setting."""
+    raw = ROWS[description]
+
+    def outcome(required: bool):
+        try:
+            return parse_scan(raw, today=TODAY, require_symbology=required).elements
+        except ScanError as error:
+            return error.message
+
+    if raw[:1] in "]+$\xa8":  # carries a symbology identifier (or the keyboard's version of one)
+        assert outcome(True) == outcome(False)
+    else:
+        assert outcome(True).startswith("The scan has no symbology identifier (]d2, ]C1 or ]Q3) at its start, so it "
+                                        "was typed, garbled, or the scanner does not send one")
+
+
+def test_the_national_number_says_which_ai_carried_it():
+    assert parse_scan(ROWS["valid FMD pack with national number 710"], today=TODAY).national_number_ai == "710"
+    french = parse_scan(ROWS["valid FMD pack with national number 711 (France, CIP)"], today=TODAY)
+    assert (french.national_number, french.national_number_ai) == ("3400930000017", "711")
+
+
+def test_a_digital_link_is_marked_as_one():
+    assert parse_scan(ROWS["GS1 Digital Link URI in a QR Code (]Q1)"], today=TODAY).digital_link is True
+    assert parse_scan(ROWS["valid FMD pack, symbology id, GS separators"], today=TODAY).digital_link is False
 
 
 def test_the_day_00_fixture_keeps_the_printed_date_and_gives_the_last_day_of_june():

@@ -45,7 +45,9 @@ def test_an_sscc_with_a_wrong_check_digit_is_refused():
     bad = wrong_check_digit(SSCC)
     with pytest.raises(CheckDigitError) as caught:
         parse_scan(f"00{bad}")
-    assert str(caught.value) == f"The scanned (00) {bad} has a wrong check digit: the code is damaged or not genuine."
+    assert str(caught.value) == (f"The scanned (00) {bad} has a wrong check digit: the code is damaged or cut short? "
+                                 "Scan it again; if its number is refused again, the pack may not be genuine: set it "
+                                 "aside and tell the pharmacist.")  # issue 15: what to do
 
 
 def test_a_gln_with_a_wrong_check_digit_is_refused():

@@ -39,6 +39,11 @@ EXPECTED = {
         ("in_preparation", E.SIGN, "prepared", "prep.work"),
         ("prepared", E.RELEASE, "released", "check.release"),
         ("prepared", E.REJECT, "rejected", "check.release"),
+        # issue 14 point 5: the check sends the preparation back to a step; it is being prepared again
+        ("prepared", E.SEND_BACK_TO_DILUENT, "in_preparation", "check.release"),
+        ("prepared", E.SEND_BACK_TO_VOLUME, "in_preparation", "check.release"),
+        ("prepared", E.SEND_BACK_TO_MIXING, "in_preparation", "check.release"),
+        ("prepared", E.SEND_BACK_TO_SIGN, "in_preparation", "check.release"),
         # H19: a mistaken order is cancelled, a doubtful one held, before any preparation
         ("entered", E.CANCEL, "cancelled", "orders.cancel"),
         ("blocked", E.CANCEL, "cancelled", "orders.cancel"),
@@ -59,6 +64,11 @@ EXPECTED = {
         ("mixed", E.SIGN, "signed", "prep.work"),
         ("signed", E.RELEASE, "released", "check.release"),
         ("signed", E.REJECT, "rejected", "check.release"),
+        # sent back to the state in which the step is due (never to the vial: it stays used by this preparation)
+        ("signed", E.SEND_BACK_TO_DILUENT, "inspected", "check.release"),
+        ("signed", E.SEND_BACK_TO_VOLUME, "diluent_scanned", "check.release"),
+        ("signed", E.SEND_BACK_TO_MIXING, "volume_recorded", "check.release"),
+        ("signed", E.SEND_BACK_TO_SIGN, "mixed", "check.release"),
     },
     "bag": {
         ("awaiting_check", E.RELEASE, "released", "check.release"),
@@ -216,6 +226,10 @@ STATE_NAMES = sorted({s.value for machine in LIFECYCLES.values() for s in machin
 _QUOTED = re.compile(r"""(["'])(""" + "|".join(STATE_NAMES) + r""")\1""")
 # Words that are spelled like a state but are not one, each with why (anything else is a finding).
 NOT_A_STATE = {
+    'REQUEST_STATUSES = frozenset({"active"': "FHIR R4 MedicationRequest status codes (domain/fhir), not an order's state",
+    '"prepared": "active", "released": "completed"': "an order's state mapped to a FHIR MedicationRequest status code",
+    '_CANCELLING = {"cancelled", "entered-in-error"': "FHIR R4 MedicationRequest status codes that cancel an order",
+    'CANCELLED = "cancelled"': "a print job's state (domain/printjobs.JobState), not an object of the lifecycle tables",
     'code = "expired"': "the refusal code of errors.Expired, part of the API",
     'Reason("quarantined"': "a bedside reason code of the API",
     'Reason("expired"': "a bedside reason code of the API",
@@ -288,3 +302,17 @@ def test_a_refused_transition_carries_the_state_and_the_event_for_the_api():
         BAG.apply(BagState.ADMINISTERED, Event.DISPOSE, what="Bag BAG0000001")
     assert refused.value.details == {"state": "administered", "event": "dispose"}
     assert refused.value.message == ("Bag BAG0000001 is administered: it cannot be disposed of. Nothing was recorded.")
+
+
+@pytest.mark.hazard("H29")
+def test_a_send_back_returns_to_the_state_in_which_its_step_is_due_and_only_a_pharmacist_sends_back():
+    for step, event in lifecycle.SEND_BACK.items():
+        target = PREPARATION.apply(PrepState.SIGNED, event, "pharmacist")
+        assert lifecycle.PREP_NEXT_STEP[target] == step
+        assert ORDER.apply(OrderState.PREPARED, event, "pharmacist") == OrderState.IN_PREPARATION
+    assert lifecycle.send_back_steps(PrepState.SIGNED, "pharmacist") == ("diluent", "volume", "mixing", "sign")
+    assert lifecycle.send_back_steps(PrepState.SIGNED, "technician") == ()
+    assert lifecycle.send_back_steps(PrepState.MIXED, "pharmacist") == ()  # only a signed preparation
+    assert "vial" not in lifecycle.SEND_BACK and "inspection" not in lifecycle.SEND_BACK
+    assert lifecycle.redone_after_send_back("diluent") == ("diluent", "volume", "mixing", "sign")
+    assert lifecycle.redone_after_send_back("sign") == ("sign",)

@@ -16,15 +16,23 @@ _VERSION = re.compile(r'name="version" value="(\d+)"')
 
 
 class Browser:
+    """Like a browser: it sends the page it is on as ``Referer`` and follows a ``303 See Other`` (a POST
+    that rendered a page, web/prg.py) at once, so ``post`` returns the page shown after it, with its
+    status; ``last_post_status`` is what the POST itself answered."""
+
     def __init__(self, client) -> None:
         self.client = client
         self.token: str | None = None
+        self.page: str | None = None
+        self.last_post_status: int | None = None
 
     def _seen(self, response):
         if response.mimetype == "text/html":
             match = _TOKEN.search(response.get_data(as_text=True))
             if match:
                 self.token = match[1]
+            if response.request.method == "GET" and response.status_code < 300:
+                self.page = response.request.url
         return response
 
     def get(self, url: str, **kwargs):
@@ -34,7 +42,13 @@ class Browser:
         data = dict(data or {})
         if csrf:
             data.setdefault("csrf_token", self.token)
-        return self._seen(self.client.post(url, data=data, **kwargs))
+        if self.page and "headers" not in kwargs:
+            kwargs["headers"] = {"Referer": self.page}
+        response = self.client.post(url, data=data, **kwargs)
+        self.last_post_status = response.status_code
+        if response.status_code == 303 and not kwargs.get("follow_redirects"):
+            response = self.client.get(response.headers["Location"])
+        return self._seen(response)
 
     def login(self, username: str, password: str | None = None):
         self.get("/login")

@@ -56,7 +56,9 @@ def test_every_screen_of_the_journey_is_labelled_and_has_no_inline_code(browser,
     order = factories.verified_order(pharmacy)
     prep_id = int(tech.post(f"/prep/start/{order.id}").headers["Location"].rsplit("/", 1)[1])
     for step, fields in [("vial", {"scan": factories.vial_scan(pharmacy.vial_serials[0])}), ("inspection", {"result": "pass"}),
-                         ("diluent", {"scan": factories.NACL_SCAN}), ("volume", {"volume": "1.2 mL"}), ("mixing", {}),
+                         ("diluent", {"scan": factories.NACL_SCAN}), ("volume", {"volume": "1.2 mL"}),
+                         ("photo/syringe", factories.photo_field(prep_id, "syringe")), ("mixing", {}),
+                         ("photo/bag", factories.photo_field(prep_id, "bag")),
                          ("sign", {"password": factories.PASSWORDS["tech"]})]:
         page = tech.get(f"/prep/{prep_id}")
         check(page)

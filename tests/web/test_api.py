@@ -71,7 +71,7 @@ def test_an_order_by_api_reports_its_course_rule_breaches(api, clock):
 
 
 def test_bedside_check_start_and_end_by_api(api, pharmacy, clock):
-    bag = factories.released_bag(pharmacy, pharmacy.vial_serials[0])
+    bag = factories.bedside_bag(pharmacy, pharmacy.vial_serials[0])
     wrong = api("POST", "/bedside/check", who="nurse", json={"bag_scan": bag.serial, "patient_scan": "P-OTHER"})
     assert wrong.get_json()["ok"] is False and wrong.get_json()["reasons"][0]["code"] == "unknown_patient"
     right = api("POST", "/bedside/check", who="nurse", json={"bag_scan": bag.serial, "patient_scan": "P-1"})

@@ -113,7 +113,9 @@ def _snapshot(pharmacy) -> dict[str, object]:
 
 def _post_form(browser, action: str, fields: dict):
     body = urlencode([(k, v) for k, v in fields.items()], doseq=True)
-    return browser.client.post(action, data=body, content_type="application/x-www-form-urlencoded")
+    # a refusal answers 303 and is shown by the GET that follows, with its status (web/prg.py): followed here
+    return browser.client.post(action, data=body, content_type="application/x-www-form-urlencoded",
+                               follow_redirects=True)
 
 
 def _bad_values_for(kind: str, name: str) -> dict:
@@ -133,7 +135,7 @@ def busy_pharmacy(pharmacy):
     serials = pharmacy.vial_serials
     factories.verified_order(pharmacy, factories.patient("P-9", "Ben Waiting"))
     factories.signed_preparation(pharmacy, serials[0], factories.patient("P-2", "Cara Check"))
-    running = factories.released_bag(pharmacy, serials[1], factories.patient("P-3", "Dan Drip"))
+    running = factories.bedside_bag(pharmacy, serials[1], factories.patient("P-3", "Dan Drip"))
     factories.start_infusion(pharmacy, running.serial, "P-3")
     stored = factories.released_bag(pharmacy, serials[2], factories.patient("P-4", "Eve Fridge"))
     from pharmacy.services import bags

@@ -21,7 +21,7 @@ OTHER_GSRN = "123456789012345682"
 
 @pytest.fixture
 def bag(pharmacy):
-    return factories.released_bag(pharmacy, pharmacy.vial_serials[0], who=factories.patient(gsrn=GSRN))
+    return factories.bedside_bag(pharmacy, pharmacy.vial_serials[0], who=factories.patient(gsrn=GSRN))
 
 
 def administrations(pharmacy) -> list[Administration]:

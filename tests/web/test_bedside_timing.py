@@ -31,7 +31,7 @@ def at(day: int, hour: int, minute: int = 0) -> datetime:
 def bag_for(pharmacy, clock, moment: datetime, vial: int, day: int):
     """A bag of course day ``day`` for Anna Example, prepared and released at ``moment``."""
     clock.set(moment)
-    return factories.released_bag(pharmacy, pharmacy.vial_serials[vial], day=day)
+    return factories.bedside_bag(pharmacy, pharmacy.vial_serials[vial], day=day)
 
 
 def start_on_screen(signed_in, pharmacy, serial: str, day: int = 1, wristband: str = "P-1"):
@@ -121,7 +121,7 @@ def test_a_second_dose_on_the_same_local_day_is_refused(api, pharmacy, clock):  
 
 @pytest.mark.hazard("H8")
 def test_an_end_at_once_needs_a_reason_by_api_with_a_stable_code(api, pharmacy, clock):  # noqa: F811
-    bag = factories.released_bag(pharmacy, pharmacy.vial_serials[0])
+    bag = factories.bedside_bag(pharmacy, pharmacy.vial_serials[0])
     factories.start_infusion(pharmacy, bag.serial)
     refused = api("POST", f"/administrations/{bag.serial}/end", who="nurse", json={})
     assert refused.status_code == 422 and refused.get_json()["code"] == "early_end_reason_required"
@@ -140,7 +140,7 @@ def test_an_end_at_once_needs_a_reason_by_api_with_a_stable_code(api, pharmacy, 
 
 @pytest.mark.hazard("H8")
 def test_an_end_after_90_percent_of_the_planned_4_hours_needs_no_reason(api, pharmacy, clock):  # noqa: F811
-    bag = factories.released_bag(pharmacy, pharmacy.vial_serials[0])
+    bag = factories.bedside_bag(pharmacy, pharmacy.vial_serials[0])
     factories.start_infusion(pharmacy, bag.serial)
     clock.advance(hours=3, minutes=35)
     assert api("POST", f"/administrations/{bag.serial}/end", who="nurse", json={}).get_json()["code"] == (
@@ -152,7 +152,7 @@ def test_an_end_after_90_percent_of_the_planned_4_hours_needs_no_reason(api, pha
 # --- an interrupted infusion resumed with the same bag ---------------------------------------------------------
 @pytest.mark.hazard("H8", "H18")
 def test_an_interrupted_bag_is_resumed_on_the_screens_with_the_same_bag_and_wristband(signed_in, pharmacy, clock):
-    bag = factories.released_bag(pharmacy, pharmacy.vial_serials[0])
+    bag = factories.bedside_bag(pharmacy, pharmacy.vial_serials[0])
     assert start_on_screen(signed_in, pharmacy, bag.serial).status_code == 302
     clock.advance(hours=1)
     nurse = signed_in("nurse")
@@ -179,7 +179,7 @@ def test_an_interrupted_bag_is_resumed_on_the_screens_with_the_same_bag_and_wris
 @pytest.mark.hazard("H18")
 def test_an_interrupted_bag_is_not_resumed_on_another_patient_or_after_its_use_by(api, pharmacy, clock):  # noqa: F811
     factories.verified_order(pharmacy, factories.patient("P-2", "Bruno Other"))
-    bag = factories.released_bag(pharmacy, pharmacy.vial_serials[0])
+    bag = factories.bedside_bag(pharmacy, pharmacy.vial_serials[0])
     factories.start_infusion(pharmacy, bag.serial)
     clock.advance(minutes=20)
     assert api("POST", f"/administrations/{bag.serial}/end", who="nurse", json={"reason": "interrupted"}).get_json()[
@@ -198,7 +198,7 @@ def test_an_interrupted_bag_is_not_resumed_on_another_patient_or_after_its_use_b
 
 @pytest.mark.hazard("H18")
 def test_a_bag_ended_early_for_another_reason_is_never_started_again(api, pharmacy, clock):  # noqa: F811
-    bag = factories.released_bag(pharmacy, pharmacy.vial_serials[0])
+    bag = factories.bedside_bag(pharmacy, pharmacy.vial_serials[0])
     factories.start_infusion(pharmacy, bag.serial)
     clock.advance(minutes=10)
     api("POST", f"/administrations/{bag.serial}/end", who="nurse", json={"reason": "patient_reaction", "detail": "rigors"})
@@ -209,7 +209,7 @@ def test_a_bag_ended_early_for_another_reason_is_never_started_again(api, pharma
 # --- finding 6: pre-medication at the bedside ------------------------------------------------------------------
 @pytest.mark.hazard("H17")
 def test_the_start_screen_asks_for_each_required_premedication_with_its_time(signed_in, pharmacy, clock):
-    bag = factories.released_bag(pharmacy, pharmacy.vial_serials[0])
+    bag = factories.bedside_bag(pharmacy, pharmacy.vial_serials[0])
     nurse = signed_in("nurse")
     verdict = text(bedside(nurse, bag.serial, "P-1"))
     assert "Pre-medication given before this infusion" in verdict and verdict.count('type="checkbox"') == 2
@@ -236,7 +236,7 @@ def test_the_start_screen_asks_for_each_required_premedication_with_its_time(sig
 
 @pytest.mark.hazard("H17")
 def test_the_api_refuses_a_day_1_start_without_its_premedication_with_a_stable_code(api, pharmacy, clock):  # noqa: F811
-    bag = factories.released_bag(pharmacy, pharmacy.vial_serials[0])
+    bag = factories.bedside_bag(pharmacy, pharmacy.vial_serials[0])
     body = {"bag_scan": bag.serial, "patient_scan": "P-1"}
     refused = api("POST", "/administrations", who="nurse", json={**TYPED, **body})
     assert refused.status_code == 422 and refused.get_json()["code"] == "premedication_required"
@@ -253,7 +253,7 @@ def test_the_api_refuses_a_day_1_start_without_its_premedication_with_a_stable_c
 
 @pytest.mark.hazard("H17")
 def test_day_4_of_course_1_needs_no_premedication_at_the_bedside(api, pharmacy, clock):  # noqa: F811
-    bag = factories.released_bag(pharmacy, pharmacy.vial_serials[0], day=4)
+    bag = factories.bedside_bag(pharmacy, pharmacy.vial_serials[0], day=4)
     check = api("POST", "/bedside/check", who="nurse", json={"bag_scan": bag.serial, "patient_scan": "P-1"}).get_json()
     assert check["ok"] is True and check["premedication_required"] == []
     assert api("POST", "/administrations", who="nurse", json={**TYPED, "bag_scan": bag.serial, "patient_scan": "P-1"}).status_code == 201

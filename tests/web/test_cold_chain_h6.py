@@ -38,7 +38,7 @@ def audit_actions(pharmacy, action: str) -> list[AuditEntry]:
 
 @pytest.fixture
 def bag(pharmacy):
-    return factories.released_bag(pharmacy, pharmacy.vial_serials[0])
+    return factories.bedside_bag(pharmacy, pharmacy.vial_serials[0])
 
 
 # --- "a bag can be stored in a 15–25 °C room and a 22 °C reading there does nothing" ------------------

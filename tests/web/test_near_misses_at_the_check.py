@@ -36,8 +36,9 @@ def signed_with_near_misses(pharmacy, first: int = 0):
     for typed in ("1.4 mL", "12"):  # out of tolerance (safety); no unit (not a safety kind)
         with pytest.raises(PharmacyError):
             preparation.record_volume(pharmacy, "tech", prep.id, prep.version, typed)
-    prep = preparation.record_volume(pharmacy, "tech", prep.id, prep.version, "1.2 mL")
-    prep = preparation.confirm_mixing(pharmacy, "tech", prep.id, prep.version)
+    prep = factories.photograph(pharmacy, preparation.record_volume(pharmacy, "tech", prep.id, prep.version, "1.2 mL"),
+                                "syringe")
+    prep = factories.photograph(pharmacy, preparation.confirm_mixing(pharmacy, "tech", prep.id, prep.version), "bag")
     preparation.sign(pharmacy, "tech", prep.id, prep.version, PASSWORDS["tech"])
     return preparation.get(pharmacy, prep.id)
 

@@ -138,6 +138,7 @@ def test_the_worklist_counts_down_the_use_by_of_bags_in_progress_and_awaiting_ch
     running = preparation.inspect_vial(pharmacy, "tech", running.id, running.version, True)
     running = preparation.scan_diluent(pharmacy, "tech", running.id, running.version, factories.GLUCOSE_SCAN)
     running = preparation.record_volume(pharmacy, "tech", running.id, running.version, "1.2 mL")
+    running = factories.photograph(pharmacy, running, "syringe")
     clock.advance(hours=1)
     preparation.confirm_mixing(pharmacy, "tech", running.id, running.version)
     clock.advance(minutes=30)

@@ -12,6 +12,7 @@ from pharmacy.domain import permissions
 from pharmacy.domain.errors import NotAllowed, PharmacyError
 from pharmacy.domain.permissions import Role
 from pharmacy.services import administration, bags, balances, coldchain, orders, preparation, recalls, release, reports, stock, trace, users
+from pharmacy.services import printjobs as print_jobs
 from pharmacy.web.security import API, PUBLIC, SIGNED_IN, required_permission
 from tests import factories
 from tests.factories import PASSWORDS, vial_scan
@@ -39,9 +40,10 @@ def test_every_screen_and_api_route_names_a_permission_of_the_one_table(app):
 
 
 def test_every_permission_is_held_by_some_role_and_used_somewhere(app):
-    from pharmacy.web import api
+    from pharmacy.web import api, fhir
     used = {required_permission(app, rule.endpoint) for rule in app.url_map.iter_rules()}
     used |= {e.permission for e in api.ENDPOINTS}
+    used |= {needed for _rule, _method, needed in fhir.INTERACTIONS}  # the FHIR interactions' token check
     used |= {"bags.discard_quarantined", "users.manage"}  # asked by the lifecycle table and the admin's CLI
     used |= {"bags.destroy_usable"}  # asked of the pharmacist who signs a usable bag's destruction (bags.dispose_bag)
     used |= {"patients.view"}  # asked by the bag screens and the API before they show who a bag is for
@@ -91,6 +93,8 @@ def _service_calls(today):
         "prep.record": lambda p, u: preparation.scan_vial(p, u, 999999, None, vial_scan("NOSUCH")),
         "check.decide": lambda p, u: release.decide(p, u, 999999, None, PASSWORDS[u], "released",
                                                     bag_scan=factories.in_process_scan(999999)),
+        "check.send_back": lambda p, u: release.send_back(p, u, 999999, None, PASSWORDS[u], "volume",
+                                                          "re-weigh the syringe"),
         "bags.label": lambda p, u: bags.print_labels(p, u, ["NOSUCH"]),
         "bags.confirm_label": lambda p, u: bags.confirm_label(p, u, "NOSUCH", "]d2010950600013437621NOSUCH"),
         "prep.in_process_label": lambda p, u: preparation.in_process_label(p, u, 999999),
@@ -110,6 +114,8 @@ def _service_calls(today):
         "trace.record_recall": lambda p, u: recalls.recall(p, u, "vial_lot", f"NOSUCH-{u}", "supplier recall notice"),
         "trace.lift_recall": lambda p, u: recalls.lift(p, u, 999999, PASSWORDS[u], "supplier withdrew the notice"),
         "trace.audit_verify": lambda p, u: reports.verify_audit_chain(p, u),
+        "printjobs.retry": lambda p, u: print_jobs.retry(p, u, 999999),
+        "printjobs.cancel": lambda p, u: print_jobs.cancel(p, u, 999999, "printed on another printer"),
     }
 
 

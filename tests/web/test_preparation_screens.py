@@ -35,7 +35,8 @@ def do(browser, prep_id: int, step: str, **fields):
 def up_to(browser, pharmacy, step: str) -> int:
     prep_id = started(browser, pharmacy)
     sequence = [("vial", {"scan": factories.vial_scan(pharmacy.vial_serials[0])}), ("inspection", {"result": "pass"}),
-                ("diluent", {"scan": factories.NACL_SCAN}), ("volume", {"volume": "1.2 mL"}), ("mixing", {})]
+                ("diluent", {"scan": factories.NACL_SCAN}), ("volume", {"volume": "1.2 mL"}),
+                ("photo/syringe", factories.photo_field(prep_id, "syringe")), ("mixing", {})]
     for name, fields in sequence:
         if name == step:
             return prep_id
@@ -52,7 +53,8 @@ def test_a_bag_is_prepared_screen_by_screen_from_scans(tech, pharmacy):
     screens = []
     for step, fields in [("vial", {"scan": factories.vial_scan(pharmacy.vial_serials[0])}),
                          ("inspection", {"result": "pass"}), ("diluent", {"scan": factories.GLUCOSE_SCAN}),
-                         ("volume", {"volume": "1200 uL"}), ("mixing", {}),
+                         ("volume", {"volume": "1200 uL"}), ("photo/syringe", factories.photo_field(prep_id, "syringe")),
+                         ("mixing", {}), ("photo/bag", factories.photo_field(prep_id, "bag")),
                          ("sign", {"password": factories.PASSWORDS["tech"]})]:
         page = tech.get(f"/prep/{prep_id}")
         screens.append(text(page))
@@ -64,10 +66,12 @@ def test_a_bag_is_prepared_screen_by_screen_from_scans(tech, pharmacy):
     assert "1.2 mL (± 0.05 mL)" in screens[3]
     assert "Invert the bag gently to mix. Do not shake." in screens[4]
     assert "at most 8 h after dilution, at 2–8 °C" in screens[4]
-    assert "In-use clock running" in screens[5] and "20 Nov 2026 17:00 CET" in screens[5]
+    assert "Photo of the syringe at the dose" in screens[4] and "Photo of the finished bag" in screens[6]
+    assert "In-use clock running" in screens[7] and "20 Nov 2026 17:00 CET" in screens[7]
     done = text(tech.get(f"/prep/{prep_id}"))
     assert "Waiting for the pharmacist's check" in done and "BAG" in done
-    assert steps_of(pharmacy, prep_id) == ["start", "vial", "inspection", "diluent", "volume", "mixing", "sign"]
+    assert steps_of(pharmacy, prep_id) == ["start", "vial", "inspection", "diluent", "volume", "photo", "mixing", "photo",
+                                           "sign"]
     assert preparation.get(pharmacy, prep_id).withdrawn_entered == "1200 uL"
 
 

@@ -161,13 +161,17 @@ def journey(pharmacy, signed_in, clock, product: Product, picture: Path | None =
     orders.verify_order(pharmacy, "pharm", order.id, premedication_confirmed=True)
     pages["order"] = page(pharm, f"/orders/{order.id}")
 
+    def photographed(p, kind: str):  # the photos this product's monograph requires (issue 14 point 4)
+        return factories.photograph(pharmacy, p, kind) if kind in pharmacy.product(product.id).photos else p
+
     prep = preparation.start(pharmacy, "tech", order.id)
     for step, act in [
         ("vial", lambda p: preparation.scan_vial(pharmacy, "tech", p.id, p.version, product.vial)),
         ("inspection", lambda p: preparation.inspect_vial(pharmacy, "tech", p.id, p.version, True)),
         ("diluent", lambda p: preparation.scan_diluent(pharmacy, "tech", p.id, p.version, product.diluent)),
-        ("volume", lambda p: preparation.record_volume(pharmacy, "tech", p.id, p.version, product.volume)),
-        ("mixing", lambda p: preparation.confirm_mixing(pharmacy, "tech", p.id, p.version)),
+        ("volume", lambda p: photographed(preparation.record_volume(pharmacy, "tech", p.id, p.version, product.volume),
+                                          "syringe")),
+        ("mixing", lambda p: photographed(preparation.confirm_mixing(pharmacy, "tech", p.id, p.version), "bag")),
     ]:
         pages[f"prep: {step}"] = page(tech, f"/prep/{prep.id}")
         prep = act(prep)
@@ -189,6 +193,9 @@ def journey(pharmacy, signed_in, clock, product: Product, picture: Path | None =
     pages["label"] = pdf_text(label.data)
     if picture:
         rasterise(label.data, dpi=200).save(picture)
+    confirmed = tech.post(f"/bags/{bag.serial}/confirm-label", {"scan": factories.label_scan(pharmacy, bag.serial)},
+                          follow_redirects=True)  # the printed label scanned back on its bag (H27): else no bedside
+    assert confirmed.status_code == 200 and f"Label and bag {bag.serial} match." in text(confirmed)
 
     pages["ward: scan the bag"] = page(nurse, "/ward/")
     for name, url, fields in [

@@ -43,8 +43,12 @@ class Client:
         return self._seen(self.http.get(self.url + path, allow_redirects=False, timeout=10))
 
     def post(self, path: str, data: dict | None = None):
-        return self._seen(self.http.post(self.url + path, data={"csrf_token": self.token, **(data or {})},
-                                         allow_redirects=False, timeout=10))
+        """Like a browser, a ``303 See Other`` (a POST that rendered a page: web/prg.py) is followed at once."""
+        response = self.http.post(self.url + path, data={"csrf_token": self.token, **(data or {})},
+                                  allow_redirects=False, timeout=10)
+        if response.status_code == 303:
+            response = self.http.get(self.url + response.headers["Location"], allow_redirects=False, timeout=10)
+        return self._seen(response)
 
     def login(self, username: str, password: str | None = None):
         self.get("/login")

@@ -36,7 +36,7 @@ def at(hour: int, minute: int = 0, second: int = 0) -> datetime:
 @pytest.fixture
 def bag(pharmacy):
     """A released bag kept in the fridge (so only its times can stand against it)."""
-    made = factories.released_bag(pharmacy, pharmacy.vial_serials[0])
+    made = factories.bedside_bag(pharmacy, pharmacy.vial_serials[0])
     bags.store(pharmacy, "tech", made.serial, factories.FRIDGE)
     return made
 

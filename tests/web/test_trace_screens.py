@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import sqlite3
+from datetime import datetime
 from html.parser import HTMLParser
 
 import pypdf
@@ -186,13 +187,27 @@ def test_the_recall_csv_holds_the_same_rows_with_iso_times_and_no_formula(signed
 def test_the_recall_pdf_holds_the_same_rows_with_title_query_author_and_page_numbers(signed_in, seeded, pharmacy):
     response = signed_in("pharm").get("/trace/recall.pdf?kind=vial&lot=K123A")
     assert response.headers["Content-Disposition"] == 'attachment; filename="recall-vial-K123A.pdf"'
-    content = pdf_text(response)
+    content = pdf_text(response).replace("\xa0", " ")
     for line in ("Recall: vial lot K123A", "Query: vial lot K123A", "5 row(s)", "Page 1 of 1",
-                 "Generated 2026-11-24T10:00:00+01:00 (Europe/Brussels) by Petra Pharmacist (pharm)"):
+                 "Generated 24 Nov 2026 10:00 by Petra Pharmacist (pharm) · times in Europe/Brussels"):
         assert line in content
-    expected = [squeezed([r[c] for c in trace.RECALL_COLUMNS], pharmacy.zone) for r in trace.recall(pharmacy, "K123A")]
-    assert pdf_table(response.get_data(), trace.RECALL_COLUMNS) == expected
-    assert expected[0][:4] == ["BAG0000001", "P261120-1", "administered", "2026-11-20T17:00:00+01:00"]
+    headers = [exports.header(c) for c in trace.RECALL_COLUMNS]
+    assert headers[:7] == ["Bag", "Batch", "State", "Use by", "Patient ID", "Patient", "Ward"]
+    assert not any("_" in h for h in headers) and "_" not in content  # no snake_case anywhere on the page
+    rows = trace.recall(pharmacy, "K123A")
+    expected = [["".join(exports.printed(r[c], pharmacy.zone).split()) for c in trace.RECALL_COLUMNS] for r in rows]
+    assert pdf_table(response.get_data(), headers) == expected
+    assert expected[0][:4] == ["BAG0000001", "P261120-1", "administered", "20Nov202617:00"]
+    lines = content.split("\n")
+    for row in rows:  # every word of every cell on one line of its cell, never broken; each time on one line
+        for column in trace.RECALL_COLUMNS:
+            text = exports.printed(row[column], pharmacy.zone).replace("\xa0", " ")
+            pieces = [text] if isinstance(row[column], datetime) else text.split()
+            for piece in pieces:
+                assert any(piece in line for line in lines), (column, piece)
+    for heading in headers:
+        for word in heading.split():
+            assert any(word in line for line in lines), word
 
 
 @pytest.mark.hazard("H14")

@@ -23,7 +23,7 @@ REFUSED = "Do not give this bag"
 def test_a_bag_passes_one_second_before_use_by_and_is_refused_at_use_by(signed_in, start_policy, clock, before_use_by,
                                                                         verdict):
     pharmacy = start_policy  # policy "start": the use-by itself is the boundary (the default "end" is START BY)
-    bag = factories.released_bag(pharmacy, pharmacy.vial_serials[0])
+    bag = factories.bedside_bag(pharmacy, pharmacy.vial_serials[0])
     bags.store(pharmacy, "tech", bag.serial, factories.FRIDGE)  # kept in the fridge until hung (H6)
     clock.set(bag.use_by - before_use_by)
     page = plain(bedside(signed_in("nurse"), factories.label_scan(pharmacy, bag.serial), "P-1"))
@@ -35,7 +35,7 @@ def test_a_bag_passes_one_second_before_use_by_and_is_refused_at_use_by(signed_i
 def test_a_dilution_just_before_the_clocks_go_back_expires_8_real_hours_later(signed_in, start_policy, clock):
     pharmacy = start_policy  # policy "start", so the bag may be started up to its use-by
     clock.set(datetime(2026, 10, 25, 0, 30, tzinfo=BRUSSELS))  # CEST; at 03:00 CEST the clocks go back to 02:00 CET
-    bag = factories.released_bag(pharmacy, pharmacy.vial_serials[0])
+    bag = factories.bedside_bag(pharmacy, pharmacy.vial_serials[0])
     assert bag.use_by == datetime(2026, 10, 25, 7, 30, tzinfo=BRUSSELS)  # 9 hours on the wall clock
     bags.store(pharmacy, "tech", bag.serial, factories.FRIDGE)  # kept in the fridge until hung (H6)
     assert bag.use_by - datetime(2026, 10, 25, 0, 30, tzinfo=BRUSSELS).astimezone(bag.use_by.tzinfo) == timedelta(hours=8)
@@ -66,7 +66,7 @@ def end_policy(pharmacy):
 
 @pytest.mark.hazard("H4")
 def test_policy_end_refuses_a_bag_whose_4_hour_infusion_would_finish_after_use_by(signed_in, end_policy, clock):
-    bag = factories.released_bag(end_policy, end_policy.vial_serials[0])  # use-by 17:00
+    bag = factories.bedside_bag(end_policy, end_policy.vial_serials[0])  # use-by 17:00
     bags.store(end_policy, "tech", bag.serial, factories.FRIDGE)  # kept in the fridge until hung (H6)
     clock.set(datetime(2026, 11, 20, 12, 59, tzinfo=BRUSSELS))
     assert GIVE in plain(bedside(signed_in("nurse"), bag.serial, "P-1"))
@@ -77,7 +77,7 @@ def test_policy_end_refuses_a_bag_whose_4_hour_infusion_would_finish_after_use_b
 
 
 def test_policy_end_is_checked_again_at_start(signed_in, end_policy, clock):
-    bag = factories.released_bag(end_policy, end_policy.vial_serials[0])
+    bag = factories.bedside_bag(end_policy, end_policy.vial_serials[0])
     bags.store(end_policy, "tech", bag.serial, factories.FRIDGE)  # kept in the fridge until hung (H6)
     clock.set(datetime(2026, 11, 20, 12, 59, 30, tzinfo=BRUSSELS))
     nurse = signed_in("nurse")

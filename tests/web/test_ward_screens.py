@@ -42,7 +42,7 @@ def administrations(pharmacy) -> list[Administration]:
 
 @pytest.fixture
 def bag(pharmacy):
-    return factories.released_bag(pharmacy, pharmacy.vial_serials[0])
+    return factories.bedside_bag(pharmacy, pharmacy.vial_serials[0])
 
 
 def test_the_bedside_starts_with_a_focused_scan_field_for_the_bag_label(signed_in):
@@ -93,7 +93,7 @@ def test_the_right_wristband_gives_a_green_verdict_with_a_start_button(signed_in
 
 @pytest.mark.hazard("H7")
 def test_a_gs1_wristband_with_the_patients_gsrn_is_accepted(signed_in, pharmacy):
-    bag = factories.released_bag(pharmacy, pharmacy.vial_serials[0], who=factories.patient(gsrn=GSRN))
+    bag = factories.bedside_bag(pharmacy, pharmacy.vial_serials[0], who=factories.patient(gsrn=GSRN))
     body = text(bedside(signed_in("nurse"), bag.serial, factories.wristband_scan(GSRN)))
     assert "Give this bag to Anna Example" in body
 
@@ -166,7 +166,7 @@ def test_a_bag_already_given_is_refused(signed_in, pharmacy, bag):
 
 def test_yesterdays_dose_is_refused_after_midnight_though_still_in_date(signed_in, pharmacy, clock):
     clock.set(datetime(2026, 11, 19, 22, 0, tzinfo=BRUSSELS))
-    bag = factories.released_bag(pharmacy, pharmacy.vial_serials[0])
+    bag = factories.bedside_bag(pharmacy, pharmacy.vial_serials[0])
     clock.set(datetime(2026, 11, 20, 0, 30, tzinfo=BRUSSELS))
     body = refusal_of(bedside(signed_in("nurse"), bag.serial, "P-1"))
     assert "OTHER DAY: this dose is for 19 Nov 2026, not today" in body and "EXPIRED" not in body

@@ -39,7 +39,9 @@ def to_volume_step(tech, pharmacy) -> int:
 
 
 def sign_and_review(tech, pharm, prep_id):
-    for step, fields in (("mixing", {}), ("sign", {"password": factories.PASSWORDS["tech"]})):
+    for step, fields in (("photo/syringe", factories.photo_field(prep_id, "syringe")), ("mixing", {}),
+                         ("photo/bag", factories.photo_field(prep_id, "bag")),
+                         ("sign", {"password": factories.PASSWORDS["tech"]})):
         page = tech.get(f"/prep/{prep_id}")
         assert tech.post(f"/prep/{prep_id}/{step}", {"version": version_on(page), **fields}).status_code == 302
     return " ".join(re.sub(r"<[^>]+>", " ", text(pharm.get(f"/check/{prep_id}"))).split())  # as read

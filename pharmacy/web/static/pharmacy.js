@@ -19,6 +19,13 @@
  *    corrects, or pastes. A scan field with data-entry="ID" keeps the hidden input ID at "typed"
  *    unless the code came in that way, then "scanned". The server takes anything but "scanned" as
  *    typed (no script, no field: typed), and a code with a GS1 symbology identifier as scanned.
+ * 8. Focus lands on the next thing to do (scanner and keyboard only): the page's [autofocus] control
+ *    gets it even where the browser skipped it; a field with data-next that arrives filled (a scan
+ *    carried from the worklist) hands it on at once. Enter in such a field never sends the form: it
+ *    moves on to data-next (the first of its selectors on the page). A radio with data-next hands
+ *    focus on when chosen (Release → the password, Reject → the reason). Nothing is ever chosen for you.
+ * 9. The menu's drop-downs (<details> in the top bar): one open at a time, Escape closes it and gives
+ *    the focus back to its title, a click elsewhere closes it.
  */
 (function () {
   "use strict";
@@ -164,5 +171,53 @@
         }
       });
     });
+  });
+
+  function nextOf(el) {
+    var targets = document.querySelectorAll(el.getAttribute("data-next"));
+    for (var i = 0; i < targets.length; i += 1) {
+      if (!targets[i].disabled && targets[i].offsetParent !== null) { return targets[i]; }
+    }
+    return null;
+  }
+  document.querySelectorAll("input[data-next]").forEach(function (input) {
+    var isChoice = input.type === "radio" || input.type === "checkbox";
+    input.addEventListener(isChoice ? "change" : "keydown", function (event) {
+      if (!isChoice && event.key !== "Enter") { return; }
+      if (!isChoice) { event.preventDefault(); }
+      if (isChoice && !input.checked) { return; }
+      if (!isChoice && input.value.trim() === "") { return; }
+      var next = nextOf(input);
+      if (next) { next.focus(); }
+    });
+  });
+  var first = Array.prototype.find.call(document.querySelectorAll("[autofocus]"), function (el) {
+    return !el.disabled && el.offsetParent !== null && !el.closest("dialog:not([open])");
+  });
+  if (first && (document.activeElement === null || document.activeElement === document.body)) { first.focus(); }
+  var focused = document.activeElement;
+  if (focused && focused.matches("input[data-next]") && focused.type === "text" && focused.value.trim() !== "") {
+    var then = nextOf(focused);
+    if (then) { then.focus(); }
+  }
+
+  var menus = document.querySelectorAll(".topbar details");
+  menus.forEach(function (menu) {
+    menu.addEventListener("toggle", function () {
+      if (!menu.open) { return; }
+      menus.forEach(function (other) { if (other !== menu) { other.open = false; } });
+      var list = menu.querySelector("ul");  // near the right edge (a tablet): open leftwards, on screen
+      menu.classList.remove("to-left");
+      if (list && list.getBoundingClientRect().right > document.documentElement.clientWidth) { menu.classList.add("to-left"); }
+    });
+    menu.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && menu.open) {
+        menu.open = false;
+        menu.querySelector("summary").focus();
+      }
+    });
+  });
+  document.addEventListener("click", function (event) {
+    menus.forEach(function (menu) { if (menu.open && !menu.contains(event.target)) { menu.open = false; } });
   });
 })();

@@ -1,0 +1,118 @@
+/* Photographs of a preparation (issue 14 point 4, SAFETY.md H28). No dependencies, no plugin.
+ *
+ * 1. A photo panel ([data-photo-capture]) asks the browser for the camera (getUserMedia), shows the live
+ *    preview, and enables its "Take photo" button, which gets the focus when the photo is still to take
+ *    (Enter or Space takes it: gloved hands, no mouse). The frame is drawn on a canvas (at most MAX_SIDE
+ *    pixels on its longer side) and sent as a JPEG (canvas.toBlob) with the form's CSRF token and the
+ *    preparation's version; the server measures it and keeps it or refuses it with what to do, which is
+ *    shown here while the preview goes on. A kept photo loads the screen again (the next step).
+ *    Without a camera (none, refused, or no secure context) the panel says so plainly: the server still
+ *    refuses the step the photo guards.
+ * 2. A photo link ([data-zoom]) opens the photo at full size in a dialog (Esc or the button closes it);
+ *    without this script the link opens the photo itself.
+ */
+(function () {
+  "use strict";
+  var MAX_SIDE = 1280, QUALITY = 0.9;
+
+  function cameraMissing(panel, why) {
+    var missing = panel.querySelector("[data-camera-missing]");
+    var waiting = panel.querySelector("[data-camera-waiting]");
+    if (waiting) { waiting.hidden = true; }
+    if (missing) {
+      missing.querySelector("[data-camera-why]").textContent = why ? " (" + why + ")" : "";
+      missing.hidden = false;
+    }
+  }
+
+  function whyNot(error) {
+    var name = error && error.name;
+    if (name === "NotAllowedError" || name === "SecurityError") { return "the browser was not allowed to use it"; }
+    if (name === "NotFoundError" || name === "OverconstrainedError") { return "none is connected"; }
+    if (name === "NotReadableError") { return "another program is using it"; }
+    return name || "it did not start";
+  }
+
+  document.querySelectorAll("[data-photo-capture]").forEach(function (panel) {
+    var form = panel.querySelector("[data-photo-form]");
+    if (!form) { return; }
+    var video = panel.querySelector("[data-preview]");
+    var button = form.querySelector("[data-take]");
+    var status = panel.querySelector("[data-photo-status]");
+    var problem = panel.querySelector("[data-photo-error]");
+
+    function refuse(text) {
+      status.textContent = "";
+      problem.textContent = text;
+      problem.hidden = false;
+      button.disabled = false;
+      button.focus();
+    }
+
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      cameraMissing(panel, "this browser offers no camera on this page");
+      return;
+    }
+    navigator.mediaDevices.getUserMedia({audio: false, video: {width: {ideal: 1280}, height: {ideal: 720},
+                                                               facingMode: "environment"}})
+      .then(function (stream) {
+        video.srcObject = stream;
+        panel.querySelector("[data-camera]").hidden = false;
+        panel.querySelector("[data-camera-waiting]").hidden = true;
+        button.disabled = false;
+        if (button.hasAttribute("data-autofocus")) { button.focus(); }
+      })
+      .catch(function (error) { cameraMissing(panel, whyNot(error)); });
+
+    button.addEventListener("click", function () {
+      if (!video.videoWidth || !video.videoHeight) {
+        refuse("The camera has not shown a picture yet: wait for the preview, then take the photo.");
+        return;
+      }
+      var scale = Math.min(1, MAX_SIDE / Math.max(video.videoWidth, video.videoHeight));
+      var canvas = document.createElement("canvas");
+      canvas.width = Math.round(video.videoWidth * scale);
+      canvas.height = Math.round(video.videoHeight * scale);
+      canvas.getContext("2d").drawImage(video, 0, 0, canvas.width, canvas.height);
+      button.disabled = true;
+      problem.hidden = true;
+      status.textContent = "Checking the photo…";
+      canvas.toBlob(function (blob) {
+        if (!blob) { refuse("The picture could not be made from the preview: take the photo again."); return; }
+        var data = new FormData(form);
+        data.append("photo", blob, form.getAttribute("data-kind") + ".jpg");
+        fetch(form.action, {method: "POST", body: data, credentials: "same-origin", headers: {"Accept": "application/json"}})
+          .then(function (response) {
+            return response.json().then(function (body) { return {ok: response.ok, body: body}; }, function () {
+              return {ok: false, body: {error: "The server did not accept the photo (status " + response.status +
+                                               "). Take it again; if it happens again, reload the page."}};
+            });
+          })
+          .then(function (result) {
+            if (result.ok && result.body.next) {
+              status.textContent = "Photo kept.";
+              window.location.assign(result.body.next);
+            } else {
+              refuse(result.body.error || "The photo was refused. Take it again.");
+            }
+          })
+          .catch(function () { refuse("The photo could not be sent (no connection to the server). Take it again."); });
+      }, "image/jpeg", QUALITY);
+    });
+  });
+
+  var dialog = document.querySelector("[data-zoom-dialog]");
+  if (dialog && typeof dialog.showModal === "function") {
+    var full = dialog.querySelector("[data-zoom-image]");
+    document.querySelectorAll("a[data-zoom]").forEach(function (link) {
+      link.addEventListener("click", function (event) {
+        event.preventDefault();
+        var image = link.querySelector("img");
+        full.src = link.getAttribute("href");
+        full.alt = image ? image.alt : "";
+        dialog.showModal();
+      });
+    });
+    dialog.addEventListener("click", function (event) { if (event.target === dialog || event.target === full) { dialog.close(); } });
+  }
+})();
