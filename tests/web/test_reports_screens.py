@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 
+from pharmacy.printing import exports
 from pharmacy.services import reports
 from tests.integration.test_reports import BRUSSELS, EXPIRED_ROWS, REFUSAL_SUMMARY, VIAL_COST, WEEK, WORK_ROWS, seed
 from tests.web.conftest import text
@@ -36,7 +37,8 @@ def _downloads(browser, name: str, columns: list[str], rows: list[dict], zone) -
     assert [list(r) for r in table[:1]] in ([columns], [])
     pdf = browser.get(f"/reports/{name}.pdf?{PERIOD}")
     assert pdf.headers["Content-Disposition"] == f'attachment; filename="{name}-2026-11-20-2026-11-24.pdf"'
-    assert pdf_table(pdf.get_data(), columns) == [squeezed([r[c] for c in columns], zone) for r in rows]
+    headers = [exports.header(c) for c in columns]  # the printed report's headings, read as a person reads them
+    assert pdf_table(pdf.get_data(), headers) == [squeezed([r[c] for c in columns], zone) for r in rows]
     content = pdf_text(pdf)
     assert "local days 2026-11-20 to 2026-11-24 (Europe/Brussels)" in content.replace("\n", " ")
     assert "by Alex Auditor (auditor)" in content and f"{len(rows)} row(s)" in content and "Page 1 of 1" in content

@@ -117,7 +117,7 @@ def pdf_table(pdf: bytes, columns: list[str]) -> list[list[str]]:
         page.extract_text(visitor_text=visit)
         found = [(x, max(y for y, _ in lines), "".join("".join(p for _, p in sorted(lines, reverse=True)).split()))
                  for (x, _), lines in cells.items()]
-        header_top = next(top for _, top, content in found if content == columns[0])
+        header_top = next(top for _, top, content in found if content == "".join(columns[0].split()))
         xs = sorted(x for x, top, _ in found if abs(top - header_top) < 0.5)
         assert len(xs) == len(columns), "one header cell per column"
         tops = sorted({round(top, 1) for x, top, _ in found if x == xs[0] and top < header_top - 0.5}, reverse=True)
@@ -131,8 +131,9 @@ def pdf_table(pdf: bytes, columns: list[str]) -> list[list[str]]:
 
 
 def squeezed(values: list, zone) -> list[str]:
-    """What a PDF row must say: each value as the exports write it, whitespace dropped."""
-    return ["".join(exports.cell(value, zone).split()) for value in values]
+    """What a PDF row must say: each value as the printed report writes it (times local, in one line),
+    whitespace dropped."""
+    return ["".join(exports.printed(value, zone).split()) for value in values]
 
 
 # --- recall -------------------------------------------------------------------------------------
@@ -345,7 +346,7 @@ def test_the_bag_history_screen_follows_a_bag_from_vial_to_vein(signed_in, seede
                                      ["diluent", "09506000134376", "N9931", "—", tables["ingredients"][1][4]]]
     assert [(r[0], r[1], r[3]) for r in tables["steps"]] == [
         ("20 Nov 2026 09:00:00 CET", s, "Tessa Technician")
-        for s in ("Start", "Vial", "Inspection", "Diluent", "Volume", "Mixing", "Sign")] + [
+        for s in ("Start", "Vial", "Inspection", "Diluent", "Volume", "Photo", "Mixing", "Photo", "Sign")] + [  # the syringe, then the bag (H28)
         ("20 Nov 2026 09:10:00 CET", "Check", "Petra Pharmacist")]
     assert tables["signatures"] == [["20 Nov 2026 09:00:00 CET", "Prepared", "Tessa Technician", ""],
                                     ["20 Nov 2026 09:10:00 CET", "Released", "Petra Pharmacist", ""]]
