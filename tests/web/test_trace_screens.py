@@ -346,7 +346,7 @@ def test_the_bag_history_screen_follows_a_bag_from_vial_to_vein(signed_in, seede
                                      ["diluent", "09506000134376", "N9931", "—", tables["ingredients"][1][4]]]
     assert [(r[0], r[1], r[3]) for r in tables["steps"]] == [
         ("20 Nov 2026 09:00:00 CET", s, "Tessa Technician")
-        for s in ("Start", "Vial", "Inspection", "Diluent", "Volume", "Photo", "Mixing", "Photo", "Sign")] + [  # the syringe, then the bag (H28)
+        for s in ("Start", "Vial", "Inspection", "Diluent", "Volume", "Photo", "Mixing", "Photo", "Sign")] + [  # syringe, bag
         ("20 Nov 2026 09:10:00 CET", "Check", "Petra Pharmacist")]
     assert tables["signatures"] == [["20 Nov 2026 09:00:00 CET", "Prepared", "Tessa Technician", ""],
                                     ["20 Nov 2026 09:10:00 CET", "Released", "Petra Pharmacist", ""]]
