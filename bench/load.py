@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pharmacy import config  # noqa: E402
+from pharmacy.domain import bagid  # noqa: E402
 from pharmacy.domain.gs1 import GS  # noqa: E402
 from pharmacy.services import base, demo, orders, stock, users  # noqa: E402
 
@@ -186,7 +187,8 @@ def pharmacist(client: Client, checks: queue.Queue, released: list, deadline: fl
         think()
         if version:
             status, _, location = client.request("POST", f"/check/{prep_id}", "POST /check/<id>", form={
-                "decision": "released", "password": PASSWORD, "version": version[1], "reason": ""})
+                "decision": "released", "password": PASSWORD, "version": version[1], "reason": "",  # the bag in hand (H27)
+                "bag_scan": "]C0" + bagid.in_process_code(bagid.bag_serial(int(prep_id)))})
             if status == 302:
                 released.append(location.rsplit("/", 1)[-1])
 

@@ -75,6 +75,10 @@ class Settings:
     fhir_outbound_url: str = ""
     fhir_outbound_token: str = ""
     fhir_patient_system: str = "urn:pharmacy:patient"
+    # The screens' language for users who chose none, and the language of a label's fixed words (pharmacy/i18n.py:
+    # en, fr, nl, de); product facts on a label stay as the monograph says them.
+    language: str = "en"
+    label_language: str = "en"
 
     @property
     def zone(self) -> ZoneInfo:
@@ -102,6 +106,7 @@ _ENV = {
     "audit_key": "PHARMACY_AUDIT_KEY", "audit_syslog": "PHARMACY_AUDIT_SYSLOG",
     "fhir_outbound_url": "PHARMACY_FHIR_OUTBOUND_URL", "fhir_outbound_token": "PHARMACY_FHIR_OUTBOUND_TOKEN",
     "fhir_patient_system": "PHARMACY_FHIR_PATIENT_SYSTEM",
+    "language": "PHARMACY_LANGUAGE", "label_language": "PHARMACY_LABEL_LANGUAGE",
 }
 
 
@@ -184,6 +189,11 @@ def validate(settings: Settings) -> None:
             raise ConfigError(f"PHARMACY_BALANCE: {error.message}") from None
     if settings.fhir_outbound_url and not settings.fhir_outbound_url.startswith(("http://", "https://")):
         raise ConfigError("PHARMACY_FHIR_OUTBOUND_URL must be the FHIR server's base URL (http:// or https://).")
+    from pharmacy.i18n import LANGUAGES
+
+    for name, lang in (("PHARMACY_LANGUAGE", settings.language), ("PHARMACY_LABEL_LANGUAGE", settings.label_language)):
+        if lang not in LANGUAGES:
+            raise ConfigError(f"{name} must be one of {', '.join(LANGUAGES)}, not “{lang}”.")
     ai = settings.patient_ai
     if ai not in ("none", "8018") and not (ai.isdigit() and 91 <= int(ai) <= 99):
         raise ConfigError('PHARMACY_PATIENT_AI must be "none", "8018" or an internal AI from 91 to 99.')

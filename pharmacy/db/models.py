@@ -40,6 +40,8 @@ class User(Base):
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     disabled_reason: Mapped[str | None] = mapped_column(Text)
+    # the language of the screens this user chose (pharmacy/i18n.py LANGUAGES); none: the pharmacy's PHARMACY_LANGUAGE
+    language: Mapped[str | None] = mapped_column(String(8))
 
 
 class Product(Base):

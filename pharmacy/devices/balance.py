@@ -38,6 +38,7 @@ from typing import Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from pharmacy.domain.errors import PharmacyError
+from pharmacy.i18n import _, lazy
 
 CRLF = b"\r\n"
 ESC = b"\x1b"
@@ -118,22 +119,22 @@ class _LineReader(ABC):
         while b"\n" not in self._buffer:
             if len(self._buffer) > MAX_LINE:
                 self._buffer = b""
-                raise BalanceProtocolError("The balance sent more than a line of data without a line end: it is "
-                                           "not answering in its protocol (check the interface settings). Nothing "
-                                           "was recorded.")
+                raise BalanceProtocolError(_("The balance sent more than a line of data without a line end: it is "
+                                             "not answering in its protocol (check the interface settings). Nothing "
+                                             "was recorded."))
             left = deadline - time.monotonic()
             if left <= 0:
-                raise BalanceUnavailable(f"The balance did not answer within {timeout:g} s. Check that it is on "
-                                         "and connected, then weigh again. Nothing was recorded.")
+                raise BalanceUnavailable(_("The balance did not answer within {timeout:g} s. Check that it is on "
+                                           "and connected, then weigh again. Nothing was recorded.", timeout=timeout))
             chunk = self._receive(left)
             if chunk is None:
                 continue
             if chunk == b"":
                 self._buffer = b""
-                raise BalanceUnavailable("The connection to the balance closed in the middle of an answer. "
-                                         "Check the cable or network, then weigh again. Nothing was recorded.")
+                raise BalanceUnavailable(_("The connection to the balance closed in the middle of an answer. "
+                                           "Check the cable or network, then weigh again. Nothing was recorded."))
             self._buffer += chunk
-        line, _, self._buffer = self._buffer.partition(b"\n")
+        line, _end, self._buffer = self._buffer.partition(b"\n")
         return line.rstrip(b"\r")
 
 
@@ -143,16 +144,17 @@ class TcpTransport(_LineReader):
         try:
             self._socket = socket.create_connection((host, port), timeout=timeout)
         except OSError as error:
-            raise BalanceUnavailable(f"The balance at {host}:{port} cannot be reached ({error.strerror or error}). "
-                                     "Check that it is on and connected. Nothing was recorded.") from None
+            raise BalanceUnavailable(_("The balance at {host}:{port} cannot be reached ({value}). "
+                                       "Check that it is on and connected. Nothing was recorded.",
+                                       host=host, port=port, value=error.strerror or error)) from None
 
     def write(self, data: bytes) -> None:
         self.discard_pending()
         try:
             self._socket.sendall(data)
         except OSError as error:
-            raise BalanceUnavailable(f"The command could not be sent to the balance ({error.strerror or error}). "
-                                     "Nothing was recorded.") from None
+            raise BalanceUnavailable(_("The command could not be sent to the balance ({value}). "
+                                       "Nothing was recorded.", value=error.strerror or error)) from None
 
     def _receive(self, timeout: float) -> bytes | None:
         self._socket.settimeout(timeout)
@@ -161,8 +163,8 @@ class TcpTransport(_LineReader):
         except (TimeoutError, BlockingIOError):  # BlockingIOError: nothing waiting, with a timeout of 0
             return None
         except OSError as error:
-            raise BalanceUnavailable(f"The connection to the balance failed ({error.strerror or error}). "
-                                     "Nothing was recorded.") from None
+            raise BalanceUnavailable(_("The connection to the balance failed ({value}). "
+                                       "Nothing was recorded.", value=error.strerror or error)) from None
 
     def close(self) -> None:
         self._socket.close()
@@ -176,8 +178,8 @@ class SerialTransport(_LineReader):  # pragma: no cover - needs a serial port; t
         try:
             self._port = serial.Serial(device, baudrate=baud, parity=parity, bytesize=bytesize, timeout=timeout)
         except (serial.SerialException, ValueError) as error:
-            raise BalanceUnavailable(f"The balance's serial port {device} cannot be opened ({error}). Nothing was "
-                                     "recorded.") from None
+            raise BalanceUnavailable(_("The balance's serial port {device} cannot be opened ({error}). Nothing was "
+                                       "recorded.", device=device, error=error)) from None
 
     def write(self, data: bytes) -> None:
         self._port.reset_input_buffer()
@@ -197,31 +199,31 @@ def _text(line: bytes) -> str:
     try:
         text = line.decode("ascii")
     except UnicodeDecodeError:
-        raise BalanceProtocolError("The balance sent bytes that are not text: another device on the line, or the "
-                                   "wrong speed or parity. Nothing was recorded.") from None
+        raise BalanceProtocolError(_("The balance sent bytes that are not text: another device on the line, or the "
+                                     "wrong speed or parity. Nothing was recorded.")) from None
     if any(ord(c) < 32 for c in text):
-        raise BalanceProtocolError("The balance sent control characters inside an answer: check the interface "
-                                   "settings. Nothing was recorded.")
+        raise BalanceProtocolError(_("The balance sent control characters inside an answer: check the interface "
+                                     "settings. Nothing was recorded."))
     return text
 
 
 def _mass(value: str, unit: str, raw: str, stable: bool) -> Reading:
     if unit not in UNITS_IN_GRAMS:
-        raise BalanceProtocolError(f"The balance weighs in “{unit}”, not in grams: set it to g, then weigh again. "
-                                   "Nothing was recorded.")
+        raise BalanceProtocolError(_("The balance weighs in “{unit}”, not in grams: set it to g, then weigh again. "
+                                     "Nothing was recorded.", unit=unit))
     try:
         number = Decimal(value)
     except InvalidOperation:
-        raise BalanceProtocolError(f"The balance sent “{raw}”, which is not a weight. Nothing was recorded.") from None
+        raise BalanceProtocolError(_("The balance sent “{raw}”, which is not a weight. Nothing was recorded.", raw=raw)) from None
     if not number.is_finite():
-        raise BalanceProtocolError(f"The balance sent “{raw}”, which is not a weight. Nothing was recorded.")
+        raise BalanceProtocolError(_("The balance sent “{raw}”, which is not a weight. Nothing was recorded.", raw=raw))
     return Reading(number * UNITS_IN_GRAMS[unit], stable, unit, raw)
 
 
-OVERLOAD = ("The balance is overloaded: take off what is on the pan (is it the right balance for a syringe?). "
-            "Nothing was recorded.")
-UNDERLOAD = ("The balance is under its zero (underload): the pan is missing or was tared with a load on it. "
-             "Zero it with the pan empty. Nothing was recorded.")
+OVERLOAD = lazy("The balance is overloaded: take off what is on the pan (is it the right balance for a syringe?). "
+                "Nothing was recorded.")
+UNDERLOAD = lazy("The balance is under its zero (underload): the pan is missing or was tared with a load on it. "
+                 "Zero it with the pan empty. Nothing was recorded.")
 
 
 class MtSics:
@@ -240,23 +242,28 @@ class MtSics:
 
     def _errors(self, answer: str, command: str) -> None:
         if answer in ("ES", "ET", "EL"):
-            meaning = {"ES": "did not understand the command", "ET": "had a transmission error",
-                       "EL": "could not carry out the command"}[answer]
-            raise BalanceProtocolError(f"The balance {meaning} ({command} → {answer}). Nothing was recorded.")
+            if answer == "ES":
+                raise BalanceProtocolError(_("The balance did not understand the command ({command} → {answer}). "
+                                             "Nothing was recorded.", command=command, answer=answer))
+            if answer == "ET":
+                raise BalanceProtocolError(_("The balance had a transmission error ({command} → {answer}). "
+                                             "Nothing was recorded.", command=command, answer=answer))
+            raise BalanceProtocolError(_("The balance could not carry out the command ({command} → {answer}). "
+                                         "Nothing was recorded.", command=command, answer=answer))
         if answer.endswith(" +") and answer.split()[0] in ("S", "T", "Z", "SI"):
-            raise BalanceOutOfRange(OVERLOAD)
+            raise BalanceOutOfRange(OVERLOAD.now())
         if answer.endswith(" -") and answer.split()[0] in ("S", "T", "Z", "SI"):
-            raise BalanceOutOfRange(UNDERLOAD)
+            raise BalanceOutOfRange(UNDERLOAD.now())
 
     def _reading(self, answer: str, command: str) -> Reading:
         self._errors(answer, command)
         if answer in ("S I", "SI I"):
-            raise BalanceNotStable("The balance did not settle: keep the pan still (no draught, nothing touching it) "
-                                   "and weigh again. Nothing was recorded.")
+            raise BalanceNotStable(_("The balance did not settle: keep the pan still (no draught, nothing touching it) "
+                                     "and weigh again. Nothing was recorded."))
         match = self._WEIGHT.match(answer)
         if not match:
-            raise BalanceProtocolError(f"The balance answered “{answer}” to {command}, which is not a weight. "
-                                       "Nothing was recorded.")
+            raise BalanceProtocolError(_("The balance answered “{answer}” to {command}, which is not a weight. "
+                                         "Nothing was recorded.", answer=answer, command=command))
         return _mass(match[2], match[3], answer, stable=match[1] == "S")
 
     def weigh_stable(self) -> Reading:
@@ -271,26 +278,26 @@ class MtSics:
         answer = self._ask("T")
         self._errors(answer, "T")
         if answer == "T I":
-            raise BalanceNotStable("The balance could not tare: it did not settle. Keep the pan still and tare again. "
-                                   "Nothing was recorded.")
+            raise BalanceNotStable(_("The balance could not tare: it did not settle. Keep the pan still and tare again. "
+                                     "Nothing was recorded."))
         match = self._TARE.match(answer)
         if not match:
-            raise BalanceProtocolError(f"The balance answered “{answer}” to the tare command. Nothing was recorded.")
+            raise BalanceProtocolError(_("The balance answered “{answer}” to the tare command. Nothing was recorded.", answer=answer))
         return _mass(match[1], match[2], answer, stable=True)
 
     def zero(self) -> None:
         answer = self._ask("Z")
         self._errors(answer, "Z")
         if answer != "Z A":
-            raise BalanceNotStable(f"The balance could not be zeroed ({answer}): empty the pan, keep it still and "
-                                   "zero again.")
+            raise BalanceNotStable(_("The balance could not be zeroed ({answer}): empty the pan, keep it still and "
+                                     "zero again.", answer=answer))
 
     def serial_number(self) -> str:
         answer = self._ask("I4")
         match = re.match(r'^I4 A "([^"]{1,40})"$', answer)
         if not match:
-            raise BalanceProtocolError(f"The balance did not give its serial number (I4 → “{answer}”): it cannot be "
-                                       "identified, so its readings cannot be recorded.")
+            raise BalanceProtocolError(_("The balance did not give its serial number (I4 → “{answer}”): it cannot be "
+                                         "identified, so its readings cannot be recorded.", answer=answer))
         return match[1].strip()
 
 
@@ -312,16 +319,16 @@ class Sbi:
         body = raw[6:] if len(raw) > 16 else raw  # 22 characters: a 6-character identifier first
         lowered = body.strip().lower()
         if lowered.startswith("high"):
-            raise BalanceOutOfRange(OVERLOAD)
+            raise BalanceOutOfRange(OVERLOAD.now())
         if lowered.startswith("low"):
-            raise BalanceOutOfRange(UNDERLOAD)
+            raise BalanceOutOfRange(UNDERLOAD.now())
         if lowered.startswith("err") or lowered.startswith("cal") or set(lowered) <= {"-", " "}:
-            raise BalanceNotStable(f"The balance shows “{body.strip()}” instead of a weight. Clear it on the balance, "
-                                   "then weigh again. Nothing was recorded.")
+            raise BalanceNotStable(_("The balance shows “{body}” instead of a weight. Clear it on the balance, "
+                                     "then weigh again. Nothing was recorded.", body=body.strip()))
         compact = body.strip()
         match = self._LINE.match(re.sub(r"(?<=[+-]) +", "", compact))
         if not match:
-            raise BalanceProtocolError(f"The balance sent “{raw.strip()}”, which is not a weight. Nothing was recorded.")
+            raise BalanceProtocolError(_("The balance sent “{raw}”, which is not a weight. Nothing was recorded.", raw=raw.strip()))
         sign, value, unit = match[1], match[2], match[3]
         if not unit:  # SBI leaves the unit out while the value moves
             return Reading(Decimal(sign + value), False, "", raw)
@@ -338,8 +345,8 @@ class Sbi:
             if reading.stable:
                 return reading
             if time.monotonic() >= deadline:
-                raise BalanceNotStable("The balance did not settle: keep the pan still (no draught, nothing touching "
-                                       "it) and weigh again. Nothing was recorded.")
+                raise BalanceNotStable(_("The balance did not settle: keep the pan still (no draught, nothing touching "
+                                         "it) and weigh again. Nothing was recorded."))
             time.sleep(self.poll)
 
     def tare(self) -> None:
@@ -348,8 +355,8 @@ class Sbi:
         self._send(b"U")
         reading = self.weigh_stable()
         if reading.grams != 0:
-            raise BalanceNotStable(f"The balance did not tare (it shows {reading.grams} g). Tare again with the pan "
-                                   "still. Nothing was recorded.")
+            raise BalanceNotStable(_("The balance did not tare (it shows {grams} g). Tare again with the pan "
+                                     "still. Nothing was recorded.", grams=reading.grams))
 
     def zero(self) -> None:
         self._send(b"V")
@@ -358,8 +365,8 @@ class Sbi:
         self._send(b"x2_")
         answer = _text(self.transport.read_line(self.timeout)).strip()
         if not answer or len(answer) > 40:
-            raise BalanceProtocolError("The balance did not give its serial number: it cannot be identified, so its "
-                                       "readings cannot be recorded.")
+            raise BalanceProtocolError(_("The balance did not give its serial number: it cannot be identified, so its "
+                                         "readings cannot be recorded."))
         return answer
 
 
@@ -382,33 +389,33 @@ class BalanceConfig:
         parts = urlsplit(url.strip())
         scheme = parts.scheme.lower()
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        protocol, _, transport = scheme.rpartition("+")
+        protocol, _plus, transport = scheme.rpartition("+")
         protocol = protocol or query.pop("protocol", "mt-sics")
         query.pop("protocol", None)
         if protocol not in PROTOCOLS or transport not in ("tcp", "serial"):
-            raise BalanceError(f"Balance address “{url}” is not understood: use mt-sics+tcp://HOST:PORT, "
-                               "sbi+tcp://HOST:PORT or serial:///dev/DEVICE?protocol=sbi&baud=9600.")
+            raise BalanceError(_("Balance address “{url}” is not understood: use mt-sics+tcp://HOST:PORT, "
+                                 "sbi+tcp://HOST:PORT or serial:///dev/DEVICE?protocol=sbi&baud=9600.", url=url))
         try:
             timeout = float(query.pop("timeout", "3"))
         except ValueError:
-            raise BalanceError(f"Balance address “{url}”: timeout must be a number of seconds.") from None
+            raise BalanceError(_("Balance address “{url}”: timeout must be a number of seconds.", url=url)) from None
         if not 0 < timeout <= 60:
-            raise BalanceError(f"Balance address “{url}”: timeout must be between 0 and 60 s.")
+            raise BalanceError(_("Balance address “{url}”: timeout must be between 0 and 60 s.", url=url))
         if transport == "tcp":
             try:
                 port = parts.port
             except ValueError:
                 port = None
             if not parts.hostname or not port:
-                raise BalanceError(f"Balance address “{url}” needs a host and a port (mt-sics+tcp://HOST:PORT).")
+                raise BalanceError(_("Balance address “{url}” needs a host and a port (mt-sics+tcp://HOST:PORT).", url=url))
             return cls(protocol, "tcp", f"{parts.hostname}:{port}", timeout)
         if not parts.path:
-            raise BalanceError(f"Balance address “{url}” needs a serial device (serial:///dev/ttyUSB0).")
+            raise BalanceError(_("Balance address “{url}” needs a serial device (serial:///dev/ttyUSB0).", url=url))
         try:
             settings = {"baud": int(query.get("baud", "9600")), "parity": query.get("parity", "N").upper()[:1],
                         "bytesize": int(query.get("bytesize", "8"))}
         except ValueError:
-            raise BalanceError(f"Balance address “{url}”: baud and bytesize must be whole numbers.") from None
+            raise BalanceError(_("Balance address “{url}”: baud and bytesize must be whole numbers.", url=url)) from None
         return cls(protocol, "serial", parts.path, timeout, settings)
 
     def __str__(self) -> str:
@@ -461,6 +468,6 @@ class Balance:
         """A settled net mass; a dynamic value is never returned from here."""
         reading = self._protocol.weigh_stable()
         if not reading.stable:  # a protocol that answered a stable request with a moving value
-            raise BalanceNotStable("The balance did not settle: keep the pan still and weigh again. Nothing was "
-                                   "recorded.")
+            raise BalanceNotStable(_("The balance did not settle: keep the pan still and weigh again. Nothing was "
+                                     "recorded."))
         return reading

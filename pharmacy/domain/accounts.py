@@ -25,6 +25,8 @@ from datetime import timedelta
 from functools import cache
 
 from pharmacy.domain.errors import PharmacyError
+from pharmacy.domain.permissions import role_name
+from pharmacy.i18n import _
 
 MIN_PASSWORD = 12
 MIN_DISTINCT = 5
@@ -61,7 +63,7 @@ def check_username(name: str) -> str:
     """A new user name, normalised; refused unless it is 1–64 letters or digits (with . or -)."""
     normal = normalise_username(name)
     if not normal or len(normal) > MAX_USERNAME or not normal.replace(".", "").replace("-", "").isalnum():
-        raise UsernameRefused("A user name is 1–64 letters or digits (with . or -). Choose another user name.")
+        raise UsernameRefused(_("A user name is 1–64 letters or digits (with . or -). Choose another user name."))
     return normal
 
 
@@ -116,20 +118,21 @@ def check_password_policy(password: str, username: str | None = None) -> None:
     common word) or built on the user name. Each refusal says what to do instead."""
     password = password or ""
     if len(password) < MIN_PASSWORD:
-        raise WeakPassword(f"A password must have at least {MIN_PASSWORD} characters. Choose a longer one "
-                           "(a few unrelated words make a good password).")
+        raise WeakPassword(_("A password must have at least {count} characters. Choose a longer one "
+                             "(a few unrelated words make a good password).", count=MIN_PASSWORD))
     folded = password.casefold()
     if len(set(folded)) < MIN_DISTINCT:
-        raise WeakPassword(f"A password needs at least {MIN_DISTINCT} different characters. Choose another one.")
+        raise WeakPassword(_("A password needs at least {count} different characters. Choose another one.",
+                             count=MIN_DISTINCT))
     common = common_passwords()
     core = folded.strip(_AFFIXES)
     if folded.strip() in common or (len(core) >= 4 and core in common):
-        raise WeakPassword("This password is on the list of common passwords that attackers try first. "
-                           "Choose another one (a few unrelated words make a good password).")
+        raise WeakPassword(_("This password is on the list of common passwords that attackers try first. "
+                             "Choose another one (a few unrelated words make a good password)."))
     name = normalise_username(username or "")
     if name and len(folded.replace(name, "")) < MIN_PASSWORD:  # the name adds nothing an attacker does not know
-        raise WeakPassword(f"A password must not be the user name or built on it: without “{name}” it must still "
-                           f"have {MIN_PASSWORD} characters. Choose another one.")
+        raise WeakPassword(_("A password must not be the user name or built on it: without “{name}” it must still "
+                             "have {count} characters. Choose another one.", name=name, count=MIN_PASSWORD))
 
 
 def parse_scope(text: str | Iterable[str] | None) -> frozenset[str]:
@@ -144,9 +147,10 @@ def check_scope(scope: frozenset[str], role_permissions: frozenset[str], known: 
     """A scope may only narrow the role: every name must be a permission the role holds."""
     unknown = sorted(scope - set(known))
     if unknown:
-        raise ScopeRefused(f"Unknown permission(s) in the token's scope: {', '.join(unknown)}. "
-                           "Use names from the permission table (e.g. temps.record).")
+        raise ScopeRefused(_("Unknown permission(s) in the token's scope: {names}. "
+                              "Use names from the permission table (e.g. temps.record).", names=", ".join(unknown)))
     beyond = sorted(scope - role_permissions)
     if beyond:
-        raise ScopeRefused(f"A token's scope cannot go beyond its user's role: a {role} may not "
-                           f"{', '.join(beyond)}. Leave these out or choose a user whose role holds them.")
+        raise ScopeRefused(_("A token's scope cannot go beyond its user's role: a {role} may not "
+                              "{names}. Leave these out or choose a user whose role holds them.", role=role_name(role),
+                              names=", ".join(beyond)))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pharmacy.domain.errors import PharmacyError
+from pharmacy.i18n import _
 
 
 class ReadingError(PharmacyError):
@@ -36,9 +37,10 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 def check_not_future(at: datetime, now: datetime) -> None:
     """A reading cannot have been taken later than now (give or take ``FUTURE_TOLERANCE``)."""
     if at > now + FUTURE_TOLERANCE:
-        raise ReadingError(f"The time {at.isoformat(timespec='minutes')} is in the future (it is now "
-                           f"{now.astimezone(at.tzinfo).isoformat(timespec='minutes')}): a reading cannot be recorded "
-                           f"more than {int(FUTURE_TOLERANCE.total_seconds() // 60)} min ahead of the clock.")
+        raise ReadingError(_("The time {at} is in the future (it is now {now}): a reading cannot be recorded "
+                             "more than {minutes} min ahead of the clock.", at=at.isoformat(timespec="minutes"),
+                             now=now.astimezone(at.tzinfo).isoformat(timespec="minutes"),
+                             minutes=int(FUTURE_TOLERANCE.total_seconds() // 60)))
 
 
 def reading(location: str, at: str | datetime, celsius: str | float, *, now: datetime | None = None) -> Reading:
@@ -49,22 +51,23 @@ def reading(location: str, at: str | datetime, celsius: str | float, *, now: dat
     number."""
     name = (location or "").strip()
     if not name:
-        raise ReadingError("The location is missing.")
+        raise ReadingError(_("The location is missing."))
     if isinstance(at, str):
         try:
             at = datetime.fromisoformat(at.strip().replace("Z", "+00:00"))
         except ValueError:
-            raise ReadingError(f"“{at}” is not a time like 2026-11-20T09:00:00+01:00.") from None
+            raise ReadingError(_("“{text}” is not a time like 2026-11-20T09:00:00+01:00.", text=at)) from None
     if at.tzinfo is None or at.utcoffset() is None:
-        raise ReadingError(f"The time {at.isoformat()} has no UTC offset (write it like 2026-11-20T09:00:00+01:00).")
+        raise ReadingError(_("The time {at} has no UTC offset (write it like 2026-11-20T09:00:00+01:00).",
+                             at=at.isoformat()))
     if not 1900 <= at.year <= 2199:  # year 1 or 9999 cannot be moved by time arithmetic (UTC, gaps)
-        raise ReadingError(f"The time {at.isoformat()} is not a date a fridge log can hold.")
+        raise ReadingError(_("The time {at} is not a date a fridge log can hold.", at=at.isoformat()))
     try:
         value = float(str(celsius).strip().replace(",", "."))
     except ValueError:
-        raise ReadingError(f"“{celsius}” is not a temperature in °C.") from None
+        raise ReadingError(_("“{text}” is not a temperature in °C.", text=celsius)) from None
     if math.isnan(value) or not MIN_PLAUSIBLE <= value <= MAX_PLAUSIBLE:
-        raise ReadingError(f"{celsius} °C is not a plausible fridge reading.")
+        raise ReadingError(_("{celsius} °C is not a plausible fridge reading.", celsius=celsius))
     if now is not None:
         check_not_future(at, now)
     return Reading(name, at, value)

@@ -34,6 +34,8 @@ import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from pharmacy.i18n import _, ngettext
+
 SMPC = "SmPC 4.2"
 
 # Stable violation codes (the JSON API and the audit of overrides store these).
@@ -92,10 +94,6 @@ def _start(doses: Sequence[Dose]) -> datetime.date:
     return min(d.on - datetime.timedelta(days=d.day - 1) for d in doses)
 
 
-def _days_text(days: Sequence[int]) -> str:
-    return ("day " if len(days) == 1 else "days ") + ", ".join(str(d) for d in days)
-
-
 def check_course(rules: CourseRules, history: Sequence[Dose], proposed: Dose) -> list[CourseViolation]:
     """Every rule the proposed dose breaks, given the patient's other doses (any order). Empty list = OK.
 
@@ -103,8 +101,8 @@ def check_course(rules: CourseRules, history: Sequence[Dose], proposed: Dose) ->
     """
     out: list[CourseViolation] = []
 
-    def refuse(code: str, message: str) -> None:
-        out.append(CourseViolation(code, f"{message} ({SMPC})."))
+    def refuse(code: str, message: str) -> None:  # each message ends with its rule: “(SmPC 4.2).”
+        out.append(CourseViolation(code, message))
 
     n, day, on = proposed.course, proposed.day, proposed.on
     max_courses = len(rules.days_per_course)
@@ -112,21 +110,26 @@ def check_course(rules: CourseRules, history: Sequence[Dose], proposed: Dose) ->
     same_course = sorted((d for d in history if d.course == n), key=lambda d: d.day)
 
     if length is None:
-        refuse(COURSE_OUT_OF_RANGE, f"There is no course {n}: the posology allows courses 1 to {max_courses}")
+        refuse(COURSE_OUT_OF_RANGE, _("There is no course {course}: the posology allows courses 1 to {last} ({smpc}).",
+                                      course=n, last=max_courses, smpc=SMPC))
     elif not 1 <= day <= length:
-        refuse(COURSE_DAY_OUT_OF_RANGE, f"Course {n} lasts {length} days; there is no day {day}")
+        refuse(COURSE_DAY_OUT_OF_RANGE, _("Course {course} lasts {length} days; there is no day {day} ({smpc}).",
+                                          course=n, length=length, day=day, smpc=SMPC))
 
     same_date = sum(1 for d in history if d.on == on)
     if same_date >= rules.max_doses_per_day:
         refuse(
             SECOND_DOSE_SAME_DAY,
-            f"The patient already has {same_date} dose{'s' * (same_date != 1)} on {on}: at most "
-            f"{rules.max_doses_per_day} per day, and a missed dose is never given on the same day as a "
-            "scheduled dose",
+            ngettext("The patient already has {count} dose on {day}: at most {most} per day, and a missed dose is "
+                     "never given on the same day as a scheduled dose ({smpc}).",
+                     "The patient already has {count} doses on {day}: at most {most} per day, and a missed dose is "
+                     "never given on the same day as a scheduled dose ({smpc}).",
+                     same_date, day=on, most=rules.max_doses_per_day, smpc=SMPC),
         )
 
     if any(d.day == day for d in same_course):
-        refuse(COURSE_DAY_REPEATED, f"Day {day} of course {n} is already ordered or given")
+        refuse(COURSE_DAY_REPEATED, _("Day {day} of course {course} is already ordered or given ({smpc}).",
+                                      day=day, course=n, smpc=SMPC))
 
     # Bounded by the course length so an absurd day number cannot make an absurd list.
     known = {d.day for d in same_course}
@@ -134,8 +137,9 @@ def check_course(rules: CourseRules, history: Sequence[Dose], proposed: Dose) ->
     if missing:
         refuse(
             EARLIER_COURSE_DAYS_MISSING,
-            f"Day {day} of course {n} is ordered but {_days_text(missing)} of that course "
-            f"{'is' if len(missing) == 1 else 'are'} not",
+            ngettext("Day {day} of course {course} is ordered but day {days} of that course is not ({smpc}).",
+                     "Day {day} of course {course} is ordered but days {days} of that course are not ({smpc}).",
+                     len(missing), day=day, course=n, days=", ".join(str(d) for d in missing), smpc=SMPC),
         )
 
     for other in same_course:
@@ -143,15 +147,17 @@ def check_course(rules: CourseRules, history: Sequence[Dose], proposed: Dose) ->
         if other.day != day and on != expected:
             refuse(
                 COURSE_DAYS_NOT_CONSECUTIVE,
-                f"Day {day} of course {n} must be on {expected}, since day {other.day} is on {other.on}: "
-                "the days of a course are consecutive",
+                _("Day {day} of course {course} must be on {expected}, since day {other_day} is on {other_on}: "
+                  "the days of a course are consecutive ({smpc}).", day=day, course=n, expected=expected,
+                  other_day=other.day, other_on=other.on, smpc=SMPC),
             )
             break
 
     if n >= 2:
         previous = [d for d in history if d.course == n - 1]
         if not previous:
-            refuse(PREVIOUS_COURSE_MISSING, f"Course {n} is ordered but the patient has no course {n - 1}")
+            refuse(PREVIOUS_COURSE_MISSING, _("Course {course} is ordered but the patient has no course {previous} "
+                                              "({smpc}).", course=n, previous=n - 1, smpc=SMPC))
         else:
             prior_start = _start(previous)
             earliest = add_months(prior_start, rules.months_between_courses)
@@ -159,8 +165,10 @@ def check_course(rules: CourseRules, history: Sequence[Dose], proposed: Dose) ->
             if start < earliest:
                 refuse(
                     COURSE_TOO_EARLY,
-                    f"Course {n} would start on {start} but may not start before {earliest}, "
-                    f"{rules.months_between_courses} months after day 1 of course {n - 1} ({prior_start})",
+                    _("Course {course} would start on {start} but may not start before {earliest}, "
+                      "{months} months after day 1 of course {previous} ({prior_start}) ({smpc}).", course=n,
+                      start=start, earliest=earliest, months=rules.months_between_courses, previous=n - 1,
+                      prior_start=prior_start, smpc=SMPC),
                 )
 
     before = [d.on for d in history if d.course < n]
@@ -168,7 +176,7 @@ def check_course(rules: CourseRules, history: Sequence[Dose], proposed: Dose) ->
     if (before and on <= max(before)) or (after and on >= min(after)):
         refuse(
             DOSE_OUT_OF_ORDER,
-            f"A dose of course {n} on {on} is out of order: it must come after every dose of an earlier "
-            "course and before every dose of a later one",
+            _("A dose of course {course} on {day} is out of order: it must come after every dose of an earlier "
+              "course and before every dose of a later one ({smpc}).", course=n, day=on, smpc=SMPC),
         )
     return out

@@ -13,9 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from pharmacy import i18n
 from pharmacy.domain.errors import VolumeOutOfTolerance, WrongDiluent
 from pharmacy.domain.monograph import Diluent, Monograph
 from pharmacy.domain.units import Quantity
+from pharmacy.i18n import _
 
 
 def withdraw_volume(dose: Quantity, concentration: Quantity) -> Quantity:
@@ -51,9 +53,9 @@ def check_withdrawn_volume(measured: Quantity, expected: Quantity, tolerance: Qu
     difference = abs((measured - expected).to("mL"))
     if difference > tolerance.to("mL") * (1 + 1e-9):
         raise VolumeOutOfTolerance(
-            f"{display_volume(measured, places=2)} withdrawn, but {display_volume(expected)} "
-            f"± {display_volume(tolerance, places=2)} is required. Do not continue with this syringe: "
-            "correct the volume and enter it again.",
+            _("{measured} withdrawn, but {expected} ± {tolerance} is required. Do not continue with this syringe: "
+              "correct the volume and enter it again.", measured=display_volume(measured, places=2),
+              expected=display_volume(expected), tolerance=display_volume(tolerance, places=2)),
             measured=str(measured), expected=str(expected),
         )
 
@@ -62,24 +64,28 @@ def check_diluent(monograph: Monograph, diluent: Diluent | None, *, scanned: str
     """SmPC 6.2 and 6.6: only the permitted diluents, in the permitted volume."""
     if diluent is None:
         raise WrongDiluent(
-            f"The scanned bag {scanned} is not a known diluent. {monograph.brand} may only be diluted "
-            f"in {permitted_names(monograph)}."
+            _("The scanned bag {scanned} is not a known diluent. {brand} may only be diluted in {permitted}.",
+              scanned=scanned, brand=monograph.brand, permitted=permitted_names(monograph))
         )
     if diluent.id not in {d.id for d in monograph.permitted_diluents}:
         raise WrongDiluent(
-            f"{diluent.name} is not permitted: {monograph.brand} must not be diluted with other solvents "
-            f"(SmPC 6.6). Use {permitted_names(monograph)}.",
+            _("{diluent} is not permitted: {brand} must not be diluted with other solvents (SmPC 6.6). "
+              "Use {permitted}.", diluent=diluent.name, brand=monograph.brand, permitted=permitted_names(monograph)),
             diluent=diluent.id,
         )
     if abs((diluent.volume - monograph.diluent_volume).to("mL").magnitude) > 1e-9:
         raise WrongDiluent(
-            f"{diluent.name} {display_volume(diluent.volume)} is the wrong bag size: "
-            f"{display_volume(monograph.diluent_volume)} is required (SmPC 6.6)."
+            _("{diluent} {volume} is the wrong bag size: {required} is required (SmPC 6.6).", diluent=diluent.name,
+              volume=display_volume(diluent.volume), required=display_volume(monograph.diluent_volume))
         )
 
 
 def permitted_names(monograph: Monograph) -> str:
-    return " or ".join(f"{d.name} {display_volume(d.volume)}" for d in monograph.permitted_diluents)
+    names = [f"{d.name} {display_volume(d.volume)}" for d in monograph.permitted_diluents]
+    text = names[0] if names else ""
+    for name in names[1:]:
+        text = _("{either} or {other}", either=text, other=name)
+    return text
 
 
 @dataclass(frozen=True)
@@ -116,7 +122,7 @@ def _trim(number: Decimal) -> str:
 
 def display_volume(volume: Quantity, places: int = 1) -> str:
     value = _decimal(volume.to("mL").magnitude).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
-    return f"{_trim(value)} mL"
+    return i18n.decimal(f"{_trim(value)} mL")
 
 
 def display_concentration(concentration: Quantity) -> str:
@@ -127,22 +133,22 @@ def display_concentration(concentration: Quantity) -> str:
     rounded = value.quantize(Decimal(1).scaleb(exponent), ROUND_HALF_UP)
     if rounded.adjusted() > value.adjusted():  # carried into the next decade: 9.96 → 10, not 10.0
         rounded = rounded.quantize(Decimal(1).scaleb(exponent + 1), ROUND_HALF_UP)
-    return f"{rounded:f} mg/mL"
+    return i18n.decimal(f"{rounded:f} mg/mL")
 
 
 def display_rate(rate: Quantity) -> str:
     value = _decimal(rate.to("mL/h").magnitude).quantize(Decimal("0.1"), ROUND_HALF_UP)
-    return f"{value:f} mL/h"
+    return i18n.decimal(f"{value:f} mL/h")
 
 
 def display_duration(duration: Quantity) -> str:
     value = _decimal(duration.to("h").magnitude).quantize(Decimal("0.1"), ROUND_HALF_UP)
-    return f"{_trim(value)} h"
+    return i18n.decimal(f"{_trim(value)} h")
 
 
 def display_mass(mass: Quantity) -> str:
     value = _decimal(mass.to("mg").magnitude).quantize(Decimal("0.01"), ROUND_HALF_UP)
-    return f"{_trim(value)} mg"
+    return i18n.decimal(f"{_trim(value)} mg")
 
 
 
@@ -158,11 +164,11 @@ class PumpSettings:
 
     @property
     def volume_text(self) -> str:
-        return f"approx. {display_volume(self.volume)}"
+        return _("approx. {volume}", volume=display_volume(self.volume))
 
     @property
     def duration_text(self) -> str:
-        return f"approx. {display_duration(self.duration)}"
+        return _("approx. {duration}", duration=display_duration(self.duration))
 
     @property
     def rate_text(self) -> str:
@@ -171,7 +177,7 @@ class PumpSettings:
     @property
     def infusion_text(self) -> str:
         """As the label's infusion line says it: “over approx. 4 h at 25.3 mL/h”."""
-        return f"over {self.duration_text} at {self.rate_text}"
+        return _("over {duration} at {rate}", duration=self.duration_text, rate=self.rate_text)
 
 
 def pump_settings(monograph: Monograph, withdrawn: Quantity | None = None,

@@ -11,27 +11,33 @@ from dataclasses import dataclass
 
 from pharmacy.domain.errors import PharmacyError
 from pharmacy.domain.lifecycle import BAG_LIVE, BagState
+from pharmacy.i18n import _, lazy, now
 
 
 @dataclass(frozen=True)
 class Reason:
     code: str
-    label: str
+    text: str  # marked ``lazy``: its English is what the record keeps (``words``)
     needs_note: bool = False
+
+    @property
+    def label(self) -> str:
+        """The reason as the form shows it, in the reader's language."""
+        return now(self.text)
 
 
 REASONS: tuple[Reason, ...] = (
-    Reason("use_by_passed", "Expired (use-by passed)"),
-    Reason("quarantine_reviewed", "Quarantine reviewed"),
-    Reason("damaged", "Damaged or leaking"),
-    Reason("rejected_at_check", "Rejected at the check"),
-    Reason("contaminated", "Dropped or contaminated"),
-    Reason("not_needed", "Not needed (patient)"),
-    Reason("other", "Other", needs_note=True),
+    Reason("use_by_passed", lazy("Expired (use-by passed)")),
+    Reason("quarantine_reviewed", lazy("Quarantine reviewed")),
+    Reason("damaged", lazy("Damaged or leaking")),
+    Reason("rejected_at_check", lazy("Rejected at the check")),
+    Reason("contaminated", lazy("Dropped or contaminated")),
+    Reason("not_needed", lazy("Not needed (patient)")),
+    Reason("other", lazy("Other"), needs_note=True),
 )
 BY_CODE: dict[str, Reason] = {reason.code: reason for reason in REASONS}
 MIN_NOTE = 5
-CONFIRMATION = "I have the bag in hand and it will be destroyed."
+CONFIRMATION = lazy("I have the bag in hand and it will be destroyed.")  # shown: i18n.now(CONFIRMATION)
 
 
 class DisposalRefused(PharmacyError):
@@ -45,20 +51,23 @@ def reason_for(code: str, note: str) -> Reason:
     """The listed reason ``code`` names; "other" (and any reason that needs one) with its note."""
     reason = BY_CODE.get((code or "").strip())
     if reason is None:
-        raise DisposalRefused("Choose why the bag is destroyed from the list (expired, quarantine reviewed, "
-                              "damaged or leaking …). Nothing was recorded.")
+        raise DisposalRefused(_("Choose why the bag is destroyed from the list (expired, quarantine reviewed, "
+                                "damaged or leaking …). Nothing was recorded."))
     if reason.needs_note and len((note or "").strip()) < MIN_NOTE:
-        raise DisposalRefused(f"“{reason.label}”: say why the bag is destroyed, in a few words. Nothing was recorded.")
+        raise DisposalRefused(_("“{reason}”: say why the bag is destroyed, in a few words. Nothing was recorded.",
+                                reason=reason.label))
     return reason
 
 
 def words(reason: Reason, note: str) -> str:
     """The reason as the waste report and the history show it: "Damaged or leaking: port cracked";
-    for "other", the words given."""
+    for "other", the words given. Recorded data: the reason's English words, whatever the screen's language
+    (the record, its audit entry and the hospital's FHIR record keep one wording; ``code`` names it too)."""
     note = (note or "").strip()
     if reason.needs_note:
         return note
-    return f"{reason.label}: {note}" if note else reason.label
+    english = str.__str__(reason.text)
+    return f"{english}: {note}" if note else english
 
 
 def still_usable(state: BagState) -> bool:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
+from pharmacy.i18n import now
+
 
 class Explained(Protocol):
     """One reason of a refusal that lists several (a course rule, a bedside check)."""
@@ -22,11 +24,13 @@ class Explained(Protocol):
 
 
 class PharmacyError(Exception):
-    """Base of every refusal. ``message`` is for the person at the bench."""
+    """Base of every refusal. ``message`` is for the person at the bench, in the current language: a text
+    marked ``lazy`` (a module-level constant) is translated when the refusal is made."""
 
     code = "refused"
 
     def __init__(self, message: str, **details: object) -> None:
+        message = now(message)
         super().__init__(message)
         self.message = message
         self.details = details

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from pharmacy.domain.errors import PharmacyError, QuantityError
 from pharmacy.domain.units import MASS, Quantity, parse_quantity
+from pharmacy.i18n import _
 
 FHIR_JSON = "application/fhir+json"
 FHIR_VERSION = "4.0.1"
@@ -98,18 +99,22 @@ class OrderRequest:
 
 def _get(data: Any, key: str, path: str, kind: type | tuple[type, ...], required: bool = True) -> Any:
     if not isinstance(data, dict):
-        raise FhirInvalid(f"{path.rsplit('.', 1)[0]} must be a JSON object.")
+        raise FhirInvalid(_("{path} must be a JSON object.", path=path.rsplit(".", 1)[0]))
     value = data.get(key)
     if value is None:
         if required:
-            raise FhirInvalid(f"{path} is required.")
+            raise FhirInvalid(_("{path} is required.", path=path))
         return None
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        names = {str: "a string", int: "a whole number", list: "an array", dict: "an object", bool: "true or false"}
-        wanted = " or ".join(names.get(k, k.__name__) for k in (kind if isinstance(kind, tuple) else (kind,)))
-        raise FhirInvalid(f"{path} must be {wanted}.")
+        names = {str: _("a string"), int: _("a whole number"), list: _("an array"), dict: _("an object"),
+                 bool: _("true or false")}
+        wanted = ""
+        for k in kind if isinstance(kind, tuple) else (kind,):
+            name = names.get(k, k.__name__)
+            wanted = _("{either} or {other}", either=wanted, other=name) if wanted else name
+        raise FhirInvalid(_("{path} must be {wanted}.", path=path, wanted=wanted))
     if isinstance(value, str) and not value.strip():
-        raise FhirInvalid(f"{path} must not be empty.")
+        raise FhirInvalid(_("{path} must not be empty.", path=path))
     return value
 
 
@@ -127,39 +132,40 @@ def _date(text: str, path: str) -> date:
 
 
 def _bad_date(path: str) -> date:
-    raise FhirInvalid(f"{path} must be a date like 2026-11-20.")
+    raise FhirInvalid(_("{path} must be a date like 2026-11-20.", path=path))
 
 
 def human_name(names: Any, path: str) -> str:
     """The official name (else the first) as one line: its text, or the given names and the family name."""
     if not isinstance(names, list) or not names:
-        raise FhirInvalid(f"{path} is required (a list of HumanName).")
+        raise FhirInvalid(_("{path} is required (a list of HumanName).", path=path))
     chosen = next((n for n in names if isinstance(n, dict) and n.get("use") == "official"), names[0])
     if not isinstance(chosen, dict):
-        raise FhirInvalid(f"{path}[0] must be a HumanName object.")
+        raise FhirInvalid(_("{path}[0] must be a HumanName object.", path=path))
     if isinstance(chosen.get("text"), str) and chosen["text"].strip():
         return " ".join(chosen["text"].split())
     given = chosen.get("given") or []
     if not isinstance(given, list) or not all(isinstance(g, str) for g in given):
-        raise FhirInvalid(f"{path}.given must be a list of strings.")
+        raise FhirInvalid(_("{path}.given must be a list of strings.", path=path))
     family = _get(chosen, "family", f"{path}.family", str, required=False) or ""
     words = " ".join([*given, family]).split()
     if not words:
-        raise FhirInvalid(f"{path} has neither text nor given and family names.")
+        raise FhirInvalid(_("{path} has neither text nor given and family names.", path=path))
     return " ".join(words)
 
 
 def read_patient(resource: Any, patient_system: str, path: str = "Patient") -> PatientFacts:
     """The identifier of ``patient_system`` (the hospital's), the GSRN if sent, the name and the birth date."""
     if not isinstance(resource, dict) or resource.get("resourceType") != "Patient":
-        raise FhirInvalid(f"{path} must be a Patient resource.")
+        raise FhirInvalid(_("{path} must be a Patient resource.", path=path))
     identifiers = _get(resource, "identifier", f"{path}.identifier", list)
     pairs = [_identifier(item, f"{path}.identifier[{n}]") for n, item in enumerate(identifiers)]
     ours = [value for system, value in pairs if system == patient_system]
     if len(ours) != 1:
-        seen = ", ".join(sorted({system for system, _ in pairs})) or "none"
-        raise FhirUnprocessable(f"{path}.identifier must hold exactly one identifier of the hospital's patient system "
-                                f"{patient_system} (systems sent: {seen}). Nothing was recorded.")
+        seen = ", ".join(sorted({system for system, _value in pairs})) or _("none")
+        raise FhirUnprocessable(_("{path}.identifier must hold exactly one identifier of the hospital's patient system "
+                                  "{system} (systems sent: {seen}). Nothing was recorded.", path=path,
+                                  system=patient_system, seen=seen))
     gsrns = [value for system, value in pairs if system == GSRN]
     born = _date(_get(resource, "birthDate", f"{path}.birthDate", str), f"{path}.birthDate")
     return PatientFacts(patient_system, ours[0], human_name(resource.get("name"), f"{path}.name"), born,
@@ -169,13 +175,14 @@ def read_patient(resource: Any, patient_system: str, path: str = "Patient") -> P
 def _extension(resource: dict[str, Any], url: str, kind: str, path: str) -> Any:
     found = [e for e in resource.get("extension") or [] if isinstance(e, dict) and e.get("url") == url]
     if len(found) > 1:
-        raise FhirInvalid(f"{path}.extension {url} is given {len(found)} times; send it once.")
+        raise FhirInvalid(_("{path}.extension {url} is given {count} times; send it once.", path=path, url=url,
+                            count=len(found)))
     if not found:
         return None
     value = found[0].get(kind)
     wanted = int if kind == "valueInteger" else str
     if not isinstance(value, wanted) or isinstance(value, bool):
-        raise FhirInvalid(f"{path}.extension {url} must carry {kind}.")
+        raise FhirInvalid(_("{path}.extension {url} must carry {kind}.", path=path, url=url, kind=kind))
     return value
 
 
@@ -183,7 +190,8 @@ def _whole(value: Any, low: int, high: int, path: str) -> int | None:
     if value is None:
         return None
     if not low <= value <= high:
-        raise FhirInvalid(f"{path} must be a whole number from {low} to {high}, not {value}.")
+        raise FhirInvalid(_("{path} must be a whole number from {low} to {high}, not {value}.", path=path, low=low,
+                            high=high, value=value))
     return int(value)
 
 
@@ -191,13 +199,14 @@ def read_dose(dose: Any, path: str) -> Quantity:
     """A UCUM ``Quantity`` (``{"value": 12, "unit": "mg", "system": "http://unitsofmeasure.org", "code": "mg"}``)
     read through the one pint registry (``domain/units``): a mass, or it is refused."""
     if not isinstance(dose, dict) or dose.get("system") != UCUM:
-        raise FhirInvalid(f"{path}.system must be {UCUM} (UCUM units), with the unit in {path}.code.")
+        raise FhirInvalid(_("{path}.system must be {ucum} (UCUM units), with the unit in {path}.code.", path=path,
+                            ucum=UCUM))
     code = _get(dose, "code", f"{path}.code", str)
     value = _get(dose, "value", f"{path}.value", (int, float))
     try:
         return parse_quantity(f"{value} {code}", MASS)
     except QuantityError as error:
-        raise FhirUnprocessable(f"{path}: {error.message}") from None
+        raise FhirUnprocessable(_("{path}: {message}", path=path, message=error.message)) from None
 
 
 def _scheduled(dosage: dict[str, Any], path: str, zone: ZoneInfo) -> date | None:
@@ -206,15 +215,17 @@ def _scheduled(dosage: dict[str, Any], path: str, zone: ZoneInfo) -> date | None
         return None
     events = _get(timing, "event", f"{path}.timing.event", list, required=False) or []
     if len(events) != 1 or not isinstance(events[0], str):
-        raise FhirInvalid(f"{path}.timing.event must hold the one day of the dose (2026-11-20 or a dateTime).")
+        raise FhirInvalid(_("{path}.timing.event must hold the one day of the dose (2026-11-20 or a dateTime).",
+                            path=path))
     text = events[0]
     if "T" in text:
         try:
             moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
-            raise FhirInvalid(f"{path}.timing.event[0] is not a FHIR dateTime: “{text[:40]}”.") from None
+            raise FhirInvalid(_("{path}.timing.event[0] is not a FHIR dateTime: “{text}”.", path=path,
+                                text=text[:40])) from None
         if moment.tzinfo is None:
-            raise FhirInvalid(f"{path}.timing.event[0] must carry its UTC offset.")
+            raise FhirInvalid(_("{path}.timing.event[0] must carry its UTC offset.", path=path))
         return moment.astimezone(zone).date()
     return _date(text, f"{path}.timing.event[0]")
 
@@ -223,26 +234,29 @@ def _contained_patient(resource: dict[str, Any], reference: str) -> Any:
     for item in resource.get("contained") or []:
         if isinstance(item, dict) and item.get("resourceType") == "Patient" and f"#{item.get('id')}" == reference:
             return item
-    raise FhirInvalid(f"MedicationRequest.subject refers to {reference}, which is not contained in the request.")
+    raise FhirInvalid(_("MedicationRequest.subject refers to {reference}, which is not contained in the request.",
+                        reference=reference))
 
 
 def read_medication_request(resource: Any, patient_system: str, zone: ZoneInfo,
                             bundled: dict[str, Any] | None = None) -> OrderRequest:
     """A MedicationRequest as plain values; ``bundled``: the transaction Bundle's entries by fullUrl."""
     if not isinstance(resource, dict) or resource.get("resourceType") != "MedicationRequest":
-        raise FhirInvalid("The body must be a MedicationRequest resource (resourceType MedicationRequest).")
+        raise FhirInvalid(_("The body must be a MedicationRequest resource (resourceType MedicationRequest)."))
     path = "MedicationRequest"
     identifiers = _get(resource, "identifier", f"{path}.identifier", list)
     if len(identifiers) != 1:
-        raise FhirInvalid(f"{path}.identifier must hold exactly one identifier (the order's in the hospital's record): "
-                          "it makes a retry harmless.")
+        raise FhirInvalid(_("{path}.identifier must hold exactly one identifier (the order's in the hospital's "
+                            "record): it makes a retry harmless.", path=path))
     system, value = _identifier(identifiers[0], f"{path}.identifier[0]")
     status = _get(resource, "status", f"{path}.status", str)
     if status not in REQUEST_STATUSES:
-        raise FhirInvalid(f"{path}.status “{status[:40]}” is not a MedicationRequest status.")
+        raise FhirInvalid(_("{path}.status “{status}” is not a MedicationRequest status.", path=path,
+                            status=status[:40]))
     intent = _get(resource, "intent", f"{path}.intent", str)
     if intent != "order":
-        raise FhirUnprocessable(f"{path}.intent must be order (a {intent[:40]} is not something the pharmacy prepares).")
+        raise FhirUnprocessable(_("{path}.intent must be order (a {intent} is not something the pharmacy prepares).",
+                                  path=path, intent=intent[:40]))
     reason_cc = _get(resource, "statusReason", f"{path}.statusReason", dict, required=False)
     status_reason = None
     if reason_cc is not None:
@@ -262,17 +276,17 @@ def read_medication_request(resource: Any, patient_system: str, zone: ZoneInfo,
         elif bundled is not None and reference in bundled:
             patient = read_patient(bundled[reference], patient_system, "Bundle.entry[Patient]")
         else:
-            raise FhirUnprocessable(
-                f"{path}.subject.reference {reference[:80]} is neither a contained Patient (#…) nor a Patient in the "
+            raise FhirUnprocessable(_(
+                "{path}.subject.reference {reference} is neither a contained Patient (#…) nor a Patient in the "
                 "same transaction Bundle: send the Patient with the order, so its identifier, name and birth date can be "
-                "checked (H16). Nothing was recorded.")
+                "checked (H16). Nothing was recorded.", path=path, reference=reference[:80]))
     if patient is None and subject_identifier is None:
-        raise FhirInvalid(f"{path}.subject must name the Patient (a reference to it, or its identifier).")
+        raise FhirInvalid(_("{path}.subject must name the Patient (a reference to it, or its identifier).", path=path))
     medication = _get(resource, "medicationCodeableConcept", f"{path}.medicationCodeableConcept", dict,
                       required=resource.get("medicationReference") is None and status == "active")
     if resource.get("medicationReference") is not None:
-        raise FhirUnprocessable(f"{path}.medicationReference is not read: name the medicine with "
-                                "medicationCodeableConcept (ATC or the pharmacy's product code).")
+        raise FhirUnprocessable(_("{path}.medicationReference is not read: name the medicine with "
+                                  "medicationCodeableConcept (ATC or the pharmacy's product code).", path=path))
     codings: list[tuple[str, str]] = []
     for n, coding in enumerate((medication or {}).get("coding") or []):
         codings.append(_identifier({"system": coding.get("system") if isinstance(coding, dict) else None,
@@ -282,11 +296,12 @@ def read_medication_request(resource: Any, patient_system: str, zone: ZoneInfo,
     dose = scheduled = None
     if dosages:
         if len(dosages) != 1:
-            raise FhirUnprocessable(f"{path}.dosageInstruction must hold one dosage: one order is one dose on one day.")
+            raise FhirUnprocessable(_("{path}.dosageInstruction must hold one dosage: one order is one dose on one day.",
+                                      path=path))
         dosage = dosages[0]
         rates = _get(dosage, "doseAndRate", f"{path}.dosageInstruction[0].doseAndRate", list)
         if len(rates) != 1:
-            raise FhirInvalid(f"{path}.dosageInstruction[0].doseAndRate must hold one doseQuantity.")
+            raise FhirInvalid(_("{path}.dosageInstruction[0].doseAndRate must hold one doseQuantity.", path=path))
         dose = read_dose(_get(rates[0], "doseQuantity", f"{path}.dosageInstruction[0].doseAndRate[0].doseQuantity", dict),
                          f"{path}.dosageInstruction[0].doseAndRate[0].doseQuantity")
         scheduled = _scheduled(dosage, f"{path}.dosageInstruction[0]", zone)
@@ -297,31 +312,35 @@ def read_medication_request(resource: Any, patient_system: str, zone: ZoneInfo,
     request = OrderRequest(system, value, status, status_reason, patient, subject_identifier, tuple(codings), dose,
                            scheduled, course, day, ward.strip() if ward else None, priority in URGENT_PRIORITIES)
     if status == "active":
-        missing = [name for name, given in (("the Patient with name and birth date", patient), ("a medication coding", codings),
-                                            ("dosageInstruction[0].timing.event (the day)", scheduled),
-                                            (f"extension {EXT_COURSE}", course), (f"extension {EXT_COURSE_DAY}", day))
+        missing = [name for name, given in ((_("the Patient with name and birth date"), patient),
+                                            (_("a medication coding"), codings),
+                                            (_("dosageInstruction[0].timing.event (the day)"), scheduled),
+                                            (_("extension {url}", url=EXT_COURSE), course),
+                                            (_("extension {url}", url=EXT_COURSE_DAY), day))
                    if not given]
         if missing:
-            raise FhirInvalid(f"A new order (status active) needs {', '.join(missing)}. Nothing was recorded.")
+            raise FhirInvalid(_("A new order (status active) needs {missing}. Nothing was recorded.",
+                                missing=", ".join(missing)))
     return request
 
 
 def read_transaction(bundle: Any) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
     """A transaction Bundle: its resources by fullUrl, and its MedicationRequests with their request method."""
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
-        raise FhirInvalid("The body must be a Bundle.")
+        raise FhirInvalid(_("The body must be a Bundle."))
     if bundle.get("type") != "transaction":
-        raise FhirUnprocessable("Only a Bundle of type transaction is accepted here.")
+        raise FhirUnprocessable(_("Only a Bundle of type transaction is accepted here."))
     entries = _get(bundle, "entry", "Bundle.entry", list)
     if not entries or len(entries) > 50:
-        raise FhirInvalid("Bundle.entry must hold 1 to 50 entries.")
+        raise FhirInvalid(_("Bundle.entry must hold 1 to 50 entries."))
     by_url: dict[str, Any] = {}
     requests: list[tuple[str, dict[str, Any]]] = []
     for n, entry in enumerate(entries):
         resource = _get(entry, "resource", f"Bundle.entry[{n}].resource", dict)
         kind = resource.get("resourceType")
         if kind not in ("Patient", "MedicationRequest"):
-            raise FhirUnprocessable(f"Bundle.entry[{n}] is a {str(kind)[:40]}: only Patient and MedicationRequest are read.")
+            raise FhirUnprocessable(_("Bundle.entry[{n}] is a {kind}: only Patient and MedicationRequest are read.", n=n,
+                                      kind=str(kind)[:40]))
         full_url = _get(entry, "fullUrl", f"Bundle.entry[{n}].fullUrl", str, required=False)
         if full_url:
             by_url[full_url] = resource
@@ -330,7 +349,7 @@ def read_transaction(bundle: Any) -> tuple[dict[str, Any], list[tuple[str, dict[
         if kind == "MedicationRequest":
             requests.append((method, resource))
     if not requests:
-        raise FhirUnprocessable("The Bundle holds no MedicationRequest.")
+        raise FhirUnprocessable(_("The Bundle holds no MedicationRequest."))
     return by_url, requests
 
 
@@ -339,13 +358,13 @@ def product_for(codings: tuple[tuple[str, str], ...], products: dict[str, tuple[
     matches = sorted({pid for pid, codes in products.items() for coding in codings if coding in codes})
     if len(matches) == 1:
         return matches[0]
-    sent = ", ".join(f"{s}|{c}" for s, c in codings) or "none"
+    sent = ", ".join(f"{s}|{c}" for s, c in codings) or _("none")
     if matches:
-        raise FhirUnprocessable(f"The medication codes sent ({sent}) name more than one product ({', '.join(matches)}). "
-                                "Nothing was recorded.")
+        raise FhirUnprocessable(_("The medication codes sent ({sent}) name more than one product ({products}). "
+                                  "Nothing was recorded.", sent=sent, products=", ".join(matches)))
     known = "; ".join(f"{pid}: " + ", ".join(f"{s}|{c}" for s, c in codes) for pid, codes in sorted(products.items()))
-    raise FhirUnprocessable(f"No product of this pharmacy has the medication codes sent ({sent}). Known: {known}. "
-                            "Nothing was recorded.")
+    raise FhirUnprocessable(_("No product of this pharmacy has the medication codes sent ({sent}). Known: {known}. "
+                              "Nothing was recorded.", sent=sent, known=known))
 
 
 def codes_of(product_id: str, atc: str, preparation_gtin: str, vial_gtins: tuple[str, ...]) -> tuple[tuple[str, str], ...]:

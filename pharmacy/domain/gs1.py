@@ -20,6 +20,7 @@ from biip.gs1_element_strings import GS1ElementString
 from biip.gs1_messages import GS1Message
 
 from pharmacy.domain.errors import CheckDigitError, ScanError
+from pharmacy.i18n import _, lazy, now
 
 GS = "\x1d"
 SYMBOLOGY_DATAMATRIX = "]d2"
@@ -40,16 +41,16 @@ _FORMATS: dict[str, tuple[str, int, int]] = {
     **{str(ai): ("X", 1, 90) for ai in range(91, 100)},
 }
 _SCANNABLE = {GS, *map(chr, range(32, 127))}
-# The national healthcare reimbursement numbers (GenSpecs 3.9.13), by AI.
-NATIONAL_NUMBER_AIS = {"710": "Germany (PZN)", "711": "France (CIP)", "712": "Spain (Código Nacional)",
-                       "713": "Brazil (ANVISA)", "714": "Portugal (AIM)"}
+# The national healthcare reimbursement numbers (GenSpecs 3.9.13), by AI (the country: shown i18n.now(text)).
+NATIONAL_NUMBER_AIS = {"710": lazy("Germany (PZN)"), "711": lazy("France (CIP)"), "712": lazy("Spain (Código Nacional)"),
+                       "713": lazy("Brazil (ANVISA)"), "714": lazy("Portugal (AIM)")}
 
 # (AI, value) pairs, as a mapping or a sequence (the order is the symbol's).
 Pairs: TypeAlias = Mapping[str, str] | Iterable[tuple[str, str]]
 _NEEDS_GTIN = {"10", "17", "21", "7003", *(str(ai) for ai in range(710, 715))}
 # What a pharmacist calls the field biip could not read (its own message quotes a regex).
-_AI_NAMES = {"01": "product code", "10": "batch", "17": "expiry date", "21": "serial number",
-             "7003": "use-by date and time", "8018": "patient number (GSRN)"}
+_AI_NAMES = {"01": lazy("product code"), "10": lazy("batch"), "17": lazy("expiry date"), "21": lazy("serial number"),
+             "7003": lazy("use-by date and time"), "8018": lazy("patient number (GSRN)")}
 _BIIP_AI = re.compile(r"GS1 AI \((\d+)\)")
 
 
@@ -61,7 +62,7 @@ def _is_digits(text: str) -> bool:
 def mod10_check_digit(payload: str) -> int:
     """GS1 mod-10: weights 3, 1, 3, … from the right of the digits before the check digit."""
     if not _is_digits(payload):
-        raise CheckDigitError(f"“{payload}” must be digits only.")
+        raise CheckDigitError(_("“{payload}” must be digits only.", payload=payload))
     total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(payload)))
     return (10 - total % 10) % 10
 
@@ -73,13 +74,15 @@ def with_check_digit(payload: str) -> str:
 def validate_mod10(number: str, what: str, lengths: Iterable[int]) -> str:
     lengths = tuple(lengths)
     if not _is_digits(number) or len(number) not in lengths:
-        allowed = " or ".join(str(n) for n in lengths)
-        raise CheckDigitError(f"{what} “{number}” must be {allowed} digits.")
+        allowed = str(lengths[0]) if lengths else ""
+        for length in lengths[1:]:
+            allowed = _("{either} or {other}", either=allowed, other=length)
+        raise CheckDigitError(_("{what} “{number}” must be {allowed} digits.", what=what, number=number, allowed=allowed))
     expected = mod10_check_digit(number[:-1])
     if int(number[-1]) != expected:
         raise CheckDigitError(
-            f"{what} “{number}” has a wrong check digit (the last digit should be {expected}): "
-            "the code is mistyped or damaged."
+            _("{what} “{number}” has a wrong check digit (the last digit should be {expected}): the code is mistyped "
+              "or damaged.", what=what, number=number, expected=expected)
         )
     return number
 
@@ -99,18 +102,20 @@ def separator_needed(ai: str) -> bool:
 
 def _check_value(ai: str, value: str) -> None:
     if ai not in _FORMATS:
-        raise ScanError(f"AI ({ai}) is not one this system writes.")
+        raise ScanError(_("AI ({ai}) is not one this system writes.", ai=ai))
     kind, low, high = _FORMATS[ai]
     if not low <= len(value) <= high:
-        size = str(low) if low == high else f"{low} to {high}"
-        raise ScanError(f"({ai}) must have {size} characters, not {len(value)}: “{value}”.")
+        size = str(low) if low == high else _("{low} to {high}", low=low, high=high)
+        raise ScanError(_("({ai}) must have {size} characters, not {length}: “{value}”.", ai=ai, size=size,
+                          length=len(value), value=value))
     if kind == "N" and not _is_digits(value):
-        raise ScanError(f"({ai}) must be digits only: “{value}”.")
+        raise ScanError(_("({ai}) must be digits only: “{value}”.", ai=ai, value=value))
     if kind == "X" and not _CSET82.match(value):
         bad = "".join(dict.fromkeys(c for c in value if not _CSET82.match(c)))
-        shown = ", ".join("a space" if c == " " else f"“{c}”" for c in bad)
-        raise ScanError(f"({ai}) “{value}” has characters a GS1 barcode cannot carry ({shown}): GS1 character "
-                        "set 82 allows A–Z, a–z, 0–9 and ! \" % & ' ( ) * + , - . / : ; < = > ? _ only.")
+        shown = ", ".join(_("a space") if c == " " else f"“{c}”" for c in bad)
+        raise ScanError(_("({ai}) “{value}” has characters a GS1 barcode cannot carry ({shown}): GS1 character "
+                          "set 82 allows A–Z, a–z, 0–9 and ! \" % & ' ( ) * + , - . / : ; < = > ? _ only.", ai=ai,
+                          value=value, shown=shown))
     if ai == "01":
         normalize_gtin(value)
     elif ai == "8018":
@@ -130,9 +135,9 @@ def _checked_pairs(pairs: Pairs) -> list[tuple[str, str]]:
     items = list(pairs.items() if isinstance(pairs, Mapping) else pairs)
     ais = [ai for ai, _ in items]
     if len(set(ais)) != len(ais):
-        raise ScanError("An AI may appear only once in an element string.")
+        raise ScanError(_("An AI may appear only once in an element string."))
     if _NEEDS_GTIN & set(ais) and "01" not in ais:
-        raise ScanError("GS1 allows (10), (17), (21), (7003) and (710)–(714) only together with (01).")
+        raise ScanError(_("GS1 allows (10), (17), (21), (7003) and (710)–(714) only together with (01)."))
     for ai, value in items:
         _check_value(ai, value)
     return items
@@ -165,7 +170,7 @@ def expiry_from_yymmdd(yymmdd: str, *, today: date | None = None) -> date:
     The century follows GS1 GenSpecs 7.12: the year lies from 49 years before to 50 after today.
     """
     if not re.fullmatch(r"[0-9]{6}", yymmdd or ""):
-        raise ScanError(f"Expiry “{yymmdd}” must be six digits YYMMDD.")
+        raise ScanError(_("Expiry “{yymmdd}” must be six digits YYMMDD.", yymmdd=yymmdd))
     yy, mm, dd = int(yymmdd[:2]), int(yymmdd[2:4]), int(yymmdd[4:])
     this_year = (today or date.today()).year
     year = this_year - this_year % 100 + yy
@@ -174,12 +179,13 @@ def expiry_from_yymmdd(yymmdd: str, *, today: date | None = None) -> date:
     elif this_year - year >= 50:
         year += 100
     if not 1 <= mm <= 12:
-        raise ScanError(f"Expiry “{yymmdd}” has month {mm:02d}, which does not exist.")
+        raise ScanError(_("Expiry “{yymmdd}” has month {month}, which does not exist.", yymmdd=yymmdd, month=format(mm, "02d")))
     last = calendar.monthrange(year, mm)[1]
     if dd == 0:
         dd = last
     if dd > last:
-        raise ScanError(f"Expiry “{yymmdd}” has day {dd:02d}, which month {mm:02d} of {year} does not have.")
+        raise ScanError(_("Expiry “{yymmdd}” has day {day}, which month {month} of {year} does not have.", yymmdd=yymmdd,
+                          day=format(dd, "02d"), month=format(mm, "02d"), year=year))
     return date(year, mm, dd)
 
 
@@ -187,7 +193,7 @@ def _datetime_from_7003(value: str) -> datetime:
     try:
         return datetime.strptime(value, "%y%m%d%H%M")
     except ValueError:
-        raise ScanError(f"(7003) “{value}” is not a date and time YYMMDDhhmm.") from None
+        raise ScanError(_("(7003) “{value}” is not a date and time YYMMDDhhmm.", value=value)) from None
 
 
 def format_7003(local: datetime) -> str:
@@ -242,15 +248,12 @@ def _clean(raw: str, substitutes: Iterable[str]) -> str:
 
 
 # --- refusals that say what to do (issue 15, point 7) ------------------------------------------------------
-RESCAN = "damaged or cut short? Scan it again"
-CHECK_SCANNER = ("Check the scanner's settings (the setup barcodes in its manual) and the computer's keyboard "
-                 "layout, then scan again")
 # What the key a US scanner presses for "]" types on other keyboard layouts (the symbology identifier's first
 # character), and the layouts that do it.
 _BRACKET_ON_LAYOUT = {
-    "+": "German, Italian or Spanish", "$": "French or Belgian (AZERTY)", "¨": "Swiss or Nordic",
-    "´": "Portuguese", "ü": "Turkish", ")": "Czech", "ú": "Hungarian", "}": "US with Shift held",
-    "å": "Nordic",
+    "+": lazy("German, Italian or Spanish"), "$": lazy("French or Belgian (AZERTY)"), "¨": lazy("Swiss or Nordic"),
+    "´": lazy("Portuguese"), "ü": lazy("Turkish"), ")": lazy("Czech"), "ú": lazy("Hungarian"),
+    "}": lazy("US with Shift held"), "å": lazy("Nordic"),
 }
 # AZERTY types the digit row unshifted: 1 & 2 é 3 " 4 ' 5 ( 6 - or § 7 è 8 _ or ! 9 ç 0 à.
 _AZERTY_DIGITS = set("&é\"'(§è_çà")
@@ -266,19 +269,23 @@ def _keyboard_refusal(text: str) -> ScanError | None:
     # ]E0 is EAN-13's own identifier: only ]D2, ]c1 and ]q3 are no symbology's (ISO/IEC 15424)
     if len(head) == 3 and head[0] == "]" and head.swapcase() in ("]d2", "]C1", "]Q3"):
         return ScanError(
-            f"The scan begins with “{head}”, not “{head.swapcase()}”: its letters came in the wrong case, so Caps "
-            f"Lock is on or the scanner is set to change the case (the letters of a lot or serial would be wrong "
-            f"too). Turn Caps Lock off. {CHECK_SCANNER}.", hint="caps_lock")
+            _("The scan begins with “{head}”, not “{expected}”: its letters came in the wrong case, so Caps Lock is "
+              "on or the scanner is set to change the case (the letters of a lot or serial would be wrong too). Turn "
+              "Caps Lock off. Check the scanner's settings (the setup barcodes in its manual) and the computer's "
+              "keyboard layout, then scan again.", head=head, expected=head.swapcase()), hint="caps_lock")
     if head[:1] in _BRACKET_ON_LAYOUT and len(head) == 3 and head[1] in "dCQe":
-        layout = _BRACKET_ON_LAYOUT[head[0]]
+        layout = now(_BRACKET_ON_LAYOUT[head[0]])
         return ScanError(
-            f"The scan begins with “{head}” where a scanner sends “]{head[1]}…”: the scanner types for another "
-            f"keyboard country than this computer's ({layout} layouts turn “]” into “{head[0]}”), so other "
-            f"characters may be wrong too. {CHECK_SCANNER}.", hint="keyboard_layout")
+            _("The scan begins with “{head}” where a scanner sends “]{letter}…”: the scanner types for another "
+              "keyboard country than this computer's ({layout} layouts turn “]” into “{bracket}”), so other "
+              "characters may be wrong too. Check the scanner's settings (the setup barcodes in its manual) and the "
+              "computer's keyboard layout, then scan again.", head=head, letter=head[1], layout=layout,
+              bracket=head[0]), hint="keyboard_layout")
     if set(text[:4]) & _AZERTY_DIGITS and set(text) & set("éèçà"):
         return ScanError(
-            "The scan has “é”, “è”, “ç” or “à” where a GS1 code has digits: the scanner types as on a French or "
-            f"Belgian (AZERTY) keyboard, without Shift for the digits. {CHECK_SCANNER}.", hint="keyboard_layout")
+            _("The scan has “é”, “è”, “ç” or “à” where a GS1 code has digits: the scanner types as on a French or "
+              "Belgian (AZERTY) keyboard, without Shift for the digits. Check the scanner's settings (the setup "
+              "barcodes in its manual) and the computer's keyboard layout, then scan again."), hint="keyboard_layout")
     return None
 
 
@@ -292,7 +299,7 @@ def _field_refusal(text: str) -> ScanError | None:
                    if text.startswith(a, position)), None)
         if ai is None:
             return None
-        kind, _, high = _FORMATS[ai]
+        kind, _low, high = _FORMATS[ai]
         start = position + len(ai)
         if kind == "N" and ai != "7003" and ai != "8018" and not separator_needed(ai):
             position = start + high  # predefined length: no separator follows
@@ -300,14 +307,15 @@ def _field_refusal(text: str) -> ScanError | None:
         end = text.find(GS, start)
         end = len(text) if end < 0 else end
         value = text[start:end]
-        name = _AI_NAMES.get(ai, "national product number" if ai.startswith("71") else "field")
+        name = now(_AI_NAMES.get(ai) or (_("national product number") if ai.startswith("71") else _("field")))
         if kind == "X" and len(value) > high:
             return ScanError(
-                f"The scan's ({ai}) {name} has {len(value)} characters, more than the {high} GS1 allows "
-                f"(“{value}”): the separator after it may be lost — {RESCAN}.", field=ai)
+                _("The scan's ({ai}) {name} has {length} characters, more than the {high} GS1 allows (“{value}”): the "
+                  "separator after it may be lost — damaged or cut short? Scan it again.", ai=ai, name=name,
+                  length=len(value), high=high, value=value), field=ai)
         if kind == "X" and " " in value:
-            return ScanError(f"The scan's ({ai}) {name} “{value}” has a space, which no GS1 barcode carries: {RESCAN}.",
-                             field=ai)
+            return ScanError(_("The scan's ({ai}) {name} “{value}” has a space, which no GS1 barcode carries: "
+                               "damaged or cut short? Scan it again.", ai=ai, name=name, value=value), field=ai)
         position = end + 1
     return None
 
@@ -318,13 +326,13 @@ def _read_elements(element_strings: Iterable[GS1ElementString], *, raw: str, sym
     for element in element_strings:
         ai = element.ai.ai
         if ai in elements:
-            raise ScanError(f"The scan holds ({ai}) twice: scan it again.")
+            raise ScanError(_("The scan holds ({ai}) twice: scan it again.", ai=ai))
         if element.gtin_error or element.gln_error or element.sscc_error:
-            name = _AI_NAMES.get(ai, "number")
+            name = now(_AI_NAMES.get(ai) or _("number"))
             raise CheckDigitError(
-                f"The scanned ({ai}) {element.value} has a wrong check digit: the code is damaged or cut short? Scan "
-                f"it again; if its {name} is refused again, the pack may not be genuine: set it aside and tell the "
-                "pharmacist.", field=ai)
+                _("The scanned ({ai}) {value} has a wrong check digit: the code is damaged or cut short? Scan it again; "
+                  "if its {name} is refused again, the pack may not be genuine: set it aside and tell the pharmacist.",
+                  ai=ai, value=element.value, name=name), field=ai)
         elements[ai] = element.value
     if "01" in elements:
         normalize_gtin(elements["01"])
@@ -333,7 +341,7 @@ def _read_elements(element_strings: Iterable[GS1ElementString], *, raw: str, sym
     expiry = expiry_from_yymmdd(elements["17"], today=today) if "17" in elements else None
     use_by = _datetime_from_7003(elements["7003"]) if "7003" in elements else None
     if _NEEDS_GTIN & set(elements) and "01" not in elements:
-        raise ScanError("The scan has no product code (01): scan the GS1 code of the pack.")
+        raise ScanError(_("The scan has no product code (01): scan the GS1 code of the pack."))
     return Scan(raw=raw, symbology=symbology, elements=elements, expiry=expiry, expiry_yymmdd=elements.get("17"),
                 use_by_local=use_by, digital_link=digital_link)
 
@@ -344,14 +352,14 @@ def _parse_digital_link(text: str, *, raw: str, symbology: str | None, today: da
     from biip.gs1_digital_link_uris import GS1DigitalLinkURI
 
     if any(c.isspace() for c in text):
-        raise ScanError(f"The scan is a web address with a space in it, not a GS1 Digital Link: {RESCAN}.")
+        raise ScanError(_("The scan is a web address with a space in it, not a GS1 Digital Link: damaged or cut short? Scan it again."))
     try:
         link = GS1DigitalLinkURI.parse(text)
     except (biip.ParseError, ValueError) as error:
-        raise ScanError(
+        raise ScanError(_(
             "The scan is a web address, not a GS1 Digital Link this system can read (a Digital Link carries the "
             "product code (01) in its path, such as https://id.gs1.org/01/…/10/LOT/21/SERIAL?17=YYMMDD): "
-            f"{RESCAN}, or scan the pack's GS1 DataMatrix.", detail=str(error)) from None
+            "damaged or cut short? Scan it again, or scan the pack's GS1 DataMatrix."), detail=str(error)) from None
     return _read_elements(link.element_strings, raw=raw, symbology=symbology, today=today, digital_link=True)
 
 
@@ -362,7 +370,7 @@ def parse_scan(raw: str, *, gs_substitutes: Iterable[str] = (), today: date | No
     to do. ``require_symbology`` (``PHARMACY_REQUIRE_SYMBOLOGY_ID``): a scan without a GS1 symbology identifier
     (``]d2``, ``]C1``, ``]Q3``, ``]e0``; ``]Q1``/``]d1`` before a Digital Link) is refused — it was typed or garbled."""
     if raw is None or not str(raw).strip():
-        raise ScanError("Nothing was scanned.")
+        raise ScanError(_("Nothing was scanned."))
     text = _clean(str(raw), gs_substitutes)
     keyboard = _keyboard_refusal(text)
     if keyboard is not None:
@@ -377,20 +385,21 @@ def parse_scan(raw: str, *, gs_substitutes: Iterable[str] = (), today: date | No
     if text.startswith("]"):
         symbology = text[:3]
         if symbology not in GS1_SYMBOLOGIES:
-            raise ScanError(f"The barcode ({symbology}) is not a GS1 barcode: scan the GS1 DataMatrix or GS1-128.")
+            raise ScanError(_("The barcode ({symbology}) is not a GS1 barcode: scan the GS1 DataMatrix or GS1-128.",
+                              symbology=symbology))
         text = text[3:]
     elif require_symbology:
         raise _no_symbology()
     text = text.lstrip(GS)  # some scanners transmit the leading FNC1 as GS
     if set(text) - _SCANNABLE:
-        raise ScanError("The scan contains characters no GS1 barcode carries: scan it again.")
+        raise ScanError(_("The scan contains characters no GS1 barcode carries: scan it again."))
     if symbology is None and text.isdigit() and len(text) in (8, 12, 13):
-        raise ScanError(
+        raise ScanError(_(
             "This is a plain product barcode (EAN/UPC), not a GS1 code with lot and expiry: "
             "scan the pack's 2D DataMatrix (or the bag's GS1-128)."
-        )
+        ))
     if not text[:2].isdigit() or len(text) < 4:
-        raise ScanError("The scan is not a GS1 element string.")
+        raise ScanError(_("The scan is not a GS1 element string."))
     field = _field_refusal(text)
     if field is not None:
         raise field
@@ -398,17 +407,18 @@ def parse_scan(raw: str, *, gs_substitutes: Iterable[str] = (), today: date | No
         message = GS1Message.parse(text, config=biip.ParseConfig(separator_chars=(GS,)))
     except biip.ParseError as error:
         found = _BIIP_AI.search(str(error))
-        what = f": its ({found[1]}) {_AI_NAMES.get(found[1], 'field')} is not valid" if found else ""
-        raise ScanError(
-            f"The scan could not be read as GS1 data{what} (damaged or cut short?). Scan it again.",
-            detail=str(error),
-        ) from None
+        if found:
+            text = _("The scan could not be read as GS1 data: its ({ai}) {name} is not valid (damaged or cut short?). "
+                     "Scan it again.", ai=found[1], name=now(_AI_NAMES.get(found[1]) or _("field")))
+        else:
+            text = _("The scan could not be read as GS1 data (damaged or cut short?). Scan it again.")
+        raise ScanError(text, detail=str(error)) from None
     return _read_elements(message.element_strings, raw=str(raw), symbology=symbology, today=today)
 
 
 def _no_symbology() -> ScanError:
-    return ScanError(
+    return ScanError(_(
         "The scan has no symbology identifier (]d2, ]C1 or ]Q3) at its start, so it was typed, garbled, or the "
         "scanner does not send one; this pharmacy accepts scanned codes only (PHARMACY_REQUIRE_SYMBOLOGY_ID). "
         "Scan the barcode again; if it is refused again, set the scanner to send the AIM symbology identifier "
-        "(its setup barcodes).", hint="symbology_required")
+        "(its setup barcodes)."), hint="symbology_required")

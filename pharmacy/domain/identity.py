@@ -14,23 +14,25 @@ from dataclasses import dataclass
 
 from pharmacy.domain.errors import PharmacyError
 from pharmacy.domain.gs1 import GS1_SYMBOLOGIES
+from pharmacy.i18n import _, lazy
 
 SCANNED = "scanned"
 TYPED = "typed"
 ENTRY_METHODS = (SCANNED, TYPED)
 
-# Why a wristband was typed instead of scanned: the short list the bedside offers.
+# Why a wristband was typed instead of scanned: the short list the bedside offers (shown: i18n.now(words);
+# recorded: the English words, ``typed_reason``).
 TYPED_REASONS: dict[str, str] = {
-    "wristband_unreadable": "Wristband unreadable",
-    "scanner_broken": "Scanner broken",
-    "other": "Other",
+    "wristband_unreadable": lazy("Wristband unreadable"),
+    "scanner_broken": lazy("Scanner broken"),
+    "other": lazy("Other"),
 }
 OTHER = "other"
 MIN_OTHER_REASON = 5
 
 
-NEEDS_REASON = ("TYPED: the wristband was typed by hand, not scanned. Scan the wristband, or say why it was typed "
-                "(wristband unreadable, scanner broken, other). Nothing was recorded.")
+NEEDS_REASON = lazy("TYPED: the wristband was typed by hand, not scanned. Scan the wristband, or say why it was typed "
+                     "(wristband unreadable, scanner broken, other). Nothing was recorded.")
 
 
 class TypedWithoutReason(PharmacyError):
@@ -94,15 +96,15 @@ def typed_reason(code: str | None, other: str | None = None) -> str:
     if not code:
         raise TypedWithoutReason(NEEDS_REASON)
     if code not in TYPED_REASONS:
-        raise TypedWithoutReason(f"“{code}” is not a reason for a typed wristband: choose one of "
-                                 f"{', '.join(TYPED_REASONS)}.")
+        raise TypedWithoutReason(_("“{code}” is not a reason for a typed wristband: choose one of {codes}.",
+                                   code=code, codes=", ".join(TYPED_REASONS)))
     if code == OTHER:
         words = " ".join((other or "").split())
         if len(words) < MIN_OTHER_REASON:
-            raise TypedWithoutReason("TYPED: say in a few words why the wristband was typed by hand "
-                                     f"(at least {MIN_OTHER_REASON} characters). Nothing was recorded.")
-        return f"{TYPED_REASONS[OTHER]}: {words}"
-    return TYPED_REASONS[code]
+            raise TypedWithoutReason(_("TYPED: say in a few words why the wristband was typed by hand "
+                                       "(at least {count} characters). Nothing was recorded.", count=MIN_OTHER_REASON))
+        return f"{str.__str__(TYPED_REASONS[OTHER])}: {words}"
+    return str.__str__(TYPED_REASONS[code])  # recorded: the English words
 
 
 def entry(raw: str | None, said: str | None, reason_code: str | None = None, other: str | None = None,

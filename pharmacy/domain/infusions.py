@@ -33,18 +33,20 @@ from pharmacy.domain.errors import PharmacyError
 from pharmacy.domain.lifecycle import BagState
 from pharmacy.domain.monograph import Monograph, Premedication
 from pharmacy.domain.units import Quantity
+from pharmacy.i18n import _, lazy
 
 EARLY_END_FRACTION = 0.9
 PREMEDICATION_MAX_AGE = timedelta(hours=24)
 
-# why an infusion ended before its planned duration: code → words on the screen and in the record
+# why an infusion ended before its planned duration: code → words on the screen (shown: i18n.now(words)) and
+# in the record (the English words before any bracket, ``end_reason``)
 RESUMABLE_REASON = BagState.INTERRUPTED.value  # the one reason that leaves the bag to be resumed
 END_REASONS: dict[str, str] = {
-    RESUMABLE_REASON: "interrupted (may be resumed with the same bag)",
-    "rate_error": "rate error",
-    "bag_leaked": "bag leaked",
-    "patient_reaction": "patient reaction",
-    "other": "other (say what)",
+    RESUMABLE_REASON: lazy("interrupted (may be resumed with the same bag)"),
+    "rate_error": lazy("rate error"),
+    "bag_leaked": lazy("bag leaked"),
+    "patient_reaction": lazy("patient reaction"),
+    "other": lazy("other (say what)"),
 }
 
 
@@ -105,8 +107,9 @@ def _delta(quantity: Quantity) -> timedelta:
 def _hm(moment: datetime, zone: ZoneInfo, now: datetime) -> str:
     """HH:MM with the zone's abbreviation, and the date when it is not today's."""
     local, today = moment.astimezone(zone), now.astimezone(zone).date()
-    day = "" if local.date() == today else local.strftime(" on %d %b")
-    return f"{local:%H:%M} {local.tzname()}{day}"
+    if local.date() == today:
+        return f"{local:%H:%M} {local.tzname()}"
+    return _("{time} {zone} on {day}", time=format(local, "%H:%M"), zone=local.tzname(), day=local.strftime("%d %b"))
 
 
 def _hours(delta: timedelta) -> str:
@@ -125,28 +128,31 @@ def start_refusals(earlier: Iterable[EarlierInfusion], now: datetime, zone: Zone
     observation = _delta(monograph.observation)
     running = [e for e in history if e.ended_at is None]
     for e in running:
-        reasons.append(TimingReason("in_progress", f"IN PROGRESS: an infusion of {monograph.brand} started at "
-                                    f"{_hm(e.started_at, zone, now)} is still running for this patient. End it "
-                                    "before another is started."))
+        reasons.append(TimingReason("in_progress", _("IN PROGRESS: an infusion of {brand} started at {started} is "
+                                                     "still running for this patient. End it before another is started.",
+                                                     brand=monograph.brand, started=_hm(e.started_at, zone, now))))
     ended = [e.ended_at for e in history if e.ended_at is not None]
     if not running and ended:
         until = max(ended) + observation
         if now < until:
-            reasons.append(TimingReason("observation", f"OBSERVATION: until {_hm(until, zone, now)}. The patient is "
-                                        f"observed for {_hours(observation)} after an infusion (SmPC 4.4); no new "
-                                        "infusion before then."))
+            reasons.append(TimingReason("observation", _("OBSERVATION: until {until}. The patient is observed for "
+                                                         "{hours} after an infusion (SmPC 4.4); no new infusion before "
+                                                         "then.", until=_hm(until, zone, now), hours=_hours(observation))))
     today = now.astimezone(zone).date()
     same_day = [e for e in history if e.started_at.astimezone(zone).date() == today]
     if len(same_day) >= monograph.courses.max_doses_per_day:
         times = ", ".join(_hm(e.started_at, zone, now) for e in same_day)
-        reasons.append(TimingReason("same_day", f"SAME DAY: a dose was already started today ({times}); "
-                                    f"at most {monograph.courses.max_doses_per_day} infusion a day (SmPC 4.2)."))
+        reasons.append(TimingReason("same_day", _("SAME DAY: a dose was already started today ({times}); at most "
+                                                  "{most} infusion a day (SmPC 4.2).", times=times,
+                                                  most=monograph.courses.max_doses_per_day)))
     if history:
         earliest = history[-1].started_at + _delta(monograph.min_interval)
         if now < earliest:
-            reasons.append(TimingReason("too_soon", f"TOO SOON: earliest start {_hm(earliest, zone, now)}. The last "
-                                        f"dose started at {_hm(history[-1].started_at, zone, now)}; at least "
-                                        f"{_hours(_delta(monograph.min_interval))} between the starts of two doses."))
+            reasons.append(TimingReason("too_soon", _("TOO SOON: earliest start {earliest}. The last dose started at "
+                                                      "{started}; at least {hours} between the starts of two doses.",
+                                                      earliest=_hm(earliest, zone, now),
+                                                      started=_hm(history[-1].started_at, zone, now),
+                                                      hours=_hours(_delta(monograph.min_interval)))))
     return reasons
 
 
@@ -164,14 +170,16 @@ def end_reason(ran_for: timedelta, monograph: Monograph, reason: str | None, det
             planned = _delta(monograph.infusion_duration)
             minutes = int(ran_for.total_seconds() // 60)
             raise EarlyEndNeedsReason(
-                f"This infusion ran for {minutes} min of the planned {_hours(planned)}: say why it ended early "
-                f"({', '.join(END_REASONS)}). Nothing was recorded.", ran_minutes=minutes)
+                _("This infusion ran for {minutes} min of the planned {hours}: say why it ended early ({codes}). "
+                  "Nothing was recorded.", minutes=minutes, hours=_hours(planned), codes=", ".join(END_REASONS)),
+                ran_minutes=minutes)
         return None
     if code not in END_REASONS:
-        raise EndReasonInvalid(f"“{code}” is not a reason for an early end; choose one of: {', '.join(END_REASONS)}.")
+        raise EndReasonInvalid(_("“{code}” is not a reason for an early end; choose one of: {codes}.", code=code,
+                                 codes=", ".join(END_REASONS)))
     if code == "other" and not words:
-        raise EndReasonInvalid("Say what happened when the reason is “other”. Nothing was recorded.")
-    label = END_REASONS[code].split(" (")[0]
+        raise EndReasonInvalid(_("Say what happened when the reason is “other”. Nothing was recorded."))
+    label = str.__str__(END_REASONS[code]).split(" (")[0]  # recorded: the English words
     return code, f"{label}: {words}" if words else label
 
 
@@ -182,19 +190,19 @@ def check_premedication(required: Sequence[Premedication], given: Iterable[Given
     by_what = {g.what.strip(): g for g in given}
     missing = [p.what for p in required if p.what not in by_what]
     if missing:
-        raise PremedicationRequired("Confirm the pre-medication given before this infusion (SmPC 4.2): "
-                                    + "; ".join(missing) + ". Nothing was recorded.", missing=missing)
+        raise PremedicationRequired(_("Confirm the pre-medication given before this infusion (SmPC 4.2): {missing}. "
+                                      "Nothing was recorded.", missing="; ".join(missing)), missing=missing)
     confirmed = []
     for p in required:
         g = by_what[p.what]
         if g.given_at.tzinfo is None or g.given_at.utcoffset() is None:
-            raise PremedicationTimeInvalid(f"The time “{p.what}” was given needs its UTC offset.")
+            raise PremedicationTimeInvalid(_("The time “{what}” was given needs its UTC offset.", what=p.what))
         if _utc(g.given_at) > now:
-            raise PremedicationTimeInvalid(f"“{p.what}”: given at {_hm(g.given_at, zone, now)} is in the future. "
-                                           "Give the time it was given.")
+            raise PremedicationTimeInvalid(_("“{what}”: given at {given} is in the future. Give the time it was given.",
+                                             what=p.what, given=_hm(g.given_at, zone, now)))
         if now - _utc(g.given_at) > PREMEDICATION_MAX_AGE:
-            raise PremedicationTimeInvalid(f"“{p.what}”: given at {_hm(g.given_at, zone, now)} is more than "
-                                           f"{_hours(PREMEDICATION_MAX_AGE)} before this infusion; give it again "
-                                           "before the start.")
+            raise PremedicationTimeInvalid(_("“{what}”: given at {given} is more than {hours} before this infusion; "
+                                             "give it again before the start.", what=p.what,
+                                             given=_hm(g.given_at, zone, now), hours=_hours(PREMEDICATION_MAX_AGE)))
         confirmed.append(GivenPremedication(p.what, g.given_at))
     return confirmed

@@ -20,8 +20,10 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from pharmacy import i18n
 from pharmacy.domain.errors import Expired
 from pharmacy.domain.lifecycle import BAG_LIVE, BagState
+from pharmacy.i18n import _
 
 END_OF_DAY = time(23, 59)
 POLICIES = ("start", "end")
@@ -114,7 +116,8 @@ def is_expired(use_by_time: datetime, now: datetime) -> bool:
 def check_ingredient_in_date(expiry: date, now: datetime, zone: ZoneInfo, what: str) -> None:
     # the same boundary as a bag's use-by: from the expiry end on, it is expired
     if is_expired(expiry_end(expiry, zone), now):
-        raise Expired(f"{what} expired on {expiry:%d %b %Y}: it must not be used.", expiry=expiry.isoformat())
+        raise Expired(_("{what} expired on {day}: it must not be used.", what=what, day=format(expiry, "%d %b %Y")),
+                      expiry=expiry.isoformat())
 
 
 def check_administration_window(
@@ -125,11 +128,11 @@ def check_administration_window(
     latest = start_by(use_by_time, infusion, policy)
     shown = format_local(use_by_time, zone)
     if is_expired(use_by_time, now):
-        raise Expired(f"This bag expired at {shown}. Do not give it: return it to pharmacy for disposal.")
+        raise Expired(_("This bag expired at {shown}. Do not give it: return it to pharmacy for disposal.", shown=shown))
     if is_expired(latest, now):
         raise TooLateToStart(
-            f"Its START BY time ({format_local(latest, zone)}) has passed. The infusion would not end "
-            f"before the bag's use-by time ({shown}). Do not start it; contact pharmacy."
+            _("Its START BY time ({start_by}) has passed. The infusion would not end before the bag's use-by time "
+              "({shown}). Do not start it; contact pharmacy.", start_by=format_local(latest, zone), shown=shown)
         )
 
 
@@ -138,9 +141,10 @@ def to_local(moment: datetime, zone: ZoneInfo) -> datetime:
 
 
 def format_local(moment: datetime, zone: ZoneInfo, fmt: str = "%d %b %Y %H:%M") -> str:
-    """A time as the pharmacy reads it, with the zone's abbreviation (CET/CEST) so no one guesses."""
+    """A time as the pharmacy reads it, with the zone's abbreviation (CET/CEST) so no one guesses; month and day
+    names in the current language (``fmt`` is strftime's: in English exactly what strftime writes)."""
     local = to_local(moment, zone)
-    return f"{local.strftime(fmt)} {local.tzname()}"
+    return f"{i18n.format_moment(local, fmt)} {local.tzname()}"
 
 
 def effective_state(state: str, use_by_time: datetime, now: datetime) -> BagState:

@@ -17,6 +17,7 @@ from typing import Generic, TypeVar
 
 from pharmacy.domain.errors import NotAllowed, StateConflict
 from pharmacy.domain.permissions import check_permission_name, may, refusal
+from pharmacy.i18n import _, lazy, now
 
 
 class TransitionRefused(StateConflict):
@@ -28,8 +29,8 @@ class TransitionRefused(StateConflict):
 class _State(StrEnum):
     @property
     def label(self) -> str:
-        """The state as a person reads it: "awaiting check"."""
-        return self.value.replace("_", " ")
+        """The state as a person reads it, in the current language: "awaiting check"."""
+        return now(STATE_WORDS.get(self.value, self.value.replace("_", " ")))
 
 
 class OrderState(_State):
@@ -113,6 +114,9 @@ class Event(StrEnum):
     SEND_BACK_TO_VOLUME = "send_back_to_volume"
     SEND_BACK_TO_MIXING = "send_back_to_mixing"
     SEND_BACK_TO_SIGN = "send_back_to_sign"
+    # a preparation sent back that cannot be redone (the bag damaged): rejected by the check where it stands,
+    # before it is signed again (services/release.decide asks that the send-back still stands)
+    REJECT_SENT_BACK = "reject_sent_back"
     # bags
     PRINT_LABEL = "print_label"
     STORE = "store"
@@ -130,42 +134,59 @@ class Event(StrEnum):
     CLEAR_SUSPICION = "clear_suspicion"  # a pharmacist found the pack genuine
 
 
+# every state as a person reads it (``label``), marked for translation
+STATE_WORDS: dict[str, str] = {
+    "entered": lazy("entered"), "blocked": lazy("blocked"), "verified": lazy("verified"),
+    "in_preparation": lazy("in preparation"), "prepared": lazy("prepared"), "released": lazy("released"),
+    "rejected": lazy("rejected"), "cancelled": lazy("cancelled"), "held": lazy("held"), "started": lazy("started"),
+    "vial_scanned": lazy("vial scanned"), "inspected": lazy("inspected"), "diluent_scanned": lazy("diluent scanned"),
+    "volume_recorded": lazy("volume recorded"), "mixed": lazy("mixed"), "signed": lazy("signed"),
+    "awaiting_check": lazy("awaiting check"), "stored": lazy("stored"), "expired": lazy("expired"),
+    "quarantined": lazy("quarantined"), "in_administration": lazy("in administration"),
+    "interrupted": lazy("interrupted"), "administered": lazy("administered"), "destroyed": lazy("destroyed"),
+    "received": lazy("received"), "in_use": lazy("in use"), "used": lazy("used"), "suspect": lazy("suspect"),
+}
+# "This order is …" where a refusal does not name the object (``Lifecycle.apply``'s ``what``)
+_THIS: dict[str, str] = {"order": lazy("This order"), "preparation": lazy("This preparation"), "bag": lazy("This bag"),
+                         "vial": lazy("This vial"), "diluent lot": lazy("This diluent lot")}
+
 # the rule an event follows, for a refusal: "Bag BAG0000001 is administered: <rule>."
 EVENT_RULES: dict[Event, str] = {
-    Event.BREACH_FOUND: "only a newly entered order is blocked for a course rule",
-    Event.VERIFY: "only an entered or blocked order is verified",
-    Event.START_PREPARATION: "only a verified order is prepared",
-    Event.CANCEL: ("only an order not yet in preparation is cancelled here; once a preparation has started, "
-                   "the pharmacist rejects it at the check"),
-    Event.HOLD: ("only an order not yet in preparation is put on hold; once a preparation has started, "
-                 "the pharmacist rejects it at the check"),
-    Event.LIFT_HOLD: "only an order on hold has its hold lifted",
-    Event.SCAN_VIAL: "a vial is used once only",
-    Event.PASS_INSPECTION: "this step is already done or not yet due",
-    Event.FAIL_INSPECTION: "this step is already done or not yet due",
-    Event.SCAN_DILUENT: "it must not be used",
-    Event.RECORD_VOLUME: "this step is already done or not yet due",
-    Event.MIX: "this step is already done or not yet due",
-    Event.SIGN: "this step is already done or not yet due",
-    Event.RELEASE: "only a signed preparation is checked",
-    Event.REJECT: "only a signed preparation is checked",
-    Event.SEND_BACK_TO_DILUENT: "only a signed preparation is sent back by the check",
-    Event.SEND_BACK_TO_VOLUME: "only a signed preparation is sent back by the check",
-    Event.SEND_BACK_TO_MIXING: "only a signed preparation is sent back by the check",
-    Event.SEND_BACK_TO_SIGN: "only a signed preparation is sent back by the check",
-    Event.PRINT_LABEL: "only a released bag gets a label that can be administered",
-    Event.STORE: "only a released bag is put into storage",
-    Event.TAKE_OUT: "only a stored bag is taken out of storage",
-    Event.START_INFUSION: "only a released bag is given",
-    Event.END_INFUSION: "no infusion of it is under way",
-    Event.INTERRUPT: "no infusion of it is under way",
-    Event.RESUME: "only an interrupted infusion is resumed",
-    Event.DISPOSE: "it cannot be disposed of",
-    Event.EXCURSION: "only a bag not yet given is quarantined for a temperature excursion",
-    Event.RECALL: "it is no longer stock that a recall quarantines",
-    Event.CONSUME: "only a vial in use is used up",
-    Event.SUSPECT: "only a vial in stock is set aside as suspect",
-    Event.CLEAR_SUSPICION: "only a vial set aside as suspect is cleared",
+    Event.BREACH_FOUND: lazy("only a newly entered order is blocked for a course rule"),
+    Event.VERIFY: lazy("only an entered or blocked order is verified"),
+    Event.START_PREPARATION: lazy("only a verified order is prepared"),
+    Event.CANCEL: lazy("only an order not yet in preparation is cancelled here; once a preparation has started, "
+                        "the pharmacist rejects it at the check"),
+    Event.HOLD: lazy("only an order not yet in preparation is put on hold; once a preparation has started, "
+                      "the pharmacist rejects it at the check"),
+    Event.LIFT_HOLD: lazy("only an order on hold has its hold lifted"),
+    Event.SCAN_VIAL: lazy("a vial is used once only"),
+    Event.PASS_INSPECTION: lazy("this step is already done or not yet due"),
+    Event.FAIL_INSPECTION: lazy("this step is already done or not yet due"),
+    Event.SCAN_DILUENT: lazy("it must not be used"),
+    Event.RECORD_VOLUME: lazy("this step is already done or not yet due"),
+    Event.MIX: lazy("this step is already done or not yet due"),
+    Event.SIGN: lazy("this step is already done or not yet due"),
+    Event.RELEASE: lazy("only a signed preparation is checked"),
+    Event.REJECT: lazy("only a signed preparation is checked"),
+    Event.SEND_BACK_TO_DILUENT: lazy("only a signed preparation is sent back by the check"),
+    Event.SEND_BACK_TO_VOLUME: lazy("only a signed preparation is sent back by the check"),
+    Event.SEND_BACK_TO_MIXING: lazy("only a signed preparation is sent back by the check"),
+    Event.SEND_BACK_TO_SIGN: lazy("only a signed preparation is sent back by the check"),
+    Event.REJECT_SENT_BACK: lazy("only a preparation sent back by the check, and not yet signed again, is rejected that way"),
+    Event.PRINT_LABEL: lazy("only a released bag gets a label that can be administered"),
+    Event.STORE: lazy("only a released bag is put into storage"),
+    Event.TAKE_OUT: lazy("only a stored bag is taken out of storage"),
+    Event.START_INFUSION: lazy("only a released bag is given"),
+    Event.END_INFUSION: lazy("no infusion of it is under way"),
+    Event.INTERRUPT: lazy("no infusion of it is under way"),
+    Event.RESUME: lazy("only an interrupted infusion is resumed"),
+    Event.DISPOSE: lazy("it cannot be disposed of"),
+    Event.EXCURSION: lazy("only a bag not yet given is quarantined for a temperature excursion"),
+    Event.RECALL: lazy("it is no longer stock that a recall quarantines"),
+    Event.CONSUME: lazy("only a vial in use is used up"),
+    Event.SUSPECT: lazy("only a vial in stock is set aside as suspect"),
+    Event.CLEAR_SUSPICION: lazy("only a vial set aside as suspect is cleared"),
 }
 
 S = TypeVar("S", bound=_State)
@@ -217,9 +238,9 @@ class Lifecycle(Generic[S]):
         current = self.states(state)
         found = self.table.get((current, event))
         if found is None:
-            name = what or f"This {self.noun}"
-            raise TransitionRefused(f"{name} is {current.label}: {EVENT_RULES[event]}. Nothing was recorded.",
-                                    state=current.value, event=event.value)
+            name = what or now(_THIS.get(self.noun, f"This {self.noun}"))
+            raise TransitionRefused(_("{name} is {state}: {rule}. Nothing was recorded.", name=name, state=current.label,
+                                      rule=now(EVENT_RULES[event])), state=current.value, event=event.value)
         if role is not None and not may(role, found.permission):
             raise NotAllowed(refusal(role, found.permission))
         return found.target
@@ -245,6 +266,7 @@ ORDER = Lifecycle("order", OrderState, OrderState.ENTERED, [
     *(([OrderState.PREPARED], event, OrderState.IN_PREPARATION, "check.release")
       for event in (Event.SEND_BACK_TO_DILUENT, Event.SEND_BACK_TO_VOLUME, Event.SEND_BACK_TO_MIXING,
                     Event.SEND_BACK_TO_SIGN)),
+    ([OrderState.IN_PREPARATION], Event.REJECT_SENT_BACK, OrderState.REJECTED, "check.release"),
     # before any preparation only: a bag being made or made is rejected at the check instead. A
     # technician holds orders.cancel too, but only for an order they entered, before verification
     # (services/orders.cancel_order checks that ownership rule on top of this table).
@@ -273,6 +295,10 @@ PREPARATION = Lifecycle("preparation", PrepState, PrepState.STARTED, [
     ([PrepState.SIGNED], Event.SEND_BACK_TO_VOLUME, PrepState.DILUENT_SCANNED, "check.release"),
     ([PrepState.SIGNED], Event.SEND_BACK_TO_MIXING, PrepState.VOLUME_RECORDED, "check.release"),
     ([PrepState.SIGNED], Event.SEND_BACK_TO_SIGN, PrepState.MIXED, "check.release"),
+    # a preparation sent back that cannot be redone (the bag damaged) is rejected from the state the send-back
+    # left it in (each send-back's target above), before it is signed again
+    ([PrepState.INSPECTED, PrepState.DILUENT_SCANNED, PrepState.VOLUME_RECORDED, PrepState.MIXED], Event.REJECT_SENT_BACK,
+     PrepState.REJECTED, "check.release"),
 ])
 
 # a bag that may still be given, until its use-by passes

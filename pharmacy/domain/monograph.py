@@ -22,6 +22,7 @@ from pharmacy.domain.errors import MonographError
 from pharmacy.domain.gs1 import normalize_gtin
 from pharmacy.domain.photos import PHOTO_KINDS
 from pharmacy.domain.units import CONCENTRATION, MASS, Q_, TIME, VOLUME, Quantity, describe
+from pharmacy.i18n import _, lazy, now
 
 SHIPPED = Path(__file__).resolve().parent.parent / "catalog"
 
@@ -126,22 +127,28 @@ class _Fields:
     def __init__(self, source: str, table: dict[str, object], path: str) -> None:
         self.source, self.table, self.path = source, table, path
 
-    def fail(self, key: str, problem: str) -> MonographError:
-        return MonographError(f"{self.source}: field “{self.path}.{key}” {problem}")
+    def fail(self, key: str, problem: str, **values: object) -> MonographError:
+        """``problem``: a whole sentence marked ``lazy``, its ``{source}`` and ``{field}`` (and ``values``) filled in."""
+        return MonographError(now(problem).format(source=self.source, field=f"{self.path}.{key}", **values))
+
+    def fail_because(self, key: str, reason: str) -> MonographError:
+        """The field is refused for ``reason``, a message already made (a GTIN's check digit)."""
+        where = f"{self.path}.{key}"
+        return MonographError(_("{source}: field “{field}” {reason}", source=self.source, field=where, reason=reason))
 
     def raw(self, key: str, kind: type[_T] | tuple[type[_T], ...]) -> _T:
         if key not in self.table:
-            raise self.fail(key, "is missing.")
+            raise self.fail(key, lazy("{source}: field “{field}” is missing."))
         value = self.table[key]
         if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
             names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-            raise self.fail(key, f"must be {names}, not {value!r}.")
+            raise self.fail(key, lazy("{source}: field “{field}” must be {names}, not {value}."), names=names, value=repr(value))
         return value
 
     def text(self, key: str) -> str:
         value = self.raw(key, str).strip()
         if not value:
-            raise self.fail(key, "is empty.")
+            raise self.fail(key, lazy("{source}: field “{field}” is empty."))
         return value
 
     def flag(self, key: str) -> bool:
@@ -153,7 +160,8 @@ class _Fields:
     def whole(self, key: str, minimum: int) -> int:
         value = self.raw(key, int)
         if value < minimum:
-            raise self.fail(key, f"must be a whole number of at least {minimum}, not {value}.")
+            raise self.fail(key, lazy("{source}: field “{field}” must be a whole number of at least {minimum}, not {value}."),
+                            minimum=minimum, value=value)
         return value
 
     def quantity(self, key: str, dimension: UnitsContainer) -> Quantity:
@@ -161,11 +169,12 @@ class _Fields:
         try:
             value: Quantity = Q_(raw)
         except (pint.errors.PintError, ValueError, TypeError, AttributeError) as error:
-            raise self.fail(key, f"“{raw}” is not a quantity ({error}).") from None
+            raise self.fail(key, lazy("{source}: field “{field}” “{raw}” is not a quantity ({error})."), raw=raw, error=error) from None
         if not isinstance(value, pint.Quantity) or value.dimensionality != dimension:
-            raise self.fail(key, f"“{raw}” must be {describe(dimension)} with its unit.")
+            raise self.fail(key, lazy("{source}: field “{field}” “{raw}” must be {dimension} with its unit."), raw=raw,
+                            dimension=describe(dimension))
         if not (math.isfinite(float(value.magnitude)) and value.magnitude > 0):
-            raise self.fail(key, f"“{raw}” must be a positive, finite number.")
+            raise self.fail(key, lazy("{source}: field “{field}” “{raw}” must be a positive, finite number."), raw=raw)
         return value
 
     def gtins(self, key: str) -> tuple[str, ...]:
@@ -173,7 +182,7 @@ class _Fields:
         try:
             return tuple(normalize_gtin(str(v)) for v in values)
         except Exception as error:  # CheckDigitError: say which field
-            raise self.fail(key, str(error)) from None
+            raise self.fail_because(key, str(error)) from None
 
     def sub(self, key: str) -> _Fields:
         return _Fields(self.source, self.raw(key, dict), key if not self.path else f"{self.path}.{key}")
@@ -182,7 +191,7 @@ class _Fields:
 def _storage(f: _Fields) -> StorageRange:
     low, high = f.number("min_celsius"), f.number("max_celsius")
     if low >= high:
-        raise f.fail("max_celsius", "must be above min_celsius.")
+        raise f.fail("max_celsius", lazy("{source}: field “{field}” must be above min_celsius."))
     return StorageRange(low, high, f.flag("protect_from_light"), f.text("text"))
 
 
@@ -191,7 +200,8 @@ def _require_smpc(root: dict[str, object], source: str) -> None:
         tables = [(name, value)] if not isinstance(value, list) else [(f"{name}[{i}]", t) for i, t in enumerate(value)]
         for where, table in tables:
             if isinstance(table, dict) and name != "label" and "smpc" not in table:
-                raise MonographError(f"{source}: table “{where}” has no “smpc” field naming its SmPC section.")
+                raise MonographError(_("{source}: table “{where}” has no “smpc” field naming its SmPC section.",
+                                       source=source, where=where))
 
 
 def _same(a: Quantity, b: Quantity) -> bool:
@@ -206,12 +216,13 @@ def parse_monograph(data: dict[str, object], source: str, diluents: dict[str, Di
     in_use, infusion, courses = root_sub["in_use"], root_sub["infusion"], root_sub["courses"]
     days = courses.raw("days_per_course", list)
     if not days or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in days):
-        raise courses.fail("days_per_course", "must be a list of positive whole numbers of days.")
+        raise courses.fail("days_per_course", lazy("{source}: field “{field}” must be a list of positive whole numbers of days."))
     permitted = []
     for diluent in prep.raw("permitted_diluents", list):
         if diluent not in diluents:
-            known = ", ".join(sorted(diluents)) or "none"
-            raise prep.fail("permitted_diluents", f"names the unknown diluent “{diluent}” (known: {known}).")
+            known = ", ".join(sorted(diluents)) or _("none")
+            raise prep.fail("permitted_diluents", lazy("{source}: field “{field}” names the unknown diluent “{diluent}” (known: {known})."),
+                            diluent=diluent, known=known)
         permitted.append(diluents[diluent])
     premeds = []
     for index, item in enumerate(root.raw("premedication", list) if "premedication" in data else []):
@@ -223,27 +234,31 @@ def parse_monograph(data: dict[str, object], source: str, diluents: dict[str, Di
     except MonographError:
         raise
     except Exception as error:
-        raise label.fail("preparation_gtin", str(error)) from None
+        raise label.fail_because("preparation_gtin", str(error)) from None
     strength = product.quantity("strength", MASS)
     vial_volume = product.quantity("vial_volume", VOLUME)
     withdraw = prep.quantity("withdraw", VOLUME)
     if withdraw > vial_volume:
-        raise prep.fail("withdraw", f"({withdraw:~P}) is more than the vial holds ({vial_volume:~P}).")
+        raise prep.fail("withdraw", lazy("{source}: field “{field}” ({withdraw}) is more than the vial holds ({vial_volume})."),
+                        withdraw=format(withdraw, "~P"), vial_volume=format(vial_volume, "~P"))
     duration, observation = infusion.quantity("duration", TIME), infusion.quantity("observation", TIME)
     concentration, dose = product.quantity("concentration", CONCENTRATION), root_sub["dose"].quantity("amount", MASS)
     if not _same(strength / vial_volume, concentration):
-        raise product.fail("concentration", f"({concentration:~P}) is not strength / vial_volume "
-                           f"({(strength / vial_volume).to(concentration.units):~P}).")
+        raise product.fail("concentration", lazy("{source}: field “{field}” ({concentration}) is not strength / vial_volume ({ratio})."),
+                           concentration=format(concentration, "~P"),
+                           ratio=format((strength / vial_volume).to(concentration.units), "~P"))
     if not _same(dose / concentration, withdraw):
-        raise prep.fail("withdraw", f"({withdraw:~P}) does not hold the dose: {dose:~P} at {concentration:~P} "
-                        f"is {(dose / concentration).to(withdraw.units):~P}.")
+        raise prep.fail("withdraw", lazy("{source}: field “{field}” ({withdraw}) does not hold the dose: {dose} at {concentration} "
+                                         "is {volume}."), withdraw=format(withdraw, "~P"), dose=format(dose, "~P"),
+                        concentration=format(concentration, "~P"), volume=format((dose / concentration).to(withdraw.units), "~P"))
     weigh = "none"
     photos: tuple[str, ...] = ()
     if "evidence" in data:
         evidence = root.sub("evidence")
         weigh = evidence.text("weigh")
         if weigh not in WEIGH_MODES:
-            raise evidence.fail("weigh", f"must be one of {', '.join(WEIGH_MODES)}, not “{weigh}”.")
+            raise evidence.fail("weigh", lazy("{source}: field “{field}” must be one of {modes}, not “{weigh}”."),
+                                modes=", ".join(WEIGH_MODES), weigh=weigh)
         photos = _photos(evidence)
     return Monograph(
         id=product.text("id"), brand=product.text("brand"), inn=product.text("inn"), form=product.text("form"),
@@ -279,9 +294,10 @@ def _photos(evidence: _Fields) -> tuple[str, ...]:
     names = evidence.raw("photos", list)
     for name in names:
         if not isinstance(name, str) or name not in PHOTO_KINDS:
-            raise evidence.fail("photos", f"names the unknown photo “{name}” (known: {', '.join(PHOTO_KINDS)}).")
+            raise evidence.fail("photos", lazy("{source}: field “{field}” names the unknown photo “{name}” (known: {known})."), name=name,
+                                known=", ".join(PHOTO_KINDS))
     if len(set(names)) != len(names):
-        raise evidence.fail("photos", "names a photo twice.")
+        raise evidence.fail("photos", lazy("{source}: field “{field}” names a photo twice."))
     return tuple(names)
 
 
@@ -296,12 +312,14 @@ def parse_densities(data: dict[str, object], source: str) -> dict[str, Density]:
     result: dict[str, Density] = {}
     for product_id, table in data.items():
         if not isinstance(table, dict):
-            raise MonographError(f"{source}: “{product_id}” must be a table [{product_id}] with density and source.")
+            raise MonographError(_("{source}: “{product}” must be a table [{product}] with density and source.",
+                                   source=source, product=product_id))
         fields = _Fields(source, table, product_id)
         value = fields.quantity("density", DENSITY)
         grams_per_ml = value.to("g/mL").magnitude
         if not 0.8 <= grams_per_ml <= 1.5:
-            raise fields.fail("density", f"({value:~P}) is not the density of an infusion concentrate (0.8–1.5 g/mL).")
+            raise fields.fail("density", lazy("{source}: field “{field}” ({density}) is not the density of an infusion concentrate "
+                                              "(0.8–1.5 g/mL)."), density=format(value, "~P"))
         demo = fields.flag("demo") if "demo" in table else False
         result[product_id] = Density(value.to("g/mL"), fields.text("source"), demo)
     return result
@@ -313,7 +331,7 @@ def parse_diluents(data: dict[str, object], source: str) -> dict[str, Diluent]:
         f = _Fields(source, item, f"diluent[{index}]")
         diluent = Diluent(f.text("id"), f.text("name"), f.text("long_name"), f.quantity("volume", VOLUME), f.gtins("gtins"))
         if diluent.id in result:
-            raise f.fail("id", f"“{diluent.id}” is defined twice.")
+            raise f.fail("id", lazy("{source}: field “{field}” “{id}” is defined twice."), id=diluent.id)
         result[diluent.id] = diluent
     return result
 
@@ -323,7 +341,7 @@ def _read(path: Path) -> dict[str, object]:
         with path.open("rb") as handle:
             return tomllib.load(handle)
     except tomllib.TOMLDecodeError as error:
-        raise MonographError(f"{path.name}: is not valid TOML ({error}).") from None
+        raise MonographError(_("{file}: is not valid TOML ({error}).", file=path.name, error=error)) from None
 
 
 @dataclass(frozen=True)
@@ -358,8 +376,8 @@ def load_catalog(folders: Iterable[Path] = ()) -> Catalog:
                 products[monograph.id] = monograph
     for product_id, density in densities.items():
         if product_id not in products:
-            raise MonographError(f"{DENSITIES}: “{product_id}” is not a product of the catalogue "
-                                 f"(known: {', '.join(sorted(products))}).")
+            raise MonographError(_("{file}: “{product}” is not a product of the catalogue (known: {known}).",
+                                   file=DENSITIES, product=product_id, known=", ".join(sorted(products))))
         products[product_id] = replace(products[product_id], density=density)
     _check_unique_gtins(products, diluents)
     return Catalog(products, diluents)
@@ -371,7 +389,8 @@ def _check_unique_gtins(products: dict[str, Monograph], diluents: dict[str, Dilu
     items += [(f"diluent {d.id}", g) for d in diluents.values() for g in d.gtins]
     for source, gtin in items:
         if gtin in owner and owner[gtin] != source:
-            raise MonographError(f"{source}: GTIN {gtin} is already used by {owner[gtin]}.")
+            raise MonographError(_("{source}: GTIN {gtin} is already used by {owner}.", source=source, gtin=gtin,
+                                   owner=owner[gtin]))
         owner[gtin] = source
 
 

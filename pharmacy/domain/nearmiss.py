@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pharmacy.domain.errors import Expired, PharmacyError, Recalled, VolumeOutOfTolerance, WrongDiluent, WrongProduct
+from pharmacy.i18n import _, ngettext
 
 # the refusals that mean a wrong product, diluent, volume or an unusable item reached the bench
 SAFETY_CODES: frozenset[str] = frozenset(
@@ -56,18 +57,18 @@ def deviations(steps: Iterable[tuple[datetime, str, str, dict[str, object]]]) ->
     tares = 0
     for at, username, step, detail in steps:
         if step == "inspection" and not detail.get("passed", True):
-            found.append(Deviation(at, username, f"vial rejected at inspection: {detail.get('note', '')}"))
+            found.append(Deviation(at, username, _("vial rejected at inspection: {note}", note=detail.get("note", ""))))
         if step == "tare":
             tares += 1
             if tares > 1:
-                found.append(Deviation(at, username, f"balance tared again (tare {tares})"))
+                found.append(Deviation(at, username, _("balance tared again (tare {number})", number=tares)))
         if step == "photo" and detail.get("replaces"):
-            found.append(Deviation(at, username, f"{detail.get('kind', '')} photo retaken: the earlier photo was replaced "
-                                                 "(both are kept)"))
+            found.append(Deviation(at, username, _("{kind} photo retaken: the earlier photo was replaced (both are kept)",
+                                                   kind=detail.get("kind", ""))))
         if step == "send_back":  # issue 14 point 5: the check returned the preparation to a step (H29)
             redo = ", ".join(_names(detail.get("redo")))
-            found.append(Deviation(at, username, f"sent back to “{detail.get('to', '')}” by the check: "
-                                                 f"{detail.get('reason', '')} (redone: {redo})"))
+            found.append(Deviation(at, username, _("sent back to “{step}” by the check: {reason} (redone: {redo})",
+                                                   step=detail.get("to", ""), reason=detail.get("reason", ""), redo=redo)))
     return found
 
 
@@ -98,8 +99,9 @@ def check_acknowledged(near_misses: Iterable[NearMiss], acknowledged: Collection
     missing = [miss for miss in needed if miss.id not in acknowledged]
     if missing:
         listed = "; ".join(f"({n}) {miss.message.rstrip('.')}" for n, miss in enumerate(missing, 1))
-        raise NearMissNotAcknowledged(
-            f"{len(missing)} safety near miss{'es' if len(missing) > 1 else ''} on the way to this bag "
-            f"{'are' if len(missing) > 1 else 'is'} not acknowledged: {listed}. Look at the bag with this in mind, "
-            "tick each one, then sign again. Nothing was recorded.")
+        raise NearMissNotAcknowledged(ngettext(
+            "{count} safety near miss on the way to this bag is not acknowledged: {listed}. Look at the bag with this "
+            "in mind, tick each one, then sign again. Nothing was recorded.",
+            "{count} safety near misses on the way to this bag are not acknowledged: {listed}. Look at the bag with "
+            "this in mind, tick each one, then sign again. Nothing was recorded.", len(missing), listed=listed))
     return [miss.id for miss in needed]

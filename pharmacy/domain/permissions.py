@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from pharmacy.i18n import _, lazy, now
+
 
 class Role(StrEnum):
     TECHNICIAN = "technician"
@@ -19,47 +21,47 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
-# permission → what it lets a user do, in words for a refusal ("a nurse may not <words>")
+# permission → what it lets a user do, in words for a refusal ("a nurse may not <words>"); shown: i18n.now(words)
 PERMISSIONS: dict[str, str] = {
-    "worklist.view": "see the worklist",
-    "orders.view": "see orders",
+    "worklist.view": lazy("see the worklist"),
+    "orders.view": lazy("see orders"),
     # who a bag or an order is for: everyone whose work is the patient's dose; an admin sees stock and
     # fridges, never patients (bag lists, a bag's page and the API leave them out)
-    "patients.view": "see patients' names and identifiers",
-    "orders.enter": "enter orders",
-    "orders.verify": "verify orders",
-    "orders.cancel": "cancel orders",  # a technician: only an order they entered, before verification (services/orders)
-    "orders.hold": "put orders on hold or lift a hold",
-    "prep.work": "prepare doses",
-    "check.view": "see preparation records",
-    "check.release": "check and release bags",
-    "bags.view": "see bags",
-    "bags.label": "print bag labels",
-    "bags.handle": "store or dispose of bags",
-    "bags.discard_quarantined": "discard a quarantined bag (they review why it was quarantined first)",
-    "coldchain.review": "decide on a bag kept out of the fridge too long, or acknowledge a cold-chain incident",
-    "bags.destroy_usable": "sign the destruction of a bag that could still be given",
-    "stock.view": "see stock",
-    "stock.receive": "receive stock",
-    "fmd.view": "see suspected falsified packs (EU FMD)",
-    "fmd.resolve": "resolve a suspected falsified pack (EU FMD)",
-    "dashboard.view": "see the bag dashboard",
-    "storage.view": "see storage locations and temperatures",
-    "storage.locations": "add storage locations",
-    "temps.record": "record temperature readings",
-    "ward.bedside": "check and give bags at the bedside",
-    "trace.recall": "look up what was made from a lot",
-    "trace.quarantine": "quarantine a recalled lot",
-    "trace.history": "see bag and patient histories",
-    "audit.view": "read the audit log",
-    "audit.verify": "verify the audit chain",
-    "reports.view": "see the work, safety and waste reports",
-    "users.manage": "manage users and API tokens",
-    "devices.view": "see the balances and their calibration",
-    "devices.calibrate": "record a balance's calibration",
+    "patients.view": lazy("see patients' names and identifiers"),
+    "orders.enter": lazy("enter orders"),
+    "orders.verify": lazy("verify orders"),
+    "orders.cancel": lazy("cancel orders"),  # a technician: only an order they entered, before verification (services/orders)
+    "orders.hold": lazy("put orders on hold or lift a hold"),
+    "prep.work": lazy("prepare doses"),
+    "check.view": lazy("see preparation records"),
+    "check.release": lazy("check and release bags"),
+    "bags.view": lazy("see bags"),
+    "bags.label": lazy("print bag labels"),
+    "bags.handle": lazy("store or dispose of bags"),
+    "bags.discard_quarantined": lazy("discard a quarantined bag (they review why it was quarantined first)"),
+    "coldchain.review": lazy("decide on a bag kept out of the fridge too long, or acknowledge a cold-chain incident"),
+    "bags.destroy_usable": lazy("sign the destruction of a bag that could still be given"),
+    "stock.view": lazy("see stock"),
+    "stock.receive": lazy("receive stock"),
+    "fmd.view": lazy("see suspected falsified packs (EU FMD)"),
+    "fmd.resolve": lazy("resolve a suspected falsified pack (EU FMD)"),
+    "dashboard.view": lazy("see the bag dashboard"),
+    "storage.view": lazy("see storage locations and temperatures"),
+    "storage.locations": lazy("add storage locations"),
+    "temps.record": lazy("record temperature readings"),
+    "ward.bedside": lazy("check and give bags at the bedside"),
+    "trace.recall": lazy("look up what was made from a lot"),
+    "trace.quarantine": lazy("quarantine a recalled lot"),
+    "trace.history": lazy("see bag and patient histories"),
+    "audit.view": lazy("read the audit log"),
+    "audit.verify": lazy("verify the audit chain"),
+    "reports.view": lazy("see the work, safety and waste reports"),
+    "users.manage": lazy("manage users and API tokens"),
+    "devices.view": lazy("see the balances and their calibration"),
+    "devices.calibrate": lazy("record a balance's calibration"),
     # the hospital's record over FHIR R4 (web/fhir.py): an integration's token is scoped to these
-    "fhir.orders": "send orders and their changes from the hospital's record (FHIR)",
-    "fhir.read": "read the dispenses and administrations over FHIR",
+    "fhir.orders": lazy("send orders and their changes from the hospital's record (FHIR)"),
+    "fhir.read": lazy("read the dispenses and administrations over FHIR"),
 }
 
 _READ = {"worklist.view", "orders.view", "check.view", "bags.view", "stock.view", "patients.view"}
@@ -83,6 +85,18 @@ GRANTS: dict[Role, frozenset[str]] = {
     Role.ADMIN: frozenset({"bags.view", "stock.view", "stock.receive", "storage.view", "storage.locations",
                            "temps.record", "users.manage", "devices.view"}),
 }
+
+
+# each role as a person reads it (``role_name``), marked for translation
+ROLE_WORDS: dict[str, str] = {Role.TECHNICIAN: lazy("technician"), Role.PHARMACIST: lazy("pharmacist"),
+                              Role.NURSE: lazy("nurse"), Role.AUDITOR: lazy("auditor"), Role.ADMIN: lazy("admin")}
+
+
+def role_name(role: str | None) -> str:
+    """A role in the current language ("pharmacist"); no role: a visitor; an unknown one as it is."""
+    if not role:
+        return _("visitor")
+    return now(ROLE_WORDS.get(role, role))
 
 
 def check_permission_name(permission: str) -> str:
@@ -109,8 +123,11 @@ def roles_with(permission: str) -> tuple[Role, ...]:
 
 def refusal(role: str | None, permission: str) -> str:
     """Why ``role`` is refused ``permission``, in one sentence."""
-    holders = " or ".join(roles_with(permission))
-    return f"A {role or 'visitor'} may not {PERMISSIONS[permission]}; only a {holders} may."
+    holders = ""
+    for holder in roles_with(permission):
+        holders = _("{either} or {other}", either=holders, other=role_name(holder)) if holders else role_name(holder)
+    return _("A {role} may not {action}; only a {holders} may.", role=role_name(role), action=now(PERMISSIONS[permission]),
+             holders=holders)
 
 
 def markdown() -> str:

@@ -19,26 +19,52 @@ from dataclasses import dataclass
 
 from pharmacy.domain.errors import PharmacyError, StateConflict
 from pharmacy.domain.lifecycle import PREPARATION, Event
+from pharmacy.i18n import _, lazy, now
 
 
 @dataclass(frozen=True)
 class PhotoKind:
+    """The words are marked ``lazy``; the properties give them in the current language."""
+
     name: str
-    title: str  # "Photo of the syringe at the dose"
-    instruction: str  # what to put in the picture
+    title_text: str  # "Photo of the syringe at the dose"
+    instruction_text: str  # what to put in the picture
     before: Event  # the step this photo must precede; taken in the state that allows it
-    before_words: str  # "inject the dose and mix the bag"
+    before_text: str  # "inject the dose and mix the bag"
+    phrase_text: str  # the title inside a sentence: "photo of the syringe at the dose"
+    subject_text: str  # what is in the picture, inside a sentence: "the syringe"
+
+    @property
+    def title(self) -> str:
+        return now(self.title_text)
+
+    @property
+    def instruction(self) -> str:
+        return now(self.instruction_text)
+
+    @property
+    def before_words(self) -> str:
+        return now(self.before_text)
+
+    @property
+    def phrase(self) -> str:
+        return now(self.phrase_text)
+
+    @property
+    def subject(self) -> str:
+        return now(self.subject_text)
 
 
 PHOTO_KINDS: dict[str, PhotoKind] = {
     "syringe": PhotoKind(
-        "syringe", "Photo of the syringe at the dose",
-        "Hold the filled syringe beside the vial label, plunger and graduation at the dose in view, and the vial's "
-        "name, strength and lot readable.", Event.MIX, "inject the dose and mix the bag"),
+        "syringe", lazy("Photo of the syringe at the dose"),
+        lazy("Hold the filled syringe beside the vial label, plunger and graduation at the dose in view, and the vial's "
+             "name, strength and lot readable."), Event.MIX, lazy("inject the dose and mix the bag"),
+        lazy("photo of the syringe at the dose"), lazy("the syringe")),
     "bag": PhotoKind(
-        "bag", "Photo of the finished bag",
-        "The mixed bag with its in-process label (IN PREPARATION, the bag serial) facing the camera.", Event.SIGN,
-        "sign the preparation"),
+        "bag", lazy("Photo of the finished bag"),
+        lazy("The mixed bag with its in-process label (IN PREPARATION, the bag serial) facing the camera."), Event.SIGN,
+        lazy("sign the preparation"), lazy("photo of the finished bag"), lazy("the bag")),
 }
 
 # Measured on the grey levels of the picture reduced to at most MEASURE_SIDE pixels on its longer side
@@ -107,49 +133,57 @@ class Figures:
     brightness: float
 
     def describe(self) -> str:
-        return (f"{self.width}×{self.height}, sharpness {self.sharpness:.0f} (needs {MIN_SHARPNESS:.0f}), "
-                f"brightness {self.brightness:.0f} (needs {MIN_BRIGHTNESS:.0f}–{MAX_BRIGHTNESS:.0f})")
+        return _("{width}×{height}, sharpness {sharpness} (needs {min_sharpness}), brightness {brightness} (needs "
+                 "{min_brightness}–{max_brightness})", width=self.width, height=self.height,
+                 sharpness=format(self.sharpness, ".0f"), min_sharpness=format(MIN_SHARPNESS, ".0f"),
+                 brightness=format(self.brightness, ".0f"), min_brightness=format(MIN_BRIGHTNESS, ".0f"),
+                 max_brightness=format(MAX_BRIGHTNESS, ".0f"))
 
 
 def kind(name: str) -> PhotoKind:
     try:
         return PHOTO_KINDS[name]
     except KeyError:
-        raise PharmacyError(f"“{name[:40]}” is not a kind of photo (known: {', '.join(PHOTO_KINDS)}).") from None
+        raise PharmacyError(_("“{name}” is not a kind of photo (known: {known}).", name=name[:40],
+                              known=", ".join(PHOTO_KINDS))) from None
 
 
 def check_size(size: int) -> None:
     if size == 0:
-        raise PhotoUnreadable("No picture arrived. Take the photo again.")
+        raise PhotoUnreadable(_("No picture arrived. Take the photo again."))
     if size > MAX_BYTES:
-        raise PhotoTooLarge(f"The picture is {size / 1000:,.0f} kB; at most {MAX_BYTES / 1000:,.0f} kB is accepted. "
-                            "Take the photo again from the preparation screen (it sends a smaller JPEG). Nothing was stored.")
+        raise PhotoTooLarge(_("The picture is {size} kB; at most {most} kB is accepted. Take the photo again from the "
+                              "preparation screen (it sends a smaller JPEG). Nothing was stored.",
+                              size=format(size / 1000, ",.0f"), most=format(MAX_BYTES / 1000, ",.0f")))
 
 
 def check_dimensions(width: int, height: int) -> None:
     if width * height > MAX_PIXELS:
-        raise PhotoTooLarge(f"The picture has {width}×{height} pixels; at most {MAX_PIXELS / 1e6:g} million are "
-                            "accepted. Nothing was stored.")
+        raise PhotoTooLarge(_("The picture has {width}×{height} pixels; at most {most} million are accepted. Nothing "
+                              "was stored.", width=width, height=height, most=format(MAX_PIXELS / 1e6, "g")))
     if min(width, height) < MIN_SIDE:
-        raise PhotoUnreadable(f"The picture is only {width}×{height} pixels: at least {MIN_SIDE} on each side is needed "
-                              "for the checker to read it. Take the photo again. Nothing was stored.")
+        raise PhotoUnreadable(_("The picture is only {width}×{height} pixels: at least {least} on each side is needed "
+                                "for the checker to read it. Take the photo again. Nothing was stored.", width=width,
+                                height=height, least=MIN_SIDE))
 
 
 def judge(figures: Figures, what: PhotoKind) -> None:
     """Refuse a picture the checker could not read, saying what to do differently."""
-    subject = "the syringe" if what.name == "syringe" else "the bag"
+    subject = what.subject
     if figures.brightness < MIN_BRIGHTNESS:
-        raise PhotoTooDark(f"The photo is too dark (brightness {figures.brightness:.0f}, needs at least "
-                           f"{MIN_BRIGHTNESS:.0f}): more light on {subject} — switch on the hood light or move out of "
-                           "the shadow — and take it again. Nothing was stored.")
+        raise PhotoTooDark(_("The photo is too dark (brightness {brightness}, needs at least {least}): more light on "
+                             "{subject} — switch on the hood light or move out of the shadow — and take it again. Nothing "
+                             "was stored.", brightness=format(figures.brightness, ".0f"), least=format(MIN_BRIGHTNESS, ".0f"),
+                             subject=subject))
     if figures.brightness > MAX_BRIGHTNESS:
-        raise PhotoTooBright(f"The photo is too bright (brightness {figures.brightness:.0f}, at most "
-                             f"{MAX_BRIGHTNESS:.0f}): tilt {subject} away from the glare or the lamp and take it again. "
-                             "Nothing was stored.")
+        raise PhotoTooBright(_("The photo is too bright (brightness {brightness}, at most {most}): tilt {subject} away "
+                               "from the glare or the lamp and take it again. Nothing was stored.",
+                               brightness=format(figures.brightness, ".0f"), most=format(MAX_BRIGHTNESS, ".0f"), subject=subject))
     if figures.sharpness < MIN_SHARPNESS:
-        raise PhotoBlurred(f"The photo is blurred (sharpness {figures.sharpness:.0f}, needs at least "
-                           f"{MIN_SHARPNESS:.0f}): hold {subject} still, about 20 cm from the camera, until the preview is "
-                           "sharp, then take it again. Nothing was stored.")
+        raise PhotoBlurred(_("The photo is blurred (sharpness {sharpness}, needs at least {least}): hold {subject} still, "
+                             "about 20 cm from the camera, until the preview is sharp, then take it again. Nothing was "
+                             "stored.", sharpness=format(figures.sharpness, ".0f"), least=format(MIN_SHARPNESS, ".0f"),
+                             subject=subject))
 
 
 def kinds_due_before(required: Iterable[str], event: Event) -> list[PhotoKind]:
@@ -161,8 +195,8 @@ def check_taken(required: Iterable[str], taken: Collection[str], event: Event) -
     """``PhotoMissing`` naming the photo to take, if one required before ``event`` is not there."""
     for what in kinds_due_before(required, event):
         if what.name not in taken:
-            raise PhotoMissing(f"Take the {what.title.lower()[0] + what.title[1:]} before you {what.before_words}: "
-                               f"{what.instruction} Nothing was recorded.", photo=what.name)
+            raise PhotoMissing(_("Take the {photo} before you {step}: {instruction} Nothing was recorded.",
+                                 photo=what.phrase, step=what.before_words, instruction=what.instruction), photo=what.name)
 
 
 def may_take(state: str, what: PhotoKind) -> bool:

@@ -21,6 +21,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from pharmacy.domain.errors import StateConflict
+from pharmacy.domain.lifecycle import STATE_WORDS
+from pharmacy.i18n import _, lazy, now
 
 
 class JobState(StrEnum):
@@ -28,6 +30,16 @@ class JobState(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     CANCELLED = "cancelled"
+
+    @property
+    def label(self) -> str:
+        """The state as a person reads it, in the current language."""
+        return now(_JOB_WORDS[self])
+
+
+# (a cancelled order is the same word: one text to translate)
+_JOB_WORDS: dict[JobState, str] = {JobState.QUEUED: lazy("queued"), JobState.SENT: lazy("sent"),
+                                   JobState.FAILED: lazy("failed"), JobState.CANCELLED: STATE_WORDS["cancelled"]}
 
 
 OPEN = frozenset({JobState.QUEUED, JobState.FAILED})  # not done: the label is still owed
@@ -58,7 +70,7 @@ def move(state: JobState, event: str, job_id: int) -> JobState:
         return _MOVES[(state, event)]
     except KeyError:
         if state is JobState.QUEUED:
-            raise PrintJobRefused(f"Print job {job_id} is being sent right now; wait a moment and reload. "
-                                  "Nothing was changed.") from None
-        raise PrintJobRefused(f"Print job {job_id} is {state.value}: only a failed job can be retried or "
-                              "cancelled. Nothing was changed.") from None
+            raise PrintJobRefused(_("Print job {job} is being sent right now; wait a moment and reload. "
+                                    "Nothing was changed.", job=job_id)) from None
+        raise PrintJobRefused(_("Print job {job} is {state}: only a failed job can be retried or cancelled. "
+                                "Nothing was changed.", job=job_id, state=state.label)) from None

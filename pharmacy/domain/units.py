@@ -14,6 +14,7 @@ import pint
 from pint.util import UnitsContainer
 
 from pharmacy.domain.errors import QuantityError
+from pharmacy.i18n import _, lazy, now
 
 # A quantity of any magnitude type: monographs give ints or floats ("100 mL", "1.2 mL"), and pint's
 # Quantity is invariant in its magnitude type.
@@ -28,7 +29,8 @@ MASS = ureg.Unit("milligram").dimensionality
 TIME = ureg.hour.dimensionality
 CONCENTRATION = (ureg.Unit("milligram") / ureg.Unit("milliliter")).dimensionality
 
-_DIMENSION_WORDS = {VOLUME: "a volume", MASS: "a mass", TIME: "a duration", CONCENTRATION: "a concentration"}
+_DIMENSION_WORDS = {VOLUME: lazy("a volume"), MASS: lazy("a mass"), TIME: lazy("a duration"),
+                    CONCENTRATION: lazy("a concentration")}
 
 # Only the units a pharmacy writes; anything else is refused rather than guessed at.
 _UNIT_ALIASES = {
@@ -40,13 +42,17 @@ _UNIT_ALIASES = {
     "mins": "minute", "minute": "minute", "minutes": "minute", "s": "second", "sec": "second",
 }
 _NUMBER = r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?"
-# "1,200" reads as 1.2 in Brussels and 1200 in Boston: refused rather than guessed.
+# "1,200" reads as 1.2 in Brussels and 1200 in Boston, "1.200" as 1200 in Berlin and 1.2 in Boston: both refused
+# in every language rather than guessed, never read as a thousand (SAFETY.md H40), and so is any grouped number.
 _AMBIGUOUS_COMMA = re.compile(r"^[+-]?[1-9]\d{0,2},\d{3}$")
+_AMBIGUOUS_POINT = re.compile(r"^[+-]?[1-9]\d{0,2}\.\d{3}$")
+_GROUPED = re.compile(r"^\s*[+-]?\d+(?:[.,]\d+){2,}")
 _INPUT = re.compile(rf"^\s*(?P<number>{_NUMBER})\s*(?P<unit>[^\s\d].*?)?\s*$")
 
 
 def describe(dimensionality: UnitsContainer) -> str:
-    return _DIMENSION_WORDS.get(dimensionality, str(dimensionality))
+    """The dimension in words ("a volume"), in the current language."""
+    return now(_DIMENSION_WORDS.get(dimensionality, str(dimensionality)))
 
 
 def _unit(text: str, raw: str) -> pint.Unit:
@@ -55,7 +61,8 @@ def _unit(text: str, raw: str) -> pint.Unit:
     for part in parts:
         name = _UNIT_ALIASES.get(part.lower())
         if name is None:
-            raise QuantityError(f"“{raw}”: “{part}” is not a unit this system knows (use mL, mg, h …).")
+            raise QuantityError(_("“{raw}”: “{part}” is not a unit this system knows (use mL, mg, h …).", raw=raw,
+                                  part=part))
         units.append(ureg.Unit(name))
     unit = units[0]
     for divisor in units[1:]:
@@ -63,47 +70,77 @@ def _unit(text: str, raw: str) -> pint.Unit:
     return unit
 
 
+def _unambiguous(digits: str, decimal_comma: bool) -> str:
+    """``1,200`` or ``1.200`` as a decimal no one reads as a thousand: ``1.2`` (``1,2`` where a comma is the
+    decimal mark); ``1.125`` keeps its three decimals with a fourth (``1.1250``)."""
+    whole, fraction = re.split(r"[.,]", digits, maxsplit=1)
+    kept = fraction.rstrip("0")
+    if kept == fraction:
+        kept += "0"
+    mark = "," if decimal_comma else "."
+    return f"{whole}{mark}{kept}" if kept else whole
+
+
 def parse_quantity(text: str, expected: UnitsContainer | pint.Unit | str, *, maximum: Quantity | None = None,
-                   allow_zero: bool = False) -> Quantity:
-    """Read what a person typed (``1.2 mL``, ``1,2 ml``, ``1200 uL``) as a quantity of ``expected``
-    dimension; refuse anything else with a message for that person.
+                   allow_zero: bool = False, decimal_comma: bool = False) -> Quantity:
+    """Read what a person typed (``1.2 mL``, ``1,2 ml`` where a decimal comma is written, ``1200 uL``) as a
+    quantity of ``expected`` dimension; refuse anything else with a message for that person.
 
     ``expected`` is a dimensionality (``VOLUME``) or a unit; ``maximum`` a quantity that no sane
-    entry reaches (catches a slip of the finger such as ``1200 mL`` for ``1.2 mL``).
+    entry reaches (catches a slip of the finger such as ``1200 mL`` for ``1.2 mL``). ``decimal_comma``: the
+    person's language writes a decimal comma (French, Dutch, German: ``pharmacy.i18n.decimal_comma``), so
+    ``1,2`` is 1.2; elsewhere (English, the JSON API, files) a comma is refused. A point is a decimal point in
+    every language; a number that may hold a thousands separator (``1,200``, ``1.200``) is refused in every
+    language (SAFETY.md H40).
     """
     if isinstance(expected, (pint.Unit, str)):
         expected = ureg.Unit(expected).dimensionality
     wanted = describe(expected)
     raw = "" if text is None else str(text)
     if not raw.strip():
-        raise QuantityError(f"Enter {wanted} with its unit, for example 1.2 mL.")
+        raise QuantityError(_("Enter {wanted} with its unit, for example 1.2 mL.", wanted=wanted))
+    if _GROUPED.match(raw):
+        raise QuantityError(_("“{raw}”: write the number without a thousands separator (1200, not 1.200 or 1,200).",
+                              raw=raw))
     match = _INPUT.match(raw)
     if not match:
-        raise QuantityError(f"“{raw}” is not {wanted}: write a number and a unit, for example 1.2 mL.")
+        raise QuantityError(_("“{raw}” is not {wanted}: write a number and a unit, for example 1.2 mL.", raw=raw,
+                              wanted=wanted))
     if not match["unit"]:
-        raise QuantityError(f"“{raw}” has no unit: write {wanted} with its unit, for example {raw.strip()} mL.")
+        raise QuantityError(_("“{raw}” has no unit: write {wanted} with its unit, for example {number} mL.", raw=raw,
+                              wanted=wanted, number=raw.strip()))
     digits = match["number"]
     if _AMBIGUOUS_COMMA.match(digits):
         raise QuantityError(
-            f"“{raw}” is ambiguous: a comma may be a decimal or a thousands separator. "
-            f"Write {digits.replace(',', '.')} or {digits.replace(',', '')} without the comma."
+            _("“{raw}” is ambiguous: a comma may be a decimal or a thousands separator. Write {decimal} or {whole} "
+              "without the comma.", raw=raw, decimal=_unambiguous(digits, decimal_comma), whole=digits.replace(",", ""))
         )
+    if _AMBIGUOUS_POINT.match(digits):
+        raise QuantityError(
+            _("“{raw}” is ambiguous: a point may be a decimal point or a thousands separator. Write {decimal} or "
+              "{whole} without the point.", raw=raw, decimal=_unambiguous(digits, decimal_comma),
+              whole=digits.replace(".", ""))
+        )
+    if "," in digits and not decimal_comma:
+        raise QuantityError(_("“{raw}”: write the decimal mark as a point ({example}): a comma is not read as a "
+                              "decimal mark in this language.", raw=raw, example=raw.strip().replace(",", ".", 1)))
     number = float(digits.replace(",", "."))
     if not math.isfinite(number):
-        raise QuantityError(f"“{raw}” is not a number.")
+        raise QuantityError(_("“{raw}” is not a number.", raw=raw))
     quantity = Q_(number, _unit(match["unit"], raw))
     if quantity.dimensionality != expected:
         raise QuantityError(
-            f"“{raw}” is {describe(quantity.dimensionality)}, but {wanted} is needed here; "
-            "nothing is converted between the two."
+            _("“{raw}” is {found}, but {wanted} is needed here; nothing is converted between the two.", raw=raw,
+              found=describe(quantity.dimensionality), wanted=wanted)
         )
     if number < 0:
-        raise QuantityError(f"“{raw}”: {wanted} cannot be negative.")
+        raise QuantityError(_("“{raw}”: {wanted} cannot be negative.", raw=raw, wanted=wanted))
     if number == 0 and not allow_zero:
-        raise QuantityError(f"“{raw}”: {wanted} of zero is not possible here.")
+        raise QuantityError(_("“{raw}”: {wanted} of zero is not possible here.", raw=raw, wanted=wanted))
     if maximum is not None and quantity > maximum:
         raise QuantityError(
-            f"“{raw}” is implausibly large for this step (more than {maximum.to(quantity.units):~P})."
+            _("“{raw}” is implausibly large for this step (more than {maximum}).", raw=raw,
+              maximum=format(maximum.to(quantity.units), "~P"))
         )
     return quantity
 

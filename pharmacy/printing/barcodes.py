@@ -22,6 +22,7 @@ from pystrich.datamatrix import FNC1, DataMatrixCodeword, DataMatrixData, DataMa
 
 from pharmacy.domain.errors import PharmacyError
 from pharmacy.domain.gs1 import GS
+from pharmacy.i18n import _
 
 from .symbol_sizes import GS1_128, GS1_DATAMATRIX
 
@@ -63,8 +64,8 @@ def gs1_128(element_string: str) -> str:
     """
     if len(element_string) > GS1_128_MAX_CHARS:
         raise BarcodeTooLong(
-            f"A GS1-128 barcode holds at most {GS1_128_MAX_CHARS} data characters; "
-            f"this one would need {len(element_string)}.",
+            _("A GS1-128 barcode holds at most {most} data characters; this one would need {needed}.",
+              most=GS1_128_MAX_CHARS, needed=len(element_string)),
             data=element_string,
         )
     return Gs1_128(element_string.replace(GS, Gs1_128.FNC1_CHAR)).build()[0]

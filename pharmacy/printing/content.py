@@ -12,8 +12,10 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pharmacy import i18n
 from pharmacy.domain.errors import PharmacyError
 from pharmacy.domain.gs1 import element_string, format_7003
+from pharmacy.i18n import _
 
 from . import barcodes, symbol_sizes
 from .stocks import LabelStock
@@ -39,8 +41,9 @@ def patient_ai_value(patient_ai: str, identifier: str, gsrn: str | None) -> str 
     if patient_ai == "8018":
         if not gsrn:
             raise NoPatientAIValue(
-                f"Patient {identifier} has no wristband number (GSRN), but this pharmacy's labels carry the "
-                "wristband GSRN (AI 8018, PHARMACY_PATIENT_AI): scan or type the GSRN from the wristband.")
+                _("Patient {identifier} has no wristband number (GSRN), but this pharmacy's labels carry the "
+                  "wristband GSRN (AI 8018, PHARMACY_PATIENT_AI): scan or type the GSRN from the wristband.",
+                  identifier=identifier))
         return gsrn
     return identifier
 
@@ -77,6 +80,9 @@ class LabelData:
     reprint: int = 0
     patient_ai: str | None = None
     patient_ai_value: str | None = None
+    # the language of the label's fixed words (USE BY, captions: PHARMACY_LABEL_LANGUAGE); its product facts are
+    # the monograph's, its figures (``dose``, ``total_volume`` …) are written in this language by the services
+    language: str = "en"
 
     def __post_init__(self) -> None:
         for name in ("prepared_at", "use_by", "start_by"):
@@ -144,22 +150,30 @@ def stamp(data: LabelData, moment: dt.datetime) -> str:
 
 
 def texts(data: LabelData) -> dict[str, str]:
-    """Every line of text on the label, by role; layouts choose where and how large."""
-    nb = NBSP  # caption and value stay on one line
-    return {
-        "pharmacy": data.pharmacy_name,
-        "reprint": f"REPRINT {data.reprint}" if data.reprint else "",
-        "patient": data.patient_name,
-        "patient_ids": f"ID{nb}{data.patient_id} · DOB{nb}{data.patient_dob:%Y-%m-%d} · Ward{nb}{data.ward}",
-        "product": f"{data.product_brand} ({data.product_inn}) {data.dose}",
-        "diluent": f"in {data.diluent} {data.diluent_volume}",
-        "volume": f"Total volume {data.total_volume} · {data.concentration}",
-        "route": f"{data.route} {data.infusion}",
-        "use_by": f"USE BY {stamp(data, data.use_by)}",
-        "start_by": f"START BY {stamp(data, data.start_by)}",
-        "prepared": f"Prepared{nb}{stamp(data, data.prepared_at)} · times in {data.timezone}",
-        "storage": data.storage,
-        "lots": f"Vial lot{nb}{data.vial_lot} exp{nb}{data.vial_expiry:%Y-%m-%d} · Diluent lot{nb}{data.diluent_lot}",
-        "batch": f"Batch{nb}{data.batch} · Bag{nb}{data.bag_serial}",
-        "people": f"Prepared by{nb}{data.prepared_by} · Checked by{nb}{data.checked_by}",
-    }
+    """Every line of text on the label, by role; layouts choose where and how large. The fixed words are in the
+    label's language (``data.language``), each caption a text of its own that stays on one line with its value."""
+    def cap(caption: str, value: object) -> str:  # caption and value stay on one line (a no-break space)
+        return f"{caption}{NBSP}{value}"
+
+    # each word a literal _() call of its own (pybabel does not read calls inside f-strings)
+    with i18n.using(data.language):
+        return {
+            "pharmacy": data.pharmacy_name,
+            "reprint": _("REPRINT {number}", number=data.reprint) if data.reprint else "",
+            "patient": data.patient_name,
+            "patient_ids": " · ".join((cap(_("ID"), data.patient_id), cap(_("DOB"), f"{data.patient_dob:%Y-%m-%d}"),
+                                       cap(_("Ward"), data.ward))),
+            "product": f"{data.product_brand} ({data.product_inn}) {data.dose}",
+            "diluent": _("in {diluent} {volume}", diluent=data.diluent, volume=data.diluent_volume),
+            "volume": _("Total volume {volume} · {concentration}", volume=data.total_volume, concentration=data.concentration),
+            "route": f"{data.route} {data.infusion}",
+            # the caption, a space, then the time (NBSP inside): layouts put the caption above it where two lines fit
+            "use_by": " ".join((_("USE BY"), stamp(data, data.use_by))),
+            "start_by": " ".join((_("START BY"), stamp(data, data.start_by))),
+            "prepared": cap(_("Prepared"), stamp(data, data.prepared_at)) + " · " + _("times in {zone}", zone=data.timezone),
+            "storage": data.storage,
+            "lots": cap(_("Vial lot"), data.vial_lot) + " " + cap(_("exp"), f"{data.vial_expiry:%Y-%m-%d}") + " · "
+                    + cap(_("Diluent lot"), data.diluent_lot),
+            "batch": cap(_("Batch"), data.batch) + " · " + cap(_("Bag"), data.bag_serial),
+            "people": cap(_("Prepared by"), data.prepared_by) + " · " + cap(_("Checked by"), data.checked_by),
+        }

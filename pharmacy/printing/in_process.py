@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 from reportlab.lib.units import mm
 
+from pharmacy import i18n
 from pharmacy.domain.bagid import in_process_code
+from pharmacy.i18n import _
 
 from . import barcodes, fonts, layouts
 from .label import new_canvas
@@ -31,6 +33,7 @@ class InProcessLabel:
     patient_identifier: str
     product: str  # e.g. "LEMTRADA (alemtuzumab) 12 mg"
     preparation_id: int
+    language: str = "en"  # of the label's fixed words (PHARMACY_LABEL_LANGUAGE)
 
 
 def _fit(canvas, text: str, font: str, size: float, width: float) -> float:
@@ -57,14 +60,19 @@ def draw_in_process_label(canvas, data: InProcessLabel, stock: LabelStock) -> No
     top, right, bottom, left = (m * mm for m in stock.margins_mm)
     room = width - left - right
     y = height - top
-    for text, share in (("IN PREPARATION", 0.16), ("NOT FOR ADMINISTRATION", 0.1)):
+    with i18n.using(data.language):
+        warning = ((_("IN PREPARATION"), 0.16), (_("NOT FOR ADMINISTRATION"), 0.1))
+        lines = ((data.patient_name, True),
+                 (_("Patient {identifier} · {product}", identifier=data.patient_identifier, product=data.product), False),
+                 (_("Bag {serial} · preparation {preparation_id} · no use-by until released", serial=data.serial,
+                    preparation_id=data.preparation_id), False))
+    for text, share in warning:
         size = _fit(canvas, text, fonts.BOLD, height * share, room)
         y -= size
         canvas.setFont(fonts.BOLD, size)
         canvas.drawString(left, y, text)
         y -= size * 0.25
-    for text, bold in ((data.patient_name, True), (f"Patient {data.patient_identifier} · {data.product}", False),
-                       (f"Bag {data.serial} · preparation {data.preparation_id} · no use-by until released", False)):
+    for text, bold in lines:
         nominal = 10 if bold else 8  # the name in its own script: fonts.draw picks a font per run (H31)
         size = min(nominal, nominal * room / max(fonts.width(text, bold, nominal), 1e-6))
         y -= size * 1.2
@@ -74,7 +82,8 @@ def draw_in_process_label(canvas, data: InProcessLabel, stock: LabelStock) -> No
     # the same scanners read it as the final label's GS1-128: modules of whole dots inside that row of table 6
     dots = layouts.module_dots(CODE_128, stock, room, len(bars) + 2 * QUIET)
     if dots is None:
-        raise barcodes.BarcodeTooLong(f"The in-process barcode {code} is wider than the {stock.title} label.")
+        raise barcodes.BarcodeTooLong(_("The in-process barcode {code} is wider than the {title} label.", code=code,
+                                        title=stock.title))
     grid = layouts.grid(stock)
     module = dots * grid.dot
     text_size = 8

@@ -11,8 +11,10 @@ from dataclasses import replace
 
 from reportlab.pdfgen.canvas import Canvas
 
+from pharmacy import i18n
 from pharmacy.domain.errors import PharmacyError
 from pharmacy.domain.gs1 import check_element
+from pharmacy.i18n import _, lazy, ngettext
 
 from . import fonts
 from .content import LabelData, label_pairs, linear_pairs, texts
@@ -57,7 +59,7 @@ def new_canvas(buffer, stock: LabelStock) -> Canvas:
 # --- can this label be printed? (asked at order entry, patient change and print: H30, H31) ----------------
 
 # The label fields that come from the patient's record, as the refusal names them.
-PATIENT_FIELDS = {"patient_name": "patient name", "ward": "ward", "patient_id": "patient identifier"}
+PATIENT_FIELDS = {"patient_name": lazy("patient name"), "ward": lazy("ward"), "patient_id": lazy("patient identifier")}
 
 
 class LabelCannotPrint(PharmacyError):
@@ -100,14 +102,18 @@ def _longest_prefix(data: LabelData, field: str, stock: LabelStock) -> int:
 
 def _glyphs(data: LabelData) -> None:
     fields = {label: getattr(data, field) for field, label in PATIENT_FIELDS.items()}
-    for label, value in [*fields.items(), *((f"label text ({role})", text) for role, text in texts(data).items())]:
+    for label, value in [*fields.items(), *((_("label text ({role})", role=role), text) for role, text in texts(data).items())]:
         lacking = fonts.missing([value])
         if lacking:
             chars = ", ".join(fonts.describe(c) for c in lacking)
             raise LabelCannotPrint(
-                f"The {label} “{value}” has {'a character' if len(lacking) == 1 else 'characters'} no label font "
-                f"can print: {chars}. It would print as an empty box. Check the spelling (a pasted symbol?), or "
-                "configure a font that has it (PHARMACY_LABEL_FONTS). Nothing was recorded.", field=label)
+                ngettext("The {label} “{value}” has a character no label font can print: {chars}. It would print as an "
+                         "empty box. Check the spelling (a pasted symbol?), or configure a font that has it "
+                         "(PHARMACY_LABEL_FONTS). Nothing was recorded.",
+                         "The {label} “{value}” has characters no label font can print: {chars}. It would print as an "
+                         "empty box. Check the spelling (a pasted symbol?), or configure a font that has it "
+                         "(PHARMACY_LABEL_FONTS). Nothing was recorded.", len(lacking),
+                         label=i18n.now(label), value=value, chars=chars), field=label)
 
 
 def _patient_ai(data: LabelData) -> None:
@@ -116,10 +122,11 @@ def _patient_ai(data: LabelData) -> None:
     try:
         check_element(data.patient_ai, data.patient_ai_value)
     except PharmacyError as error:
-        what = "wristband number (GSRN)" if data.patient_ai == "8018" else "patient identifier"
+        what = lazy("wristband number (GSRN)") if data.patient_ai == "8018" else lazy("patient identifier")
         raise LabelCannotPrint(
-            f"The {what} “{data.patient_ai_value}” cannot go in the label's barcode under AI ({data.patient_ai}) "
-            f"(PHARMACY_PATIENT_AI): {error.message} Nothing was recorded.", field=what) from None
+            _("The {what} “{value}” cannot go in the label's barcode under AI ({ai}) (PHARMACY_PATIENT_AI): {error} "
+              "Nothing was recorded.", what=what.now(), value=data.patient_ai_value, ai=data.patient_ai,
+              error=error.message), field=what) from None
 
 
 def check_printable(data: LabelData, stocks: Sequence[LabelStock], changed: Sequence[str] = ()) -> None:
@@ -135,18 +142,22 @@ def check_printable(data: LabelData, stocks: Sequence[LabelStock], changed: Sequ
         refusal = _fits(data, stock)
         if refusal is None:
             continue
-        where = f"the {stock.title} ({stock.name}, at {stock.dpi} dpi)"
-        mark = f" with the REPRINT {data.reprint} mark" if data.reprint else ""
+        if data.reprint:
+            where = _("the {title} ({name}, at {dpi} dpi) with the REPRINT {reprint} mark", title=stock.title,
+                      name=stock.name, dpi=stock.dpi, reprint=data.reprint)
+        else:
+            where = _("the {title} ({name}, at {dpi} dpi)", title=stock.title, name=stock.name, dpi=stock.dpi)
         for field in sorted(PATIENT_FIELDS, key=lambda f: f not in changed):
             label, value = PATIENT_FIELDS[field], getattr(data, field)
             if len(value) > 1 and _fits(_with(data, field, value[:1]), stock) is None:
                 fit = _longest_prefix(data, field, stock)
                 raise LabelCannotPrint(
-                    f"The {label} “{value}” ({len(value)} characters) does not fit {where}{mark}, even in small "
-                    f"print: up to {fit} characters of it fit there. Enter the {label} as the wristband shows it "
-                    "(shortened where the hospital shortens it), or print on a larger stock. Nothing was recorded.",
+                    _("The {label} “{value}” ({length} characters) does not fit {where}, even in small print: up to "
+                      "{fit} characters of it fit there. Enter the {label} as the wristband shows it (shortened where "
+                      "the hospital shortens it), or print on a larger stock. Nothing was recorded.", label=i18n.now(label),
+                      value=value, length=len(value), where=where, fit=fit),
                     field=label, stock=stock.name, fits=fit)
         raise LabelCannotPrint(
-            f"This label does not fit {where}{mark}: {refusal.message} "
-            "Ask the pharmacy's administrator to check the label stock and the pharmacy name. Nothing was recorded.",
+            _("This label does not fit {where}: {refusal} Ask the pharmacy's administrator to check the label stock and "
+              "the pharmacy name. Nothing was recorded.", where=where, refusal=refusal.message),
             stock=stock.name)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from reportlab.lib.units import mm
 
 from pharmacy.domain.gs1 import element_string, human_readable
+from pharmacy.i18n import _, lazy
 
 from . import barcodes, fonts, textflow
 from .content import LabelData, label_pairs, linear_pairs, texts
@@ -56,7 +57,7 @@ def _header(canvas, t: dict[str, str], box: Box, size: float, badge_size: float)
             textflow.draw(canvas, [badge], box.x1 - badge_width, box.y1, badge_width)
         right, used = box.x1 - badge_width - GAP, max(used, badge.height)
     name = textflow.fit([Text(t["pharmacy"], size, bold=True)], right - box.x0, max(used, 2.4 * size),
-                        where="pharmacy name")
+                        where=lazy("pharmacy name"))
     if canvas is not None:
         textflow.draw(canvas, name, box.x0, box.y1, right - box.x0)
     return box.y1 - max(used, textflow.height(name)) - GAP
@@ -84,11 +85,11 @@ def _linear(canvas, data: LabelData, stock: LabelStock, box: Box, bar_height: fl
     bars = barcodes.gs1_128(element_string(pairs))
     dots = module_dots(GS1_128, stock, box.width, len(bars) + 2 * barcodes.GS1_128_QUIET)
     if dots is None:
-        raise barcodes.BarcodeTooLong(f"The GS1-128 is wider than the {stock.title} label.")
+        raise barcodes.BarcodeTooLong(_("The GS1-128 is wider than the {title} label.", title=stock.title))
     dot_grid = grid(stock)
     module = dots * dot_grid.dot
     text = textflow.fit([Text(human_readable(pairs), size, align="centre", shrink=0.7)], box.width,
-                        3 * size, where="text under the GS1-128")
+                        3 * size, where=lazy("text under the GS1-128"))
     textflow.draw(canvas, text, box.x0, box.y0 + textflow.height(text), box.width)
     bottom = dot_grid.row(box.y0 + textflow.height(text) + 0.4 * mm, up=True)
     height = GS1_128.height_dots(stock.dpi, bar_height / mm) * dot_grid.dot
@@ -101,7 +102,7 @@ def _matrix_module(stock: LabelStock, modules: int, room: float) -> float:
     """The whole-dot module nearest the table's target with which the symbol and its quiet zone fit."""
     dots = module_dots(GS1_DATAMATRIX, stock, room, modules + 2 * barcodes.DATAMATRIX_QUIET)
     if dots is None:
-        raise textflow.LabelOverflow(f"The GS1 DataMatrix does not fit the {stock.title} label.")
+        raise textflow.LabelOverflow(_("The GS1 DataMatrix does not fit the {title} label.", title=stock.title))
     return dots * grid(stock).dot
 
 
@@ -126,7 +127,7 @@ class _Matrix:
 def _matrix(data: LabelData, stock: LabelStock, width: float, height: float, size: float) -> _Matrix:
     pairs = label_pairs(data)
     text = textflow.fit([Text(line, size, shrink=0.7) for line in human_readable(pairs, "\n").splitlines()], width, height / 2,
-                        where="text under the DataMatrix")
+                        where=lazy("text under the DataMatrix"))
     matrix = barcodes.datamatrix(element_string(pairs))
     room = min(height - textflow.height(text), width)
     return _Matrix(matrix, element_string(pairs), _matrix_module(stock, len(matrix), room), text)
@@ -144,8 +145,8 @@ def _band(t: dict[str, str], size: float, space_before: float = 0.0, lines: int 
     """START BY above USE BY, boxed together and the largest text on the label: the latest start the
     bedside accepts and the end of the in-use window. With ``lines=2`` each caption stands above its time."""
     start, end = t["start_by"], t["use_by"]
-    if lines == 2:
-        start, end = start.replace("START BY ", "START BY\n"), end.replace("USE BY ", "USE BY\n")
+    if lines == 2:  # the caption (in the label's language) is what stands before the time's last space
+        start, end = "\n".join(start.rsplit(" ", 1)), "\n".join(end.rsplit(" ", 1))
     return Text(f"{start}\n{end}", size, bold=True, framed=True, align="centre", shrink=0.7,
                 space_before=space_before)
 
@@ -172,7 +173,7 @@ def _landscape(canvas, data: LabelData, stock: LabelStock, box: Box) -> None:
         # the band stays clearly the largest text: the rest, the REPRINT mark too, at most 0.8 of it
         cap = min(1.0, 0.8 * size / max(item.size for item in items))
         top = _header(None, t, box, 7, 10 * cap)
-        band = textflow.fit([_band(t, size)], box.width, top - bottom, where="start-by and use-by lines")
+        band = textflow.fit([_band(t, size)], box.width, top - bottom, where=lazy("start-by and use-by lines"))
         middle = Box(box.x0, bottom + textflow.height(band) + gap, box.x1, top)
         text = Box(box.x0, middle.y0, box.x1 - column - GAP, middle.y1)
         try:
@@ -205,7 +206,7 @@ def _portrait(canvas, data: LabelData, stock: LabelStock, box: Box) -> None:
     details = Box(box.x0 + column + 2 * GAP, bottom, box.x1, top)
     items = [Text(t["prepared"], 8.5, shrink=1), Text(t["lots"], 8.5, shrink=1, space_before=3),
              Text(t["batch"], 8.5, shrink=1), Text(t["people"], 8.5, shrink=1, space_before=3)]
-    placed = textflow.fit(items, details.width, (top - bottom) / 2, where="preparation details")
+    placed = textflow.fit(items, details.width, (top - bottom) / 2, where=lazy("preparation details"))
     row_top = bottom + max(symbol.height, textflow.height(placed))
     _draw_matrix(canvas, symbol, box.x0, row_top, column, grid(stock))
     textflow.draw(canvas, placed, details.x0, row_top, details.width)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import cast
 
 from pharmacy.domain.errors import LabelStockError, PharmacyError
+from pharmacy.i18n import _
 from pharmacy.printing.stocks import available_stocks, load_stock
 from pharmacy.printing.symbol_sizes import PRINTER_DPIS, check_resolution
 
@@ -102,22 +103,23 @@ def load_printers(instance: Path, default_stock: str) -> list[Printer]:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise PrinterConfigError(f"{path}: cannot be read ({error}). Fix the file; nothing is printed until then.",
+        raise PrinterConfigError(_("{path}: cannot be read ({error}). Fix the file; nothing is printed until then.",
+                                   path=path, error=error),
                                  file=str(path)) from None
     unknown = set(raw) - {"printer"}
     if unknown:
-        raise PrinterConfigError(f"{path}: unknown table or key {', '.join(sorted(unknown))}; write one "
-                                 "[[printer]] table per printer.", file=str(path))
+        raise PrinterConfigError(_("{path}: unknown table or key {keys}; write one [[printer]] table per printer.",
+                                   path=path, keys=", ".join(sorted(unknown))), file=str(path))
     tables = raw.get("printer")
     if not isinstance(tables, list) or not tables or not all(isinstance(t, dict) for t in tables):
-        raise PrinterConfigError(f"{path}: no printer; write one [[printer]] table per printer "
-                                 "(or delete the file to print PDF downloads only).", file=str(path))
+        raise PrinterConfigError(_("{path}: no printer; write one [[printer]] table per printer (or delete the file "
+                                   "to print PDF downloads only).", path=path), file=str(path))
     printers: list[Printer] = []
     for index, table in enumerate(tables, start=1):
         printer = _Reader(path, index, table).printer()
         if any(p.name.casefold() == printer.name.casefold() for p in printers):
-            raise PrinterConfigError(f"{path}, printer {index}: the name “{printer.name}” is used twice; each "
-                                     "printer needs its own name.", file=str(path), field="name")
+            raise PrinterConfigError(_("{path}, printer {index}: the name “{name}” is used twice; each printer needs "
+                                       "its own name.", path=path, index=index, name=printer.name), file=str(path), field="name")
         printers.append(printer)
     return printers
 
@@ -129,8 +131,8 @@ def find_printer(printers: list[Printer], name: str | None) -> Printer:
     for printer in printers:
         if printer.name == name:
             return printer
-    raise UnknownPrinter(f"There is no printer “{name}” (configured: {', '.join(p.name for p in printers)}). "
-                         "Nothing was printed.")
+    raise UnknownPrinter(_("There is no printer “{name}” (configured: {configured}). Nothing was printed.", name=name,
+                           configured=", ".join(p.name for p in printers)))
 
 
 class _Reader:
@@ -140,7 +142,8 @@ class _Reader:
         self.where = f"printer {index}" + (f" (“{name}”)" if isinstance(name, str) and name.strip() else "")
 
     def fail(self, field: str, problem: str) -> PrinterConfigError:
-        return PrinterConfigError(f"{self.path}, {self.where}, field “{field}”: {problem}", file=str(self.path),
+        return PrinterConfigError(_("{path}, {where}, field “{field}”: {problem}", path=self.path, where=self.where,
+                                    field=field, problem=problem), file=str(self.path),
                                   printer=self.index, field=field)
 
     def text(self, field: str, default: str | None = None) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 from reportlab.lib.units import mm
 
 from pharmacy.domain.errors import LabelStockError
+from pharmacy.i18n import _
 
 from .symbol_sizes import check_resolution
 
@@ -73,7 +74,7 @@ def load_stock(name: str) -> LabelStock:
     path = labels_dir() / f"{name}.toml"
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name or "") or not path.is_file():
         known = ", ".join(available_stocks()) or "none"
-        raise LabelStockError(f"There is no label stock “{name}” (known: {known}).", stock=name)
+        raise LabelStockError(_("There is no label stock “{name}” (known: {known}).", name=name, known=known), stock=name)
     return read_stock(path)
 
 
@@ -81,7 +82,7 @@ def read_stock(path: Path) -> LabelStock:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise LabelStockError(f"Label stock {path.name}: cannot be read ({error}).", file=str(path)) from None
+        raise LabelStockError(_("Label stock {file}: cannot be read ({error}).", file=path.name, error=error), file=str(path)) from None
     return _Reader(path, raw).stock()
 
 
@@ -91,7 +92,8 @@ class _Reader:
 
     def fail(self, field: str, problem: str) -> LabelStockError:
         return LabelStockError(
-            f"Label stock {self.path.name}, field “{field}”: {problem}", file=str(self.path), field=field
+            _("Label stock {file}, field “{field}”: {problem}", file=self.path.name, field=field, problem=problem),
+            file=str(self.path), field=field
         )
 
     def text(self, field: str) -> str:

@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 
 from pharmacy.domain.errors import PharmacyError
+from pharmacy.i18n import _
 
 SOURCE = ("GS1 General Specifications, section 5.12.3, GS1 symbol specification table 6 "
           "(regulated healthcare, non-retail)")
@@ -58,8 +59,9 @@ class SymbolSize:
         choices = [n for n in self.whole_dot_modules(dpi) if fits is None or n <= fits]
         if not choices:
             raise ResolutionUnsupported(
-                f"No {self.symbology} module of whole {dpi} dpi printer dots is inside "
-                f"{self.x_min_mm:g}–{self.x_max_mm or self.preferred_max_mm:g} mm ({self.source}).",
+                _("No {symbology} module of whole {dpi} dpi printer dots is inside {low:g}–{high:g} mm ({source}).",
+                  symbology=self.symbology, dpi=dpi, low=self.x_min_mm, high=self.x_max_mm or self.preferred_max_mm,
+                  source=self.source),
                 dpi=dpi, symbology=self.symbology)
         dot = dot_mm(dpi)
         return min(choices, key=lambda n: (abs(n * dot - self.x_target_mm), -n))
@@ -94,7 +96,7 @@ TABLE = {size.symbology: size for size in (GS1_128, GS1_DATAMATRIX)}
 def check_resolution(dpi: int) -> int:
     """``dpi`` if every symbol of the label can be printed in whole dots inside the table, else refused."""
     if not isinstance(dpi, int) or isinstance(dpi, bool) or not 100 <= dpi <= 1200:
-        raise ResolutionUnsupported(f"{dpi!r} is not a printer resolution (a whole number of dpi, 100–1200).",
+        raise ResolutionUnsupported(_("{dpi} is not a printer resolution (a whole number of dpi, 100–1200).", dpi=repr(dpi)),
                                     dpi=dpi)
     for size in TABLE.values():
         size.module_dots(dpi)

@@ -12,7 +12,9 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from pharmacy import i18n
 from pharmacy.domain.errors import PharmacyError
+from pharmacy.i18n import _, lazy
 from pharmacy.printing import fonts
 
 MIN_SCALE = 0.7
@@ -148,7 +150,7 @@ def place(item: Text, width: float, scale: float = 1.0) -> Placed:
     return Placed(item, tuple(lines), size, item.space_before * scale, padding)
 
 
-def fit(items: Sequence[Text], width: float, height: float, *, where: str = "label") -> list[Placed]:
+def fit(items: Sequence[Text], width: float, height: float, *, where: str = lazy("label")) -> list[Placed]:
     """Lay ``items`` out in a box of ``width`` × ``height`` points at the largest scale that fits."""
     scale = 1.0
     while scale >= MIN_SCALE - 1e-9:
@@ -157,8 +159,8 @@ def fit(items: Sequence[Text], width: float, height: float, *, where: str = "lab
             return placed
         scale -= 0.05
     raise LabelOverflow(
-        f"The {where} does not fit the label even in small print; "
-        "shorten the longest entries (names, lots) or choose a larger label stock."
+        _("The {where} does not fit the label even in small print; shorten the longest entries (names, lots) or "
+          "choose a larger label stock.", where=i18n.now(where))
     )
 
 

@@ -26,6 +26,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
 
 from pharmacy.domain.gs1 import GS
+from pharmacy.i18n import _
 
 from . import barcodes, fonts
 from .content import LabelData
@@ -122,8 +123,8 @@ class ZplCanvas(Canvas):
 
     def linear(self, codes: list[int], x: float, y: float, module: float, height: float) -> None:
         if not 1 <= self.dots(module) <= MAX_MODULE_DOTS:
-            raise ResolutionUnsupported(f"A {self.dpi} dpi printer needs bars of {self.dots(module)} dots; "
-                                        f"ZPL draws 1 to {MAX_MODULE_DOTS}. Print this label as a PDF.",
+            raise ResolutionUnsupported(_("A {dpi} dpi printer needs bars of {dots} dots; ZPL draws 1 to {most}. Print "
+                                          "this label as a PDF.", dpi=self.dpi, dots=self.dots(module), most=MAX_MODULE_DOTS),
                                         dpi=self.dpi)
         self.fields.append(f"^FO{self.dots(x)},{self.row(y + height)}^BY{self.dots(module)}"
                            f"^BCN,{self.dots(height)},N,N,N^FD{code128_field(codes)}^FS")

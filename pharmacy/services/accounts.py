@@ -13,11 +13,12 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from pharmacy import clock
+from pharmacy import clock, i18n
 from pharmacy.db import audit
 from pharmacy.db.models import User
 from pharmacy.domain.accounts import check_password_policy, normalise_username
 from pharmacy.domain.errors import NotAllowed, NotFound, PharmacyError
+from pharmacy.i18n import _, lazy
 from pharmacy.services import tokens, users
 from pharmacy.services.base import Pharmacy, actor
 
@@ -54,7 +55,7 @@ def _user(session, username: str) -> User:
     user = session.execute(select(User).where(User.username == normalise_username(username))
                            .with_for_update()).scalar_one_or_none()
     if user is None:
-        raise NotFound(f"There is no user “{username}”. Check the user name.")
+        raise NotFound(_("There is no user “{username}”. Check the user name.", username=username))
     return user
 
 
@@ -65,13 +66,14 @@ def _admin(session, by: str | None) -> User | None:
 def _reason(reason: str) -> str:
     reason = (reason or "").strip()
     if len(reason) < MIN_REASON:
-        raise PharmacyError(f"Give the reason in a few words (at least {MIN_REASON} characters): it goes into the audit trail.")
+        raise PharmacyError(_("Give the reason in a few words (at least {MIN_REASON} characters): it goes into the audit trail.",
+                              MIN_REASON=MIN_REASON))
     return reason
 
 
 def _check_new(new: str, repeated: str, username: str) -> None:
     if new != repeated:
-        raise PharmacyError("The new password and its repetition differ. Type the new password twice, the same.")
+        raise PharmacyError(_("The new password and its repetition differ. Type the new password twice, the same."))
     check_password_policy(new, username)
 
 
@@ -79,19 +81,38 @@ def change_password(pharmacy: Pharmacy, username: str, current: str, new: str, r
     """The user changes their own password: the current one, then the new one twice. Ends a forced change."""
     found = users._find(pharmacy, username)
     if found is None or not found.active:
-        raise NotAllowed(f"User “{username}” is not an active user of this pharmacy.")
+        raise NotAllowed(_("User “{username}” is not an active user of this pharmacy.", username=username))
     # the current password is checked as a signature is: outside the write transaction, and a wrong one
     # counts toward the same lockout (a stolen session cannot guess the password here without limit)
-    users.check_signature(pharmacy, found.username, current, "password change")
+    users.check_signature(pharmacy, found.username, current, lazy("password change"))
     _check_new(new, repeated, found.username)
     if users._check(found, new):
-        raise PharmacyError("The new password is the current one. Choose a new password.")
+        raise PharmacyError(_("The new password is the current one. Choose a new password."))
     digest = users._hasher.hash(new)
     with pharmacy.uow() as uow:
         user = _user(uow.session, found.username)
         user.password_hash, user.password_changed_at, user.must_change_password = digest, clock.now(), False
         audit.append(uow.session, user.username, "user.password_change", "user", user.id)
         uow.commit()
+
+
+def set_language(pharmacy: Pharmacy, username: str, language: str | None) -> str | None:
+    """The user chooses the language of their own screens (issue 16 point 8); none (an empty choice): the
+    pharmacy's ``PHARMACY_LANGUAGE``. Audited with the old and the new choice; returns the new one."""
+    chosen = (language or "").strip() or None
+    if chosen is not None and chosen not in i18n.LANGUAGES:
+        raise PharmacyError(_("“{language}” is not a language of these screens: choose one of {languages}.",
+                              language=chosen[:20], languages=", ".join(i18n.LANGUAGES.values())))
+    with pharmacy.uow() as uow:
+        user = _user(uow.session, username)
+        if not user.active:
+            raise NotAllowed(_("User “{username}” is not an active user of this pharmacy.", username=username))
+        if user.language != chosen:
+            audit.append(uow.session, user.username, "user.language", "user", user.id,
+                         old={"language": user.language}, new={"language": chosen})
+            user.language = chosen
+        uow.commit()
+    return chosen
 
 
 def reset_password(pharmacy: Pharmacy, by: str | None, username: str, new: str) -> None:
@@ -133,12 +154,12 @@ def disable_user(pharmacy: Pharmacy, by: str | None, username: str, reason: str)
         admin = _admin(uow.session, by)
         user = _user(uow.session, username)
         if admin is not None and admin.id == user.id:
-            raise NotAllowed("You cannot disable your own account. Ask another administrator.")
+            raise NotAllowed(_("You cannot disable your own account. Ask another administrator."))
         if not user.active:
-            raise PharmacyError(f"User “{user.username}” is disabled already; nothing was changed.")
+            raise PharmacyError(_("User “{username}” is disabled already; nothing was changed.", username=user.username))
         if user.role == "admin" and _active_admins(uow.session) <= 1:
-            raise NotAllowed(f"“{user.username}” is the last active administrator: nobody could enable accounts "
-                             "again. Add or enable another administrator first.")
+            raise NotAllowed(_("“{username}” is the last active administrator: nobody could enable accounts "
+                               "again. Add or enable another administrator first.", username=user.username))
         user.active, user.disabled_reason = False, reason
         revoked = tokens.revoke_user_tokens(uow.session, user.id, admin)
         end_sessions(uow.session, user.id, f"account disabled: {reason}")
@@ -155,7 +176,7 @@ def enable_user(pharmacy: Pharmacy, by: str | None, username: str, reason: str) 
         admin = _admin(uow.session, by)
         user = _user(uow.session, username)
         if user.active:
-            raise PharmacyError(f"User “{user.username}” is enabled already; nothing was changed.")
+            raise PharmacyError(_("User “{username}” is enabled already; nothing was changed.", username=user.username))
         user.active, user.disabled_reason, user.failed_logins, user.locked_until = True, None, 0, None
         audit.append(uow.session, admin.username if admin else SYSTEM, "user.enable", "user", user.id,
                      old={"active": False}, new={"active": True}, reason=reason)

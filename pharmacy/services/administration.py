@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from pharmacy import clock
+from pharmacy import clock, i18n
 from pharmacy.db import audit
 from pharmacy.db.models import Administration, Bag, Order, Patient, Preparation
 from pharmacy.domain import bagid
@@ -27,6 +27,7 @@ from pharmacy.domain.infusions import (
 )
 from pharmacy.domain.inuse import TooLateToStart, check_administration_window, format_local, is_expired, to_local
 from pharmacy.domain.lifecycle import BAG, BAG_GIVEN, BagState, Event
+from pharmacy.i18n import _
 from pharmacy.services import coldchain, outbox, recalls
 from pharmacy.services.bags import find_bag, infusion_time, label_unconfirmed, start_by_of, state_of
 from pharmacy.services.base import Pharmacy, actor, refusals_recorded
@@ -63,22 +64,22 @@ def bag_serial_from_scan(pharmacy: Pharmacy, raw: str) -> str:
     text = (raw or "").strip()
     in_process = bagid.in_process_serial(text)
     if in_process is not None:  # H27: the in-process label is never a label for administration
-        raise ScanError(f"This is the IN-PREPARATION label of bag {in_process}: NOT FOR ADMINISTRATION. The bag has "
-                        "not been released by a pharmacist. Do not give it: send it back to the pharmacy.")
+        raise ScanError(_("This is the IN-PREPARATION label of bag {in_process}: NOT FOR ADMINISTRATION. The bag has "
+                          "not been released by a pharmacist. Do not give it: send it back to the pharmacy.", in_process=in_process))
     if _PLAIN_SERIAL.match(text) and not text.isdigit():
         return text
     scan = read_scan(pharmacy, text)
     if not scan.serial:
-        raise ScanError("This barcode is not a bag label (no serial (21)). Scan the bag's label.")
+        raise ScanError(_("This barcode is not a bag label (no serial (21)). Scan the bag's label."))
     if scan.gtin not in {p.preparation_gtin for p in pharmacy.catalog.products.values()}:
-        raise ScanError(f"This barcode (GTIN {scan.gtin}) is not one of this pharmacy's bag labels.")
+        raise ScanError(_("This barcode (GTIN {gtin}) is not one of this pharmacy's bag labels.", gtin=scan.gtin))
     return scan.serial
 
 
 def _patient_from_wristband(pharmacy: Pharmacy, session, raw: str) -> Patient | None:
     text = (raw or "").strip()
     if not text:
-        raise ScanError("Scan the patient's wristband.")
+        raise ScanError(_("Scan the patient's wristband."))
     # a GS1 wristband: with its symbology identifier, or (8018) and the 18-digit GSRN; anything else is
     # the hospital's patient identifier (which may well contain the digits 8018)
     if text.startswith("]") or (text.startswith("8018") and text[4:22].isdigit() and len(text) >= 22):
@@ -95,15 +96,15 @@ def _reasons(pharmacy: Pharmacy, session, bag: Bag, patient: Patient | None) -> 
     reasons: list[Reason] = []
     state = state_of(bag, now)
     if state == BagState.QUARANTINED:
-        reasons.append(Reason("quarantined", "QUARANTINED: this bag was taken out of use. Do not give it; return it to pharmacy."))
+        reasons.append(Reason("quarantined", _("QUARANTINED: this bag was taken out of use. Do not give it; return it to pharmacy.")))
     elif state == BagState.INTERRUPTED:
         pass  # resumed with the same bag: the checks below apply again (the wrong patient is one of them)
     elif state in BAG_GIVEN:
-        reasons.append(Reason("already_given", "ALREADY GIVEN: this bag has been administered already."))
+        reasons.append(Reason("already_given", _("ALREADY GIVEN: this bag has been administered already.")))
     elif state == BagState.AWAITING_CHECK:
-        reasons.append(Reason("not_released", "NOT RELEASED: a pharmacist has not checked this bag yet."))
+        reasons.append(Reason("not_released", _("NOT RELEASED: a pharmacist has not checked this bag yet.")))
     elif state != BagState.EXPIRED and not BAG.allows(state, Event.START_INFUSION):
-        reasons.append(Reason("not_usable", f"{state.label.upper()}: this bag must not be given."))
+        reasons.append(Reason("not_usable", _("{state}: this bag must not be given.", state=state.label.upper())))
     if BAG.allows(state, Event.START_INFUSION) or state == BagState.INTERRUPTED:
         # H27: the final label's latest print was scanned back on this bag in the pharmacy
         unconfirmed = label_unconfirmed(session, bag)
@@ -115,20 +116,22 @@ def _reasons(pharmacy: Pharmacy, session, bag: Bag, patient: Patient | None) -> 
         check_administration_window(now, bag.use_by, infusion_time(monograph), pharmacy.settings.administration_policy,
                                     pharmacy.zone)
     except TooLateToStart as error:
-        reasons.append(Reason("past_start_by", "TOO LATE TO START: " + error.message))
+        reasons.append(Reason("past_start_by", _("TOO LATE TO START: {reason}", reason=error.message)))
     except PharmacyError as error:
-        reasons.append(Reason("expired", "EXPIRED: " + error.message))
+        reasons.append(Reason("expired", _("EXPIRED: {reason}", reason=error.message)))
     if patient is None:
-        reasons.append(Reason("unknown_patient", "UNKNOWN PATIENT: the wristband matches no patient. Scan it again."))
+        reasons.append(Reason("unknown_patient", _("UNKNOWN PATIENT: the wristband matches no patient. Scan it again.")))
     elif patient.id != order.patient_id:
-        reasons.append(Reason("wrong_patient", f"WRONG PATIENT: this bag is for {order.patient.name} "
-                                               f"({order.patient.identifier}), not {patient.name} ({patient.identifier})."))
+        reasons.append(Reason("wrong_patient", _("WRONG PATIENT: this bag is for {name} ({identifier}), not {patient} "
+                                                 "({patient_identifier}).", name=order.patient.name,
+                                                 identifier=order.patient.identifier, patient=patient.name,
+                                                 patient_identifier=patient.identifier)))
     reasons += [Reason(r.code, r.message) for r in start_refusals(
         _earlier_infusions(session, patient.id if patient is not None else order.patient_id, order.product_id, bag.id),
         now, pharmacy.zone, monograph)]
     today = to_local(now, pharmacy.zone).date()
     if order.scheduled_on != today and state != BagState.INTERRUPTED:  # a resumed dose keeps its day
-        reasons.append(Reason("other_day", f"OTHER DAY: this dose is for {order.scheduled_on:%d %b %Y}, not today."))
+        reasons.append(Reason("other_day", _("OTHER DAY: this dose is for {day:%d %b %Y}, not today.", day=order.scheduled_on)))
     return reasons
 
 
@@ -174,11 +177,11 @@ def start_by_warnings(pharmacy: Pharmacy, latest: datetime, use_by: datetime) ->
     if is_expired(latest, now) or not is_expired(latest, now + window):
         return []
     minutes = int((latest - now).total_seconds() // 60)
-    left = f"{minutes} min left" if minutes else "less than 1 min left"
-    why = (f"it would not end before the bag's use-by time ({format_local(use_by, pharmacy.zone)})"
-           if latest < use_by else "the bag expires then")
-    return [Reason("start_by_soon", f"START SOON: start this infusion by {format_local(latest, pharmacy.zone)} "
-                                    f"({left}). After that it is refused: {why}.")]
+    left = _("{minutes} min left", minutes=minutes) if minutes else _("less than 1 min left")
+    why = (_("it would not end before the bag's use-by time ({use_by})", use_by=format_local(use_by, pharmacy.zone))
+           if latest < use_by else _("the bag expires then"))
+    return [Reason("start_by_soon", _("START SOON: start this infusion by {latest} ({left}). After that it is refused: {why}.",
+                                      latest=format_local(latest, pharmacy.zone), left=left, why=why))]
 
 
 def start(pharmacy: Pharmacy, username: str, bag_scan: str, wristband: str,
@@ -199,7 +202,7 @@ def start(pharmacy: Pharmacy, username: str, bag_scan: str, wristband: str,
         if reasons or patient is None:  # an unknown patient is one of the reasons
             raise AdministrationRefused(reasons)
         if entry.typed and not entry.reason:  # H7: the reasons against the bag first, then this
-            raise TypedWithoutReason(NEEDS_REASON)
+            raise TypedWithoutReason(i18n.now(NEEDS_REASON))
         now = clock.now()
         if state_of(bag) == BagState.INTERRUPTED:
             record = _resume(uow.session, bag, nurse, username, now)
@@ -215,7 +218,7 @@ def start(pharmacy: Pharmacy, username: str, bag_scan: str, wristband: str,
                                 premedication=confirmed or None)
         uow.session.add(record)
         old = bag.state
-        bag.state = BAG.apply(state_of(bag), Event.START_INFUSION, nurse.role, what=f"Bag {bag.serial}")
+        bag.state = BAG.apply(state_of(bag), Event.START_INFUSION, nurse.role, what=_("Bag {serial}", serial=bag.serial))
         uow.session.flush()
         audit.append(uow.session, username, "administration.start", "bag", bag.id, old={"state": old},
                      new={"state": bag.state, "patient": patient.identifier, "patient_entry": entry.method,
@@ -230,7 +233,7 @@ def _resume(session, bag: Bag, nurse, username: str, now: datetime) -> Administr
     """The interrupted infusion goes on with the same bag (the bedside check passed again)."""
     record = _record(session, bag)
     old = bag.state
-    bag.state = BAG.apply(old, Event.RESUME, nurse.role, what=f"Bag {bag.serial}")
+    bag.state = BAG.apply(old, Event.RESUME, nurse.role, what=_("Bag {serial}", serial=bag.serial))
     stopped = {"stopped_at": (record.ended_at or now).astimezone(UTC).isoformat(),
                "resumed_at": now.astimezone(UTC).isoformat(), "reason": record.interrupted_reason or "",
                "resumed_by": username}
@@ -244,7 +247,7 @@ def _resume(session, bag: Bag, nurse, username: str, now: datetime) -> Administr
 def _record(session, bag: Bag) -> Administration:
     record = session.execute(select(Administration).where(Administration.bag_id == bag.id)).scalar_one_or_none()
     if record is None:
-        raise NotFound(f"Bag {bag.serial} has no administration to end.")
+        raise NotFound(_("Bag {serial} has no administration to end.", serial=bag.serial))
     return record
 
 
@@ -266,21 +269,21 @@ def end(pharmacy: Pharmacy, username: str, serial: str, reason: str | None = Non
         record = _record(uow.session, bag)
         old, now = bag.state, clock.now()
         if old == BagState.INTERRUPTED:
-            bag.state = BAG.apply(old, Event.END_INFUSION, nurse.role, what=f"Bag {bag.serial}")
+            bag.state = BAG.apply(old, Event.END_INFUSION, nurse.role, what=_("Bag {serial}", serial=bag.serial))
             audit.append(uow.session, username, "administration.end", "bag", bag.id, old={"state": old},
                          new={"state": bag.state, "not_resumed": True}, reason=record.interrupted_reason)
             outbox.administration_changed(pharmacy, uow.session, record, bag, "end")  # FHIR stopped (H38)
             uow.commit()
             return record
         if record.ended_at is not None:
-            raise StateConflict(f"The infusion of bag {bag.serial} was already ended.")
-        BAG.apply(old, Event.END_INFUSION, nurse.role, what=f"Bag {bag.serial}")  # refused if not under way
+            raise StateConflict(_("The infusion of bag {serial} was already ended.", serial=bag.serial))
+        BAG.apply(old, Event.END_INFUSION, nurse.role, what=_("Bag {serial}", serial=bag.serial))  # refused if not under way
         monograph = pharmacy.product(bag.preparation.order.product_id)
         ran_for = running_time(record, now)
         early = end_reason(ran_for, monograph, reason, detail)
         code, words = early if early else (None, None)
         event = Event.INTERRUPT if code == RESUMABLE_REASON else Event.END_INFUSION
-        bag.state = BAG.apply(old, event, nurse.role, what=f"Bag {bag.serial}")
+        bag.state = BAG.apply(old, event, nurse.role, what=_("Bag {serial}", serial=bag.serial))
         record.ended_at, record.end_reason, record.interrupted_reason = now, code, words
         action = "administration.interrupt" if event == Event.INTERRUPT else "administration.end"
         audit.append(uow.session, username, action, "bag", bag.id, old={"state": old},
@@ -310,6 +313,6 @@ def observation_until(pharmacy: Pharmacy, record: Administration) -> str | None:
     with pharmacy.uow(readonly=True) as uow:
         bag = uow.session.get(Bag, record.bag_id)
         if bag is None:
-            raise NotFound(f"Bag {record.bag_id} does not exist.")
+            raise NotFound(_("Bag {bag_id} does not exist.", bag_id=record.bag_id))
         product_id = bag.preparation.order.product_id
     return format_local(observation_end(pharmacy, product_id, record.ended_at), pharmacy.zone)

@@ -41,6 +41,7 @@ from pharmacy.db import anchor, audit
 from pharmacy.db.models import Administration, AuditEntry, AuditHead, Bag, Patient, StorageLocation, Vial
 from pharmacy.domain.errors import PharmacyError
 from pharmacy.domain.lifecycle import VIAL, VialState
+from pharmacy.i18n import _
 from pharmacy.services.base import Pharmacy
 
 # an anchor written later than this after the entries it first covers means a failed anchor write
@@ -432,8 +433,8 @@ def adopt(pharmacy: Pharmacy) -> int:
     with _snapshot(pharmacy) as session:
         chain = audit.verify(session)
     if not chain.ok:
-        raise PharmacyError(f"The audit chain is broken ({chain.problem}); it is not anchored. "
-                            "Find out what happened first.")
+        raise PharmacyError(_("The audit chain is broken ({problem}); it is not anchored. "
+                              "Find out what happened first.", problem=chain.problem))
     anchor.Anchorer(pharmacy.settings.instance, pharmacy.settings.audit_key).write(
         "adopt", seq=chain.end, hash=chain.last_hash)
     return chain.end

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
-from pharmacy import clock
+from pharmacy import clock, i18n
 from pharmacy.db import audit
 from pharmacy.db.models import Bag, BagMove, Disposal, LabelConfirmation, LabelPrint, Order, Preparation, StorageLocation, User
 from pharmacy.domain import dilution, disposal
@@ -20,6 +20,7 @@ from pharmacy.domain.inuse import effective_state, start_by, to_local
 from pharmacy.domain.lifecycle import BAG, BagState, Event
 from pharmacy.domain.monograph import Monograph
 from pharmacy.domain.units import Q_
+from pharmacy.i18n import _, lazy
 from pharmacy.printing.content import MAX_REPRINT, patient_ai_value
 from pharmacy.printing.label import LabelData, check_printable
 from pharmacy.printing.stocks import LabelStock, load_stock
@@ -33,13 +34,22 @@ _BAG_OPTIONS = (
     selectinload(Bag.preparation).selectinload(Preparation.diluent_lot),
     selectinload(Bag.preparation).selectinload(Preparation.steps),
 )
+# To read (no row lock): the one-to-one chain in the same statement as the bag, the steps in a second (issue 18:
+# 2 statements, not 7). A locking read keeps the separate ones: FOR UPDATE locks the bag's row only, and PostgreSQL
+# refuses it on the nullable side of an outer join.
+_BAG_READ_OPTIONS = (
+    joinedload(Bag.preparation, innerjoin=True).joinedload(Preparation.order, innerjoin=True).joinedload(Order.patient, innerjoin=True),
+    joinedload(Bag.preparation, innerjoin=True).joinedload(Preparation.vial),
+    joinedload(Bag.preparation, innerjoin=True).joinedload(Preparation.diluent_lot),
+    joinedload(Bag.preparation, innerjoin=True).selectinload(Preparation.steps),
+)
 
 
 def find_bag(session, serial: str, lock: bool = False) -> Bag:
-    query = select(Bag).where(Bag.serial == (serial or "").strip()).options(*_BAG_OPTIONS)
+    query = select(Bag).where(Bag.serial == (serial or "").strip()).options(*(_BAG_OPTIONS if lock else _BAG_READ_OPTIONS))
     bag = session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
     if bag is None:
-        raise NotFound(f"No bag with serial “{serial}”.")
+        raise NotFound(_("No bag with serial “{serial}”.", serial=serial))
     return bag
 
 
@@ -93,7 +103,7 @@ def bag_row(bag: Bag, now: datetime) -> dict:
 def list_bags(pharmacy: Pharmacy, state: str | None = None) -> list[dict]:
     now = clock.now()
     with pharmacy.uow(readonly=True) as uow:
-        bags = uow.session.execute(select(Bag).options(*_BAG_OPTIONS).order_by(Bag.id)).scalars().all()
+        bags = uow.session.execute(select(Bag).options(*_BAG_READ_OPTIONS).order_by(Bag.id)).scalars().all()
         rows = [bag_row(b, now) for b in bags]
     return [r for r in rows if state is None or r["state"] == state]
 
@@ -110,7 +120,7 @@ def label_data(pharmacy: Pharmacy, session, bag: Bag, reprint: int) -> LabelData
     prep = bag.preparation
     vial, diluent_lot, prepared_at = prep.vial, prep.diluent_lot, prep.dilution_time
     if vial is None or diluent_lot is None or prepared_at is None:  # a bag is made only once all three are
-        raise StateConflict(f"Bag {bag.serial} has no vial, diluent or dilution time recorded: it cannot be labelled.")
+        raise StateConflict(_("Bag {serial} has no vial, diluent or dilution time recorded: it cannot be labelled.", serial=bag.serial))
     order, patient = prep.order, prep.order.patient
     monograph = pharmacy.product(order.product_id)
     pump = pump_settings_of(pharmacy, bag)
@@ -139,7 +149,13 @@ def label_patient_fields(pharmacy: Pharmacy, patient) -> dict:
 
 
 def label_product_fields(pharmacy: Pharmacy, monograph: Monograph, diluent, pump: dilution.PumpSettings) -> dict:
-    """The label's fields from the product, its diluent and the pump settings."""
+    """The label's fields from the product, its diluent and the pump settings; its figures and phrases in the
+    label's language (``PHARMACY_LABEL_LANGUAGE``), its product facts as the monograph says them."""
+    with i18n.using(pharmacy.settings.label_language) as language:
+        return _product_fields(pharmacy, monograph, diluent, pump) | {"language": language}
+
+
+def _product_fields(pharmacy: Pharmacy, monograph: Monograph, diluent, pump: dilution.PumpSettings) -> dict:
     plan = dilution.plan(monograph)
     return {
         "product_brand": monograph.brand, "product_inn": monograph.inn, "dose": dilution.display_mass(plan.dose),
@@ -214,11 +230,12 @@ def _label_for(pharmacy: Pharmacy, session, user: User, serial: str, stock: Labe
 
     bag = find_bag(session, serial, lock=True)
     recalls.check_not_recalled(session, pharmacy.zone, preparation=bag.preparation)  # no label (H9)
-    BAG.apply(state_of(bag), Event.PRINT_LABEL, user.role, what=f"Bag {bag.serial}")
+    BAG.apply(state_of(bag), Event.PRINT_LABEL, user.role, what=_("Bag {serial}", serial=bag.serial))
     number = printjobs.next_number(session, bag)  # labels that came out or may have, + 1
     if number - 1 > MAX_REPRINT:
-        raise StateConflict(f"Bag {bag.serial} has had {number - 1} labels printed, the most a bag gets "
-                            f"(REPRINT {MAX_REPRINT}). Nothing was printed.")
+        raise StateConflict(_("Bag {serial} has had {number} labels printed, the most a bag gets "
+                              "(REPRINT {MAX_REPRINT}). Nothing was printed.",
+                              serial=bag.serial, number=number - 1, MAX_REPRINT=MAX_REPRINT))
     data = label_data(pharmacy, session, bag, reprint=number - 1)
     check_printable(data, [stock])
     return bag, number, data
@@ -227,7 +244,8 @@ def _label_for(pharmacy: Pharmacy, session, user: User, serial: str, stock: Labe
 def _all_refused(refused: list[tuple[str, PharmacyError]]) -> PharmacyError:
     if len(refused) == 1:
         return refused[0][1]
-    return PharmacyError("No label was printed: " + " ".join(f"Bag {serial}: {error.message}" for serial, error in refused))
+    return PharmacyError(_("No label was printed: {refusals}", refusals=" ".join(
+        _("Bag {serial}: {refusal}", serial=serial, refusal=error.message) for serial, error in refused)))
 
 
 class LabelMismatch(StateConflict):
@@ -244,15 +262,16 @@ def confirm_label(pharmacy: Pharmacy, username: str, serial: str, scan: str) -> 
         bag = find_bag(uow.session, serial, lock=True)
         text = (scan or "").strip()
         if not text.startswith("]") and not text.startswith("01"):
-            raise LabelMismatch("Scan the label's barcode (DataMatrix or GS1-128): a typed serial does not prove which "
-                                "label is on the bag. Nothing was recorded.")
+            raise LabelMismatch(_("Scan the label's barcode (DataMatrix or GS1-128): a typed serial does not prove which "
+                                  "label is on the bag. Nothing was recorded."))
         scanned = bag_serial_from_scan(pharmacy, text)
         if scanned != bag.serial:
-            raise LabelMismatch(f"STOP: the label on this bag is for bag {scanned}, not {bag.serial}. Take the label off, "
-                                f"find bag {scanned}, and print bag {bag.serial}'s label again. Nothing was recorded.")
+            raise LabelMismatch(_("STOP: the label on this bag is for bag {scanned}, not {serial}. Take the label off, "
+                                  "find bag {scanned}, and print bag {serial}'s label again. Nothing was recorded.",
+                                  scanned=scanned, serial=bag.serial))
         _confirmed, printed = label_confirmation(uow.session, bag.id)
         if not printed:
-            raise StateConflict(f"Bag {bag.serial} has no printed label yet: print it first.")
+            raise StateConflict(_("Bag {serial} has no printed label yet: print it first.", serial=bag.serial))
         user = actor(uow.session, username)
         bag.label_confirmed_at = clock.now()
         # the latest print is the label on the bag now; a later print must be confirmed again (H27)
@@ -279,15 +298,16 @@ def label_unconfirmed(session, bag: Bag) -> str | None:
     confirmed, printed = label_confirmation(session, bag.id)
     if printed and confirmed is not None and confirmed >= printed:
         return None
-    todo = (f"Do not give it: return it to the pharmacy, where the printed label is scanned on the bag "
-            f"(bag {bag.serial}'s page: “Confirm the label on the bag”).")
+    todo = _("Do not give it: return it to the pharmacy, where the printed label is scanned on the bag "
+             "(bag {serial}'s page: “Confirm the label on the bag”).", serial=bag.serial)
     if not printed:
-        return f"LABEL NOT PRINTED: bag {bag.serial} has no label printed for administration. {todo}"
+        return _("LABEL NOT PRINTED: bag {serial} has no label printed for administration. {todo}", serial=bag.serial, todo=todo)
     if confirmed is None:
-        return (f"LABEL NOT CONFIRMED: nobody in the pharmacy scanned this label on bag {bag.serial}, so nothing proves "
-                f"the label belongs to the bag. {todo}")
-    return (f"REPRINTED LABEL NOT CONFIRMED: bag {bag.serial}'s label was printed again (print {printed}) after the "
-            f"label was scanned on the bag (print {confirmed}); the new label was never scanned on it. {todo}")
+        return _("LABEL NOT CONFIRMED: nobody in the pharmacy scanned this label on bag {serial}, so nothing proves "
+                 "the label belongs to the bag. {todo}", serial=bag.serial, todo=todo)
+    return _("REPRINTED LABEL NOT CONFIRMED: bag {serial}'s label was printed again (print {printed}) after the "
+             "label was scanned on the bag (print {confirmed}); the new label was never scanned on it. {todo}",
+             serial=bag.serial, printed=printed, confirmed=confirmed, todo=todo)
 
 
 def label_status(pharmacy: Pharmacy, serial: str) -> tuple[int | None, int]:
@@ -306,10 +326,10 @@ def store(pharmacy: Pharmacy, username: str, serial: str, location_name: str) ->
     with refusals_recorded(pharmacy, username, "bag.store", "bag", serial), pharmacy.uow() as uow:
         user = actor(uow.session, username, "bags.handle")
         bag = find_bag(uow.session, serial, lock=True)
-        stored = BAG.apply(state_of(bag), Event.STORE, user.role, what=f"Bag {bag.serial}")
+        stored = BAG.apply(state_of(bag), Event.STORE, user.role, what=_("Bag {serial}", serial=bag.serial))
         location = uow.session.execute(select(StorageLocation).where(StorageLocation.name == location_name)).scalar_one_or_none()
         if location is None:
-            raise NotFound(f"No storage location “{location_name}”.")
+            raise NotFound(_("No storage location “{location_name}”.", location_name=location_name))
         check_location_fits(pharmacy, bag, location)
         old = {"state": bag.state, "location": bag.location_id}
         bag.state, bag.location_id = stored, location.id
@@ -331,9 +351,11 @@ def check_location_fits(pharmacy: Pharmacy, bag: Bag, location: StorageLocation)
     allowed = monograph.in_use_storage
     if not range_fits(location.min_celsius, location.max_celsius, allowed.min_celsius, allowed.max_celsius):
         raise LocationUnfit(
-            f"{location.name} is kept at {location.min_celsius:g}–{location.max_celsius:g} °C, but {monograph.brand} "
-            f"bags must be stored at {allowed.min_celsius:g}–{allowed.max_celsius:g} °C ({allowed.text}). "
-            "Store the bag in a location within that range; it was not stored.")
+            _("{name} is kept at {min_celsius:g}–{max_celsius:g} °C, but {brand} "
+              "bags must be stored at {allowed_min_celsius:g}–{allowed_max_celsius:g} °C ({value_text}). "
+              "Store the bag in a location within that range; it was not stored.",
+              name=location.name, min_celsius=location.min_celsius, max_celsius=location.max_celsius, brand=monograph.brand,
+              allowed_min_celsius=allowed.min_celsius, allowed_max_celsius=allowed.max_celsius, value_text=allowed.text))
 
 
 def take_out(pharmacy: Pharmacy, username: str, serial: str, destination: str) -> Bag:
@@ -342,10 +364,10 @@ def take_out(pharmacy: Pharmacy, username: str, serial: str, destination: str) -
     with refusals_recorded(pharmacy, username, "bag.take_out", "bag", serial), pharmacy.uow() as uow:
         user = actor(uow.session, username, "bags.handle")
         bag = find_bag(uow.session, serial, lock=True)
-        released = BAG.apply(state_of(bag), Event.TAKE_OUT, user.role, what=f"Bag {bag.serial}")
+        released = BAG.apply(state_of(bag), Event.TAKE_OUT, user.role, what=_("Bag {serial}", serial=bag.serial))
         where = (destination or "").strip()
         if len(where) < 2:
-            raise PharmacyError("Say where the bag goes (the ward, “in transit” …).")
+            raise PharmacyError(_("Say where the bag goes (the ward, “in transit” …)."))
         place = uow.session.get(StorageLocation, bag.location_id) if bag.location_id else None
         old = {"state": bag.state, "location": place.name if place else None}
         bag.state, bag.location_id = released, None
@@ -366,17 +388,17 @@ def dispose_bag(pharmacy: Pharmacy, username: str, serial: str, reason: str, not
     with refusals_recorded(pharmacy, username, "bag.dispose", "bag", serial):
         signer = (signer or "").strip() or username
         if password:  # before the transaction: argon2 must not hold the write lock
-            users.check_signature(pharmacy, signer, password, "destruction of the bag")
+            users.check_signature(pharmacy, signer, password, lazy("destruction of the bag"))
         with pharmacy.uow() as uow:
             user = actor(uow.session, username, "bags.handle")
             chosen = disposal.reason_for(reason, note)
             bag = find_bag(uow.session, serial, lock=True)
             if not confirmed:
                 raise disposal.DisposalRefused(
-                    f"Confirm that you have bag {bag.serial} in hand and that it will be destroyed "
-                    f"(“{disposal.CONFIRMATION}”). Nothing was recorded.")
+                    _("Confirm that you have bag {serial} in hand and that it will be destroyed "
+                      "(“{CONFIRMATION}”). Nothing was recorded.", serial=bag.serial, CONFIRMATION=disposal.CONFIRMATION.now()))
             current = state_of(bag)
-            destroyed = BAG.apply(current, Event.DISPOSE, user.role, what=f"Bag {bag.serial}")
+            destroyed = BAG.apply(current, Event.DISPOSE, user.role, what=_("Bag {serial}", serial=bag.serial))
             signed_by = _disposal_signer(pharmacy, uow.session, bag, current, signer if password else None)
             note = (note or "").strip()
             words = disposal.words(chosen, note)
@@ -404,16 +426,16 @@ def _disposal_signer(pharmacy: Pharmacy, session, bag: Bag, state: BagState, sig
             return None
         use_by = to_local(bag.use_by, pharmacy.zone)
         raise disposal.DisposalRefused(
-            f"Bag {bag.serial} could still be given ({state.label}, use by {use_by:%d %b %H:%M %Z}): destroying it "
-            "needs a pharmacist's signature. Ask a pharmacist to sign with their user name and password. "
-            "Nothing was recorded.")
+            _("Bag {serial} could still be given ({label}, use by {use_by:%d %b %H:%M %Z}): destroying it "
+              "needs a pharmacist's signature. Ask a pharmacist to sign with their user name and password. "
+              "Nothing was recorded.", serial=bag.serial, label=state.label, use_by=use_by))
     if not usable:
         return actor(session, signer)
     try:
         return actor(session, signer, "bags.destroy_usable")
     except NotAllowed:
-        raise NotAllowed(f"Bag {bag.serial} could still be given: only a pharmacist may sign its destruction, "
-                         f"and “{signer}” is not one. Nothing was recorded.") from None
+        raise NotAllowed(_("Bag {serial} could still be given: only a pharmacist may sign its destruction, "
+                           "and “{signer}” is not one. Nothing was recorded.", serial=bag.serial, signer=signer)) from None
 
 
 def locations(pharmacy: Pharmacy) -> list[StorageLocation]:
@@ -424,11 +446,11 @@ def locations(pharmacy: Pharmacy) -> list[StorageLocation]:
 def add_location(pharmacy: Pharmacy, username: str | None, name: str, min_celsius: float, max_celsius: float,
                  printer: str | None = None) -> int:
     if not (name or "").strip() or min_celsius >= max_celsius:
-        raise PharmacyError("A location needs a name and a range whose minimum is below its maximum.")
+        raise PharmacyError(_("A location needs a name and a range whose minimum is below its maximum."))
     with pharmacy.uow() as uow:
         who = actor(uow.session, username, "storage.locations").username if username else "system"
         if uow.session.execute(select(StorageLocation.id).where(StorageLocation.name == name.strip())).first():
-            raise StateConflict(f"A storage location named “{name.strip()}” exists already.")
+            raise StateConflict(_("A storage location named “{name}” exists already.", name=name.strip()))
         location = StorageLocation(name=name.strip(), min_celsius=min_celsius, max_celsius=max_celsius, printer=printer)
         uow.session.add(location)
         uow.session.flush()

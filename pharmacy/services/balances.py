@@ -19,6 +19,7 @@ from pharmacy.devices import balance as device
 from pharmacy.domain.errors import PharmacyError
 from pharmacy.domain.inuse import to_local
 from pharmacy.domain.monograph import Monograph
+from pharmacy.i18n import _
 from pharmacy.services.base import Pharmacy, actor, refusals_recorded
 
 
@@ -53,17 +54,17 @@ def weighs(pharmacy: Pharmacy, monograph: Monograph) -> bool:
 def why_unweighed(pharmacy: Pharmacy, monograph: Monograph) -> str:
     """In words, for the volume screen and the check screen: why a typed volume was accepted."""
     if monograph.weigh == "none":
-        return f"the {monograph.brand} monograph does not ask for weighing"
+        return _("the {brand} monograph does not ask for weighing", brand=monograph.brand)
     if monograph.density is None:
-        return f"no validated density for {monograph.brand} in the pharmacy's densities.toml"
+        return _("no validated density for {brand} in the pharmacy's densities.toml", brand=monograph.brand)
     if not pharmacy.settings.balance:
-        return "no balance is configured at this workstation (PHARMACY_BALANCE)"
+        return _("no balance is configured at this workstation (PHARMACY_BALANCE)")
     return ""
 
 
 def connect(pharmacy: Pharmacy) -> device.Balance:
     if not pharmacy.settings.balance:
-        raise NoBalance("No balance is configured at this workstation (PHARMACY_BALANCE).")
+        raise NoBalance(_("No balance is configured at this workstation (PHARMACY_BALANCE)."))
     return device.connect(pharmacy.settings.balance)
 
 
@@ -75,13 +76,15 @@ def check_calibrated(session, pharmacy: Pharmacy, serial_number: str) -> Balance
     """The balance must be known and within its calibration; the refusal says what to do."""
     row = session.execute(select(Balance).where(Balance.serial_number == serial_number)).scalar_one_or_none()
     if row is None:
-        raise BalanceNotCalibrated(f"Balance {serial_number} has no calibration record: its readings cannot count. "
-                                   "A pharmacist records its calibration (Balances screen) before it is used.")
+        raise BalanceNotCalibrated(_("Balance {serial_number} has no calibration record: its readings cannot count. "
+                                     "A pharmacist records its calibration (Balances screen) before it is used.",
+                                     serial_number=serial_number))
     today = _today(pharmacy)
     if row.calibration_due < today:
-        raise BalanceNotCalibrated(f"Balance {serial_number} was due for calibration on {row.calibration_due:%d %b %Y}: "
-                                   "its readings cannot count. Use a calibrated balance, or have this one "
-                                   "calibrated and recorded by a pharmacist.")
+        raise BalanceNotCalibrated(_("Balance {serial_number} was due for calibration on {calibration_due:%d %b %Y}: "
+                                     "its readings cannot count. Use a calibrated balance, or have this one "
+                                     "calibrated and recorded by a pharmacist.",
+                                     serial_number=serial_number, calibration_due=row.calibration_due))
     return row
 
 
@@ -92,22 +95,22 @@ def record_calibration(pharmacy: Pharmacy, username: str, serial_number: str, mo
     with refusals_recorded(pharmacy, username, "balance.calibrate", "balance", serial_number[:40]), pharmacy.uow() as uow:
         user = actor(uow.session, username, "devices.calibrate")
         if not serial_number or len(serial_number) > 40:
-            raise PharmacyError("The balance's serial number is 1–40 characters, as the balance reports it.")
+            raise PharmacyError(_("The balance's serial number is 1–40 characters, as the balance reports it."))
         if not model or len(model) > 100:
-            raise PharmacyError("Give the balance's model (1–100 characters).")
+            raise PharmacyError(_("Give the balance's model (1–100 characters)."))
         if not certificate or len(certificate) > 100:
-            raise PharmacyError("Give the calibration certificate's number or reference (1–100 characters).")
+            raise PharmacyError(_("Give the calibration certificate's number or reference (1–100 characters)."))
         today = _today(pharmacy)
         if calibrated_on > today:
-            raise PharmacyError("The calibration date cannot be in the future.")
+            raise PharmacyError(_("The calibration date cannot be in the future."))
         if calibration_due <= calibrated_on:
-            raise PharmacyError("The next calibration must be due after the calibration date.")
+            raise PharmacyError(_("The next calibration must be due after the calibration date."))
         if calibration_due < today:
-            raise PharmacyError(f"A calibration due on {calibration_due:%d %b %Y} has already run out: record the "
-                                "balance's latest calibration.")
+            raise PharmacyError(_("A calibration due on {calibration_due:%d %b %Y} has already run out: record the "
+                                  "balance's latest calibration.", calibration_due=calibration_due))
         if (calibration_due - calibrated_on).days > 400:
-            raise PharmacyError("A balance is calibrated at least once a year: the due date is more than 400 days "
-                                "after the calibration.")
+            raise PharmacyError(_("A balance is calibrated at least once a year: the due date is more than 400 days "
+                                  "after the calibration."))
         row = uow.session.execute(select(Balance).where(Balance.serial_number == serial_number)
                                   .with_for_update()).scalar_one_or_none()
         old = None

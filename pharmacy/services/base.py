@@ -20,6 +20,7 @@ from pharmacy.db.models import Refusal, User
 from pharmacy.domain.accounts import normalise_username
 from pharmacy.domain.errors import NotAllowed, NotFound, PharmacyError, StateConflict
 from pharmacy.domain.permissions import Role, may, refusal
+from pharmacy.i18n import _
 
 if TYPE_CHECKING:
     from pharmacy.domain.monograph import Catalog, Monograph
@@ -44,7 +45,7 @@ class Pharmacy:
         try:
             return self.catalog.products[product_id]
         except KeyError:
-            raise NotFound(f"Product “{product_id}” is not in the catalogue.") from None
+            raise NotFound(_("Product “{product_id}” is not in the catalogue.", product_id=product_id)) from None
 
     @property
     def zone(self):
@@ -96,9 +97,10 @@ def actor(session: Session, username: str, permission: str | None = None) -> Use
     their role (``domain.permissions``: the table the web guard and the API read too)."""
     user = session.execute(select(User).where(User.username == normalise_username(username))).scalar_one_or_none()
     if user is None or not user.active:
-        raise NotAllowed(f"User “{username}” is not an active user of this pharmacy.")
+        raise NotAllowed(_("User “{username}” is not an active user of this pharmacy.", username=username))
     if permission is not None and not may(user.role, permission):
-        raise NotAllowed(f"{refusal(user.role, permission)} ({user.full_name} is signed in as {user.role}.)")
+        raise NotAllowed(_("{role} ({full_name} is signed in as {user_role}.)",
+                           role=refusal(user.role, permission), full_name=user.full_name, user_role=user.role))
     return user
 
 
@@ -106,8 +108,8 @@ def check_version(current: int, expected: int | None, what: str) -> None:
     """A stale form (someone else moved the object on) or a double submit changes nothing."""
     if expected is not None and int(expected) != current:
         raise StateConflict(
-            f"This {what} was changed since your screen was loaded (by you in another tab, or by a "
-            "colleague). Nothing was recorded: reload and check before you go on."
+            _("This {what} was changed since your screen was loaded (by you in another tab, or by a "
+              "colleague). Nothing was recorded: reload and check before you go on.", what=what)
         )
 
 

@@ -36,6 +36,7 @@ from pharmacy.domain.coldchain import (
 )
 from pharmacy.domain.errors import NotFound, PharmacyError, StateConflict
 from pharmacy.domain.lifecycle import BAG, BAG_GIVEN, Event
+from pharmacy.i18n import _, lazy
 from pharmacy.services import users
 from pharmacy.services.bags import find_bag, state_of
 from pharmacy.services.base import Pharmacy, actor, refusals_recorded
@@ -122,7 +123,7 @@ def record(pharmacy: Pharmacy, username: str, items: list[tuple[int, Reading]], 
                 continue
             location = locations.get(row.location)
             if location is None:
-                result.errors.append((number, f"unknown location “{row.location}”"))
+                result.errors.append((number, _("unknown location “{location}”", location=row.location)))
                 continue
             if location.id not in known:
                 known[location.id] = _stored_times(uow.session, location.id, [r for _n, r in items if r.location == row.location])
@@ -155,7 +156,8 @@ def import_csv(pharmacy: Pharmacy, username: str, text: str) -> Recorded:
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     missing = {"location", "time", "celsius"} - set(reader.fieldnames or [])
     if missing:
-        raise PharmacyError(f"The CSV header must name location, time and celsius (missing: {', '.join(sorted(missing))}).")
+        raise PharmacyError(_("The CSV header must name location, time and celsius (missing: {missing}).",
+                              missing=', '.join(sorted(missing))))
     try:
         for row in reader:
             try:
@@ -164,9 +166,9 @@ def import_csv(pharmacy: Pharmacy, username: str, text: str) -> Recorded:
             except ReadingError as error:
                 errors.append((reader.line_num, error.message))
     except csv.Error:  # a field beyond csv's size limit (128 KB), a NUL byte: not a fridge log
-        raise PharmacyError(f"Line {reader.line_num + 1} of the CSV cannot be read (a value in it is far too long or "
-                            "holds a NUL character): nothing was imported. Check the file is the fridge log saved "
-                            "as CSV.") from None
+        raise PharmacyError(_("Line {line_num} of the CSV cannot be read (a value in it is far too long or "
+                              "holds a NUL character): nothing was imported. Check the file is the fridge log saved "
+                              "as CSV.", line_num=reader.line_num + 1)) from None
     return record(pharmacy, username, items, "csv", errors)
 
 
@@ -188,7 +190,7 @@ def readings_for(pharmacy: Pharmacy, location_name: str, start: datetime, end: d
     with pharmacy.uow(readonly=True) as uow:
         location = uow.session.execute(select(StorageLocation).where(StorageLocation.name == location_name)).scalar_one_or_none()
         if location is None:
-            raise NotFound(f"No storage location “{location_name}”.")
+            raise NotFound(_("No storage location “{location_name}”.", location_name=location_name))
         return list(uow.session.execute(select(TemperatureReading).where(
             TemperatureReading.location_id == location.id, TemperatureReading.at >= start,
             TemperatureReading.at <= end).order_by(TemperatureReading.at)).scalars())
@@ -279,9 +281,10 @@ def bedside_reasons(pharmacy: Pharmacy, session, bag: Bag, now: datetime) -> lis
     status = fridge_statuses(pharmacy, session, [bag], now)[bag.id]
     if not status.flagged:
         return []
-    return [("out_of_fridge", f"OUT OF FRIDGE: this bag has been out of the fridge for {status.text} "
-                              f"(the pharmacy allows {status.allowance_text}). Do not give it: call the pharmacy, "
-                              "a pharmacist decides whether it may be used.")]
+    return [("out_of_fridge", _("OUT OF FRIDGE: this bag has been out of the fridge for {duration} "
+                                "(the pharmacy allows {allowance}). Do not give it: call the pharmacy, "
+                                "a pharmacist decides whether it may be used.", duration=status.text,
+                                allowance=status.allowance_text))]
 
 
 class DecisionRefused(PharmacyError):
@@ -297,29 +300,30 @@ def decide(pharmacy: Pharmacy, username: str, serial: str, decision: str, reason
     ``discard`` (the bag is recorded as destroyed). Audited."""
     with refusals_recorded(pharmacy, username, "coldchain.decide", "bag", serial):
         if decision not in DECISIONS:
-            raise DecisionRefused("Choose whether the bag may be used or is discarded.")
+            raise DecisionRefused(_("Choose whether the bag may be used or is discarded."))
         why = (reason or "").strip()
         if len(why) < 5:
-            raise DecisionRefused("Say why (for example: stability data for 2 h at room temperature; left on a trolley).")
-        users.check_signature(pharmacy, username, password, "decision")
+            raise DecisionRefused(_("Say why (for example: stability data for 2 h at room temperature; left on a trolley)."))
+        users.check_signature(pharmacy, username, password, lazy("decision"))
         with pharmacy.uow() as uow:
             user = actor(uow.session, username, "coldchain.review")
             bag = find_bag(uow.session, serial, lock=True)
             now = clock.now()
             current = state_of(bag, now)
             if not BAG.allows(current, Event.START_INFUSION):
-                raise StateConflict(f"Bag {bag.serial} is {current.label}: there is nothing to decide.")
+                raise StateConflict(_("Bag {serial} is {label}: there is nothing to decide.", serial=bag.serial, label=current.label))
             status = fridge_statuses(pharmacy, uow.session, [bag], now)[bag.id]
             if not status.flagged:
-                raise StateConflict(f"Bag {bag.serial} has been out of the fridge for {status.text}, within the "
-                                    f"{status.allowance_text} allowed: no decision is needed.")
+                raise StateConflict(_("Bag {serial} has been out of the fridge for {value_text}, within the "
+                                      "{allowance_text} allowed: no decision is needed.",
+                                      serial=bag.serial, value_text=status.text, allowance_text=status.allowance_text))
             minutes = int(status.out.total_seconds() // 60)
             uow.session.add(ColdChainDecision(bag_id=bag.id, decision=decision, reason=why, out_minutes=minutes,
                                               user_id=user.id, at=now))
             audit.append(uow.session, username, "coldchain.decision", "bag", bag.id,
                          new={"decision": decision, "out_minutes": minutes}, reason=why)
             if decision == "discard":
-                destroyed = BAG.apply(current, Event.DISPOSE, user.role, what=f"Bag {bag.serial}")
+                destroyed = BAG.apply(current, Event.DISPOSE, user.role, what=_("Bag {serial}", serial=bag.serial))
                 uow.session.add(Disposal(object_type="bag", object_id=bag.id, reason=f"Out of the fridge {status.text}: {why}",
                                          user_id=user.id, at=now))
                 audit.append(uow.session, username, "bag.dispose", "bag", bag.id, old={"state": current},
@@ -371,12 +375,12 @@ def acknowledge(pharmacy: Pharmacy, username: str, incident_id: int, note: str) 
         user = actor(uow.session, username, "coldchain.review")
         incident = uow.session.get(ExcursionIncident, incident_id, with_for_update=True)
         if incident is None:
-            raise NotFound(f"No cold-chain incident number {incident_id}.")
+            raise NotFound(_("No cold-chain incident number {incident_id}.", incident_id=incident_id))
         if incident.acknowledged_at is not None:
-            raise StateConflict(f"Incident {incident_id} was acknowledged already.")
+            raise StateConflict(_("Incident {incident_id} was acknowledged already.", incident_id=incident_id))
         text = (note or "").strip()
         if len(text) < 5:
-            raise PharmacyError("Write what was done (patient reviewed, prescriber informed …).")
+            raise PharmacyError(_("Write what was done (patient reviewed, prescriber informed …)."))
         incident.acknowledged_by, incident.acknowledged_at, incident.note = user.id, clock.now(), text
         audit.append(uow.session, username, "coldchain.incident_ack", "bag", incident.bag_id,
                      new={"incident": incident.id}, reason=text)

@@ -27,6 +27,7 @@ from pharmacy.domain.coldchain import is_excursion
 from pharmacy.domain.errors import NotFound
 from pharmacy.domain.inuse import effective_state
 from pharmacy.domain.lifecycle import BAG_ON_DASHBOARD, BAG_TO_DISCARD, BagState
+from pharmacy.i18n import _
 from pharmacy.services.administration import early_end_before, observation_end
 from pharmacy.services.bags import start_by_for
 from pharmacy.services.base import Pharmacy
@@ -144,7 +145,7 @@ def location(pharmacy: Pharmacy, location_id: int) -> StorageLocation:
     with pharmacy.uow(readonly=True) as uow:
         found = uow.session.get(StorageLocation, location_id)
         if found is None:
-            raise NotFound(f"No storage location number {location_id}.")
+            raise NotFound(_("No storage location number {location_id}.", location_id=location_id))
         return found
 
 
@@ -182,7 +183,7 @@ def excursions(pharmacy: Pharmacy, location_id: int, start: datetime, end: datet
         session = uow.session
         place = session.get(StorageLocation, location_id)
         if place is None:
-            raise NotFound(f"No storage location number {location_id}.")
+            raise NotFound(_("No storage location number {location_id}.", location_id=location_id))
         out = session.execute(select(TemperatureReading).where(
             TemperatureReading.location_id == location_id, TemperatureReading.at >= start, TemperatureReading.at <= end,
             (TemperatureReading.celsius < place.min_celsius) | (TemperatureReading.celsius > place.max_celsius))

@@ -25,6 +25,7 @@ from pharmacy.domain.errors import NotFound, PharmacyError, StateConflict
 from pharmacy.domain.identity import normalise_identifier
 from pharmacy.domain.lifecycle import BagState, OrderState
 from pharmacy.domain.monograph import Monograph
+from pharmacy.i18n import _
 from pharmacy.services import orders
 from pharmacy.services.base import Pharmacy, refusals_recorded
 
@@ -55,13 +56,14 @@ def _products(pharmacy: Pharmacy) -> dict[str, tuple[tuple[str, str], ...]]:
 def _check_dose(request: fhir.OrderRequest, monograph: Monograph) -> None:
     """The dose ordered must be the product's dose (12 mg for LEMTRADA): any other is refused, not adjusted."""
     if request.dose is None:
-        raise fhir.FhirInvalid("MedicationRequest.dosageInstruction[0].doseAndRate[0].doseQuantity is required.")
+        raise fhir.FhirInvalid(_("MedicationRequest.dosageInstruction[0].doseAndRate[0].doseQuantity is required."))
     ordered = float(request.dose.to("mg").magnitude)
     product = float(monograph.dose.to("mg").magnitude)
     if not math.isclose(ordered, product, rel_tol=1e-9):
         raise fhir.FhirUnprocessable(
-            f"The dose ordered ({request.dose:~P}) is not the dose of {monograph.name} ({monograph.dose:~P}, "
-            f"SmPC 4.2): it is prepared only at that dose. Nothing was recorded.")
+            _("The dose ordered ({dose:~P}) is not the dose of {name} ({monograph_dose:~P}, "
+              "SmPC 4.2): it is prepared only at that dose. Nothing was recorded.",
+              dose=request.dose, name=monograph.name, monograph_dose=monograph.dose))
 
 
 def _existing(session: Session, system: str, value: str) -> FhirOrder | None:
@@ -77,9 +79,10 @@ def _known(pharmacy: Pharmacy, request: fhir.OrderRequest) -> Received | None:
             return None
         if row.fingerprint != request.fingerprint():
             raise DuplicateIdentifier(
-                f"MedicationRequest identifier {request.identifier_system}|{request.identifier} was received already for "
-                f"order {row.order_id}, with other content. A changed order needs a new identifier (or an update of its "
-                "status). Nothing was recorded.")
+                _("MedicationRequest identifier {identifier_system}|{identifier} was received already for "
+                  "order {order_id}, with other content. A changed order needs a new identifier (or an update of its "
+                  "status). Nothing was recorded.",
+                  identifier_system=request.identifier_system, identifier=request.identifier, order_id=row.order_id))
         order = uow.session.get(Order, row.order_id)
         assert order is not None
         order.patient  # noqa: B018 - loaded before the session closes
@@ -91,8 +94,8 @@ def receive_order(pharmacy: Pharmacy, username: str, resource: dict, bundled: di
     with refusals_recorded(pharmacy, username, "fhir.order"):
         request = fhir.read_medication_request(resource, pharmacy.settings.fhir_patient_system, pharmacy.zone, bundled)
         if request.status != "active":
-            raise fhir.FhirUnprocessable(f"A new order must have status active, not {request.status}: nothing to prepare. "
-                                         "Nothing was recorded.")
+            raise fhir.FhirUnprocessable(_("A new order must have status active, not {status}: nothing to prepare. "
+                                           "Nothing was recorded.", status=request.status))
         known = _known(pharmacy, request)
         if known is not None:
             return known
@@ -102,11 +105,11 @@ def receive_order(pharmacy: Pharmacy, username: str, resource: dict, bundled: di
         patient = request.patient
         ward = request.ward or _known_ward(pharmacy, patient.identifier)
         if not ward:
-            raise fhir.FhirInvalid(f"The ward is required for a new patient: send extension {fhir.EXT_WARD} "
-                                   "(valueString) on the MedicationRequest. Nothing was recorded.")
-        for value, column, what in ((patient.identifier, Patient.identifier, "The patient's identifier"),
-                                    (patient.name, Patient.name, "The patient's name"), (ward, Patient.ward, "The ward"),
-                                    (patient.gsrn or "", Patient.gsrn, "The GSRN"),
+            raise fhir.FhirInvalid(_("The ward is required for a new patient: send extension {EXT_WARD} "
+                                     "(valueString) on the MedicationRequest. Nothing was recorded.", EXT_WARD=fhir.EXT_WARD))
+        for value, column, what in ((patient.identifier, Patient.identifier, _("The patient's identifier")),
+                                    (patient.name, Patient.name, _("The patient's name")), (ward, Patient.ward, _("The ward")),
+                                    (patient.gsrn or "", Patient.gsrn, _("The GSRN")),
                                     (request.identifier, FhirOrder.identifier, "MedicationRequest.identifier[0].value"),
                                     (request.identifier_system, FhirOrder.identifier_system,
                                      "MedicationRequest.identifier[0].system")):
@@ -135,7 +138,8 @@ def _fits(value: str, column, what: str) -> None:
     """Text no longer than the column that keeps it (PostgreSQL refuses it whole, a 503 otherwise)."""
     longest = column.property.columns[0].type.length
     if len(value) > longest:
-        raise fhir.FhirInvalid(f"{what} is too long ({len(value):,} characters; at most {longest:,}). Nothing was recorded.")
+        raise fhir.FhirInvalid(_("{what} is too long ({count:,} characters; at most {longest:,}). Nothing was recorded.",
+                                 what=what, count=len(value), longest=longest))
 
 
 def _known_ward(pharmacy: Pharmacy, identifier: str) -> str | None:
@@ -159,17 +163,21 @@ def update_order(pharmacy: Pharmacy, username: str, resource: dict, order_id: in
     with pharmacy.uow(readonly=True) as uow:
         row = _existing(uow.session, request.identifier_system, request.identifier)
         if row is None or (order_id is not None and row.order_id != order_id):
-            raise NotFound(f"No order came with MedicationRequest identifier {request.identifier_system}|"
-                           f"{request.identifier}" + (f" as MedicationRequest/{order_id}" if order_id else "") +
-                           ". Send a new order with POST. Nothing was recorded.")
+            if order_id:
+                raise NotFound(_("No order came with MedicationRequest identifier {system}|{identifier} as "
+                                 "MedicationRequest/{order_id}. Send a new order with POST. Nothing was recorded.",
+                                 system=request.identifier_system, identifier=request.identifier, order_id=order_id))
+            raise NotFound(_("No order came with MedicationRequest identifier {system}|{identifier}. Send a new order "
+                             "with POST. Nothing was recorded.", system=request.identifier_system, identifier=request.identifier))
         order = uow.session.get(Order, row.order_id)
         assert order is not None
         subject = request.subject_identifier or ((request.patient.identifier_system, request.patient.identifier)
                                                  if request.patient else None)
         if subject is not None and (subject[0] != pharmacy.settings.fhir_patient_system
                                     or normalise_identifier(subject[1]) != order.patient.identifier):
-            raise PharmacyError(f"MedicationRequest {request.identifier} is for patient {order.patient.identifier}, not "
-                                f"{subject[1]}: an update cannot move an order to another patient. Nothing was recorded.")
+            raise PharmacyError(_("MedicationRequest {identifier} is for patient {patient_identifier}, not "
+                                  "{subject}: an update cannot move an order to another patient. Nothing was recorded.",
+                                  identifier=request.identifier, patient_identifier=order.patient.identifier, subject=subject[1]))
         state, previous = order.state, row.status
         preparation = uow.session.execute(select(Preparation.id).where(Preparation.order_id == order.id)
                                           .order_by(Preparation.id.desc())).scalars().first()
@@ -180,9 +188,9 @@ def update_order(pharmacy: Pharmacy, username: str, resource: dict, order_id: in
     if state in _BEGUN and (request.status in _CANCELLING or request.status == "on-hold"):
         with refusals_recorded(pharmacy, username, "prep.fhir_update", "preparation", preparation):
             raise PreparationBegun(
-                f"The hospital's record set order {row.order_id} to {request.status} ({reason}), but its preparation has "
-                f"begun (order {state.label}). Nothing was changed here: the pharmacist checking the bag is told, and "
-                "rejects it.", order=row.order_id)
+                _("The hospital's record set order {order_id} to {status} ({reason}), but its preparation has "
+                  "begun (order {label}). Nothing was changed here: the pharmacist checking the bag is told, and "
+                  "rejects it.", order_id=row.order_id, status=request.status, reason=reason, label=state.label), order=row.order_id)
     if request.status in _CANCELLING:
         orders.cancel_order(pharmacy, username, row.order_id, reason)
     elif request.status == "on-hold":
@@ -190,8 +198,8 @@ def update_order(pharmacy: Pharmacy, username: str, resource: dict, order_id: in
     elif request.status == "active" and state == OrderState.HELD:
         orders.lift_hold(pharmacy, username, row.order_id, reason)
     else:
-        raise fhir.FhirUnprocessable(f"MedicationRequest status {request.status} (order {state.label}) changes nothing "
-                                     "the pharmacy can act on. Nothing was recorded.")
+        raise fhir.FhirUnprocessable(_("MedicationRequest status {status} (order {label}) changes nothing "
+                                       "the pharmacy can act on. Nothing was recorded.", status=request.status, label=state.label))
     with pharmacy.uow() as uow:
         stored = uow.session.get(FhirOrder, row.id)
         assert stored is not None
@@ -204,7 +212,7 @@ def order_resource_id(pharmacy: Pharmacy, order_id: int) -> tuple[str, str]:
     with pharmacy.uow(readonly=True) as uow:
         row = uow.session.execute(select(FhirOrder).where(FhirOrder.order_id == order_id)).scalar_one_or_none()
         if row is None:
-            raise NotFound(f"MedicationRequest/{order_id} did not come over FHIR.")
+            raise NotFound(_("MedicationRequest/{order_id} did not come over FHIR.", order_id=order_id))
         return row.identifier_system, row.identifier
 
 

@@ -16,19 +16,20 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from pharmacy import clock
+from pharmacy import clock, i18n
 from pharmacy.db import audit
 from pharmacy.db.models import FalsificationIncident, User, Vial
 from pharmacy.domain.errors import DuplicateSerial, NotFound, PharmacyError, StateConflict
 from pharmacy.domain.lifecycle import VIAL, Event, VialState
+from pharmacy.i18n import _, lazy
 from pharmacy.services.base import Pharmacy, actor, refusals_recorded
 
 log = logging.getLogger(__name__)
 
 RECEIPT, VIAL_STEP = "receipt", "vial step"
 # how a pharmacist closes an incident: the pack already known returns to stock, or stays out of use
-OUTCOMES = {"genuine": "Checked: genuine, the vial returns to stock",
-            "falsified": "Falsified or not verifiable: kept out of use, reported to the authority"}
+OUTCOMES = {"genuine": lazy("Checked: genuine, the vial returns to stock"),
+            "falsified": lazy("Falsified or not verifiable: kept out of use, reported to the authority")}
 MIN_NOTE = 10
 # a vial in one of these states scanned again at the vial step: the serial is in two hands
 SEEN_AGAIN = (VialState.IN_USE, VialState.USED, VialState.REJECTED)
@@ -67,8 +68,8 @@ class SuspectVialScanned(StateConflict):
         self.sighting = sighting
 
 
-ALERT = ("the pack is set aside as a suspected falsification: do not use it, put it in quarantine. A pharmacist "
-         "was alerted on the dashboard and the incident is recorded (EU FMD).")
+ALERT = lazy("the pack is set aside as a suspected falsification: do not use it, put it in quarantine. A pharmacist "
+             "was alerted on the dashboard and the incident is recorded (EU FMD).")
 
 
 def record(pharmacy: Pharmacy, sighting: Sighting) -> int | None:
@@ -123,7 +124,7 @@ class Incident:
 
     @property
     def outcome_words(self) -> str:
-        return OUTCOMES.get(self.outcome or "", "")
+        return i18n.now(OUTCOMES.get(self.outcome or "", ""))
 
 
 def incidents(pharmacy: Pharmacy, open_only: bool = True) -> list[Incident]:
@@ -148,18 +149,18 @@ def resolve(pharmacy: Pharmacy, username: str, incident_id: int, outcome: str, n
         incident = uow.session.execute(select(FalsificationIncident).where(FalsificationIncident.id == incident_id)
                                        .with_for_update()).scalar_one_or_none()
         if incident is None:
-            raise NotFound(f"No suspected falsification incident number {incident_id}.")
+            raise NotFound(_("No suspected falsification incident number {incident_id}.", incident_id=incident_id))
         if incident.resolved_at is not None:
-            raise StateConflict(f"Incident {incident_id} was resolved already. Nothing was recorded.")
+            raise StateConflict(_("Incident {incident_id} was resolved already. Nothing was recorded.", incident_id=incident_id))
         if outcome not in OUTCOMES:
-            raise PharmacyError("Choose the outcome: the pack is genuine, or falsified / not verifiable.")
+            raise PharmacyError(_("Choose the outcome: the pack is genuine, or falsified / not verifiable."))
         if len((note or "").strip()) < MIN_NOTE:
-            raise PharmacyError("Say what was checked (national verification system, supplier, the two packs), "
-                                "in a sentence. Nothing was recorded.")
+            raise PharmacyError(_("Say what was checked (national verification system, supplier, the two packs), "
+                                  "in a sentence. Nothing was recorded."))
         vial = uow.session.get(Vial, incident.vial_id) if incident.vial_id else None
         if outcome == "genuine" and vial is not None and VIAL.allows(vial.state, Event.CLEAR_SUSPICION):
             old = vial.state
-            vial.state = VIAL.apply(old, Event.CLEAR_SUSPICION, user.role, what=f"Vial serial {vial.serial}")
+            vial.state = VIAL.apply(old, Event.CLEAR_SUSPICION, user.role, what=_("Vial serial {serial}", serial=vial.serial))
             audit.append(uow.session, username, "vial.clear_suspicion", "vial", vial.id, old={"state": old},
                          new={"state": vial.state, "incident": incident.id}, reason=note.strip())
         incident.resolved_by, incident.resolved_at = user.id, clock.now()

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import case, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from pharmacy import clock
 from pharmacy.db import audit
@@ -29,6 +29,7 @@ from pharmacy.domain.lifecycle import (
     TransitionRefused,
 )
 from pharmacy.domain.permissions import may
+from pharmacy.i18n import _, lazy
 from pharmacy.services import labelcheck
 from pharmacy.services.base import Pharmacy, actor, refusals_recorded
 
@@ -56,12 +57,13 @@ def _wristband_number(session, gsrn: str | None, patient: Patient | None) -> str
     holder = session.execute(select(Patient).where(Patient.gsrn == gsrn)).scalar_one_or_none()
     if holder is not None and (patient is None or holder.id != patient.id):
         raise WristbandNumberTaken(
-            f"Wristband number (GSRN) {gsrn} belongs to another patient, {holder.name} ({holder.identifier}). "
-            "Check the wristband and the prescription; nothing was recorded.")
+            _("Wristband number (GSRN) {gsrn} belongs to another patient, {name} ({identifier}). "
+              "Check the wristband and the prescription; nothing was recorded.", gsrn=gsrn, name=holder.name, identifier=holder.identifier))
     if patient is not None and patient.gsrn and patient.gsrn != gsrn:
         raise WristbandNumberTaken(
-            f"Patient {patient.identifier} has wristband number (GSRN) {patient.gsrn}, not {gsrn}. "
-            "Check the wristband and the prescription; nothing was recorded.")
+            _("Patient {identifier} has wristband number (GSRN) {gsrn}, not {gsrn_2}. "
+              "Check the wristband and the prescription; nothing was recorded.",
+              identifier=patient.identifier, gsrn=patient.gsrn, gsrn_2=gsrn))
     return gsrn
 
 
@@ -74,19 +76,22 @@ def _lookalikes(session, name: str, born: date) -> list[Patient]:
 
 def _confirmed_new_patient(details: PatientDetails, user, twins: list[Patient], identifier: str) -> str:
     """The pharmacist's reason for a new patient who looks like a known one, or the refusal."""
-    known = "; ".join(f"{p.name}, born {p.date_of_birth:%d %b %Y}, identifier {p.identifier}, {p.ward}" for p in twins)
+    known = "; ".join(_("{name}, born {born:%d %b %Y}, identifier {identifier}, {ward}", name=p.name, born=p.date_of_birth,
+                        identifier=p.identifier, ward=p.ward) for p in twins)
     if not details.confirm_new_patient:
         raise LookalikePatient(
-            f"A patient with this name and date of birth is known already: {known}. If it is the same patient, "
-            f"enter the order under {twins[0].identifier}. If {identifier} is really another person, a pharmacist "
-            "confirms the new patient with a reason. Nothing was recorded.")
+            _("A patient with this name and date of birth is known already: {known}. If it is the same patient, "
+              "enter the order under {identifier}. If {identifier_2} is really another person, a pharmacist "
+              "confirms the new patient with a reason. Nothing was recorded.",
+              known=known, identifier=twins[0].identifier, identifier_2=identifier))
     if not may(user.role, "orders.verify"):
-        raise NotAllowed(f"Only a pharmacist may confirm a new patient who has the name and date of birth of a known "
-                         f"patient ({known}). Ask a pharmacist. Nothing was recorded.")
+        raise NotAllowed(_("Only a pharmacist may confirm a new patient who has the name and date of birth of a known "
+                           "patient ({known}). Ask a pharmacist. Nothing was recorded.", known=known))
     reason = " ".join((details.new_patient_reason or "").split())
     if len(reason) < MIN_REASON:
-        raise PharmacyError(f"Write why {identifier} is another person than {twins[0].identifier}, in a few words "
-                            f"(at least {MIN_REASON} characters). Nothing was recorded.")
+        raise PharmacyError(_("Write why {identifier} is another person than {twins_identifier}, in a few words "
+                              "(at least {MIN_REASON} characters). Nothing was recorded.",
+                              identifier=identifier, twins_identifier=twins[0].identifier, MIN_REASON=MIN_REASON))
     return reason
 
 
@@ -100,14 +105,14 @@ def _patient(session, details: PatientDetails, user) -> Patient:
     name = " ".join((details.name or "").split())
     ward = (details.ward or "").strip()
     if not identifier or not name or not ward:
-        raise PharmacyError("Patient identifier, name, date of birth and ward are all required.")
+        raise PharmacyError(_("Patient identifier, name, date of birth and ward are all required."))
     if details.date_of_birth > clock.now().date():
-        raise PharmacyError("The date of birth is in the future.")
+        raise PharmacyError(_("The date of birth is in the future."))
     patient = session.execute(select(Patient).where(Patient.identifier == identifier)).scalar_one_or_none()
     if patient is not None and (name_key(patient.name) != name_key(name) or patient.date_of_birth != details.date_of_birth):
         raise PharmacyError(
-            f"Patient identifier {identifier} belongs to a patient with another name or date of birth. "
-            "Check the wristband and the prescription; nothing was recorded.")
+            _("Patient identifier {identifier} belongs to a patient with another name or date of birth. "
+              "Check the wristband and the prescription; nothing was recorded.", identifier=identifier))
     gsrn = _wristband_number(session, details.gsrn, patient)
     if patient is None:
         twins = _lookalikes(session, name, details.date_of_birth)
@@ -187,15 +192,16 @@ def verify_order(pharmacy: Pharmacy, username: str, order_id: int, premedication
         pharmacist = actor(uow.session, username, "orders.verify")
         order = uow.session.get(Order, order_id)
         if order is None:
-            raise NotFound(f"Order {order_id} does not exist.")
-        verified = ORDER.apply(order.state, Event.VERIFY, pharmacist.role, what=f"Order {order_id}")
+            raise NotFound(_("Order {order_id} does not exist.", order_id=order_id))
+        verified = ORDER.apply(order.state, Event.VERIFY, pharmacist.role, what=_("Order {order_id}", order_id=order_id))
         violations = _violations(pharmacy, uow.session, order)
         reason = (override_reason or "").strip()
         if violations and len(reason) < MIN_REASON:
             raise CourseRuleBreach(violations)
         needed = pharmacy.product(order.product_id).premedication_for_day(order.course_day)
         if needed and not premedication_confirmed:
-            raise PharmacyError("Confirm the pre-medication first: " + "; ".join(p.what for p in needed) + " (SmPC 4.2).")
+            raise PharmacyError(_("Confirm the pre-medication first: {premedication} (SmPC 4.2).",
+                                  premedication="; ".join(p.what for p in needed)))
         old = order.state
         order.state, order.verified_by, order.verified_at = verified, pharmacist.id, clock.now()
         order.premedication_confirmed = bool(premedication_confirmed)
@@ -217,7 +223,7 @@ def _worklist_query(day: date):
 def worklist(pharmacy: Pharmacy, day: date, limit: int | None = None) -> list[Order]:
     """Verified orders for the day and those being prepared: preparations under way first (finish
     what was started), then urgent, then oldest. ``limit`` gives the top of the list only."""
-    query = (_worklist_query(day).options(selectinload(Order.patient))
+    query = (_worklist_query(day).options(joinedload(Order.patient, innerjoin=True))  # in the same statement (issue 18)
              .order_by(case((Order.state == OrderState.IN_PREPARATION, 0), else_=1), Order.urgent.desc(), Order.created_at, Order.id))
     if limit is not None:
         query = query.limit(limit)
@@ -233,7 +239,7 @@ def worklist_size(pharmacy: Pharmacy, day: date) -> int:
 def pending_verification(pharmacy: Pharmacy) -> list[Order]:
     with pharmacy.uow(readonly=True) as uow:
         return list(uow.session.execute(
-            select(Order).options(selectinload(Order.patient)).join(Patient)
+            select(Order).join(Patient).options(contains_eager(Order.patient))  # read by the join itself (issue 18)
             .where(Order.state.in_(ORDER_PENDING))  # to verify, and on hold (shown as HELD)
             .order_by(Order.scheduled_on, Order.created_at)
         ).scalars())
@@ -243,7 +249,7 @@ def get_order(pharmacy: Pharmacy, order_id: int) -> Order:
     with pharmacy.uow(readonly=True) as uow:
         order = uow.session.get(Order, order_id)
         if order is None:
-            raise NotFound(f"Order {order_id} does not exist.")
+            raise NotFound(_("Order {order_id} does not exist.", order_id=order_id))
         order.patient  # noqa: B018 - load before the session closes
         return order
 
@@ -262,27 +268,37 @@ def technician_cancel_refusal(order: Order, user_id: int, role: str | None) -> s
     if may(role, "orders.verify"):
         return None
     if order.created_by != user_id:
-        return (f"Order {order.id} was entered by someone else: a {role} cancels only an order they entered "
-                "themselves. Ask a pharmacist to cancel it. Nothing was recorded.")
+        return _("Order {id} was entered by someone else: a {role} cancels only an order they entered "
+                 "themselves. Ask a pharmacist to cancel it. Nothing was recorded.", id=order.id, role=role)
     if order.state not in ORDER_TO_VERIFY:
-        return (f"Order {order.id} is {order.state.label}: a {role} cancels an order only before a pharmacist "
-                "has verified it. Ask a pharmacist to cancel it. Nothing was recorded.")
+        return _("Order {id} is {state}: a {role} cancels an order only before a pharmacist "
+                 "has verified it. Ask a pharmacist to cancel it. Nothing was recorded.", id=order.id, state=order.state.label,
+                 role=role)
     return None
+
+
+# the refusal of a missing reason, one whole sentence per act (issue 16 point 8)
+_REASON_NEEDED = {
+    "cancel": lazy("Write why you cancel order {order_id}, in a few words (at least {MIN_REASON} characters): the reason "
+                   "is kept with the order and in the audit trail. Nothing was recorded."),
+    "put on hold": lazy("Write why you put on hold order {order_id}, in a few words (at least {MIN_REASON} characters): "
+                        "the reason is kept with the order and in the audit trail. Nothing was recorded."),
+    "lift the hold on": lazy("Write why you lift the hold on order {order_id}, in a few words (at least {MIN_REASON} "
+                             "characters): the reason is kept with the order and in the audit trail. Nothing was recorded."),
+}
 
 
 def _reason(reason: str | None, doing: str, order_id: int) -> str:
     text = (reason or "").strip()
     if len(text) < MIN_REASON:
-        raise PharmacyError(f"Write why you {doing} order {order_id}, in a few words (at least {MIN_REASON} "
-                            "characters): the reason is kept with the order and in the audit trail. "
-                            "Nothing was recorded.")
+        raise PharmacyError(_REASON_NEEDED[doing].now().format(order_id=order_id, MIN_REASON=MIN_REASON))
     return text
 
 
 def _locked(session, order_id: int) -> Order:
     order = session.execute(select(Order).where(Order.id == order_id).with_for_update()).scalar_one_or_none()
     if order is None:
-        raise NotFound(f"Order {order_id} does not exist.")
+        raise NotFound(_("Order {order_id} does not exist.", order_id=order_id))
     return order
 
 
@@ -293,9 +309,9 @@ def cancel_order(pharmacy: Pharmacy, username: str, order_id: int, reason: str |
         user = actor(uow.session, username, "orders.cancel")
         order = _locked(uow.session, order_id)
         if order.state == OrderState.CANCELLED:
-            raise TransitionRefused(f"Order {order_id} is already cancelled. Nothing was recorded.",
+            raise TransitionRefused(_("Order {order_id} is already cancelled. Nothing was recorded.", order_id=order_id),
                                     state=order.state.value, event=Event.CANCEL.value)
-        cancelled = ORDER.apply(order.state, Event.CANCEL, user.role, what=f"Order {order_id}")
+        cancelled = ORDER.apply(order.state, Event.CANCEL, user.role, what=_("Order {order_id}", order_id=order_id))
         refused = technician_cancel_refusal(order, user.id, user.role)
         if refused:
             raise NotAllowed(refused)
@@ -314,7 +330,7 @@ def hold_order(pharmacy: Pharmacy, username: str, order_id: int, reason: str | N
     with refusals_recorded(pharmacy, username, "order.hold", "order", order_id), pharmacy.uow() as uow:
         user = actor(uow.session, username, "orders.hold")
         order = _locked(uow.session, order_id)
-        held = ORDER.apply(order.state, Event.HOLD, user.role, what=f"Order {order_id}")
+        held = ORDER.apply(order.state, Event.HOLD, user.role, what=_("Order {order_id}", order_id=order_id))
         text = _reason(reason, "put on hold", order_id)
         old = order.state
         order.state, order.held_by, order.held_at, order.hold_reason = held, user.id, clock.now(), text
@@ -330,7 +346,7 @@ def lift_hold(pharmacy: Pharmacy, username: str, order_id: int, reason: str | No
     with refusals_recorded(pharmacy, username, "order.lift_hold", "order", order_id), pharmacy.uow() as uow:
         user = actor(uow.session, username, "orders.hold")
         order = _locked(uow.session, order_id)
-        entered = ORDER.apply(order.state, Event.LIFT_HOLD, user.role, what=f"Order {order_id}")
+        entered = ORDER.apply(order.state, Event.LIFT_HOLD, user.role, what=_("Order {order_id}", order_id=order_id))
         text = _reason(reason, "lift the hold on", order_id)
         old = {"state": order.state, "verified_by": order.verified_by, "override_reason": order.override_reason,
                "premedication_confirmed": order.premedication_confirmed}

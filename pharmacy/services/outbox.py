@@ -34,6 +34,7 @@ from pharmacy.db.models import Administration, Bag, FhirOutbox, User
 from pharmacy.domain import fhir as mapping
 from pharmacy.domain.accounts import normalise_username
 from pharmacy.domain.errors import AdministrationRefused, NotFound
+from pharmacy.i18n import _
 from pharmacy.services import fhir
 from pharmacy.services.base import Pharmacy
 
@@ -254,7 +255,7 @@ def retry_now(pharmacy: Pharmacy, row_id: int | None = None) -> int:
             query = query.where(FhirOutbox.id == row_id)
         found = uow.session.execute(query.with_for_update()).scalars().all()
         if row_id is not None and not found:
-            raise NotFound(f"No pending outbox row {row_id} (pharmacy outbox list).")
+            raise NotFound(_("No pending outbox row {row_id} (pharmacy outbox list).", row_id=row_id))
         for row in found:
             row.next_attempt_at = clock.now()
         uow.commit()
@@ -289,7 +290,7 @@ def run_until_empty(pharmacy: Pharmacy, send: Sender = http_send, rounds: int = 
     """Rounds until nothing is due (or ``rounds`` are done): for ``pharmacy outbox run --once`` and tests. The
     counts are of all rounds, ``waiting`` of the last."""
     sent = failed = left = 0
-    for _ in range(rounds):
+    for _round in range(rounds):
         result = deliver(pharmacy, send)
         sent, failed, left = sent + result.sent, failed + result.failed, result.waiting
         if not result.sent and not result.failed:

@@ -31,10 +31,11 @@ from sqlalchemy.orm import Session
 
 from pharmacy import clock
 from pharmacy.db import audit
-from pharmacy.db.models import Photo, PhotoBlob
+from pharmacy.db.models import Photo, PhotoBlob, PreparationStep
 from pharmacy.domain import photos
 from pharmacy.domain.errors import NotAllowed, NotFound, PharmacyError
 from pharmacy.domain.permissions import may, refusal
+from pharmacy.i18n import _
 from pharmacy.services.base import Pharmacy, actor, refusals_recorded
 from pharmacy.services.preparation import _load, _record
 
@@ -65,11 +66,11 @@ def measure(data: bytes) -> Measured:
                 image.load()
                 grey = image.convert("L")
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise photos.PhotoTooLarge(f"The picture is too large to open safely (more than {photos.MAX_PIXELS / 1e6:g} "
-                                   "million pixels). Nothing was stored.") from None
+        raise photos.PhotoTooLarge(_("The picture is too large to open safely (more than {MAX_PIXELS:g} "
+                                     "million pixels). Nothing was stored.", MAX_PIXELS=photos.MAX_PIXELS / 1e6)) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, KeyError, EOFError):
-        raise photos.PhotoUnreadable("This is not a readable JPEG or PNG picture (the file is damaged or of another "
-                                     "kind). Take the photo again from the preparation screen. Nothing was stored.") from None
+        raise photos.PhotoUnreadable(_("This is not a readable JPEG or PNG picture (the file is damaged or of another "
+                                       "kind). Take the photo again from the preparation screen. Nothing was stored.")) from None
     width, height = grey.size
     grey.thumbnail((photos.MEASURE_SIDE, photos.MEASURE_SIDE))
     sharpness = float(ImageStat.Stat(grey.filter(LAPLACIAN)).var[0])
@@ -168,7 +169,7 @@ def take(pharmacy: Pharmacy, username: str, prep_id: int, version, kind: str, da
             prep = _load(uow.session, prep_id, version, what.before, user, lock=False)
             monograph = pharmacy.product(prep.order.product_id)
         if what.name not in monograph.photos:
-            raise PharmacyError(f"{monograph.brand} needs no {what.title.lower()}: nothing was stored.")
+            raise PharmacyError(_("{brand} needs no {title}: nothing was stored.", brand=monograph.brand, title=what.title.lower()))
         measured = measure(data)  # decoding is work: never under the write lock
     figures = measured.figures
     with refusals_recorded(pharmacy, username, "prep.photo", "preparation", prep_id,
@@ -184,11 +185,20 @@ def take(pharmacy: Pharmacy, username: str, prep_id: int, version, kind: str, da
             elsewhere = uow.session.execute(select(Photo.preparation_id, Photo.kind).where(
                 Photo.sha256 == digest, (Photo.preparation_id != prep.id) | (Photo.kind != what.name)).limit(1)).first()
             if elsewhere is not None:
-                subject = "this bag" if what.name == "bag" else "this syringe"
-                where = (f"preparation {elsewhere.preparation_id}" if elsewhere.preparation_id != prep.id
-                         else f"the {elsewhere.kind} photo of this preparation")
-                raise photos.PhotoReused(f"This very picture is already kept as evidence of {where}: a photo shows one "
-                                         f"thing only. Take a new photo of {subject}. Nothing was stored.")
+                subject = _("this bag") if what.name == "bag" else _("this syringe")
+                where = (_("preparation {id}", id=elsewhere.preparation_id) if elsewhere.preparation_id != prep.id
+                         else _("the {kind} photo of this preparation", kind=elsewhere.kind))
+                raise photos.PhotoReused(_("This very picture is already kept as evidence of {where}: a photo shows one "
+                                           "thing only. Take a new photo of {subject}. Nothing was stored.", where=where, subject=subject))
+            # a photo the check set aside when it sent the preparation back, taken again byte for byte: the old
+            # evidence would pass for the new one (H29)
+            set_aside_before = {sha for detail in uow.session.execute(select(PreparationStep.detail).where(
+                PreparationStep.preparation_id == prep.id, PreparationStep.step == "send_back")).scalars()
+                for sha in _set_aside_in(detail)}
+            if digest in set_aside_before:
+                subject = _("this bag") if what.name == "bag" else _("this syringe")
+                raise photos.PhotoReused(_("This is the very picture the check set aside when it sent the preparation "
+                                           "back: take a new photo of {subject}. Nothing was stored.", subject=subject))
             previous = uow.session.execute(select(Photo).where(
                 Photo.preparation_id == prep.id, Photo.kind == what.name, Photo.replaced_at.is_(None))).scalars().all()
             now = clock.now()
@@ -227,13 +237,13 @@ class Evidence:
 def _verified(pharmacy: Pharmacy, session: Session, photo: Photo) -> bytes:
     data = store_for(pharmacy).get(session, photo.sha256, photo.media_type)
     if data is None:
-        raise photos.PhotoUnverifiable(f"Photo {photo.id} ({photo.kind}) is missing from the photo store: it cannot be "
-                                       "shown as evidence. Tell the pharmacy's system administrator.")
+        raise photos.PhotoUnverifiable(_("Photo {id} ({kind}) is missing from the photo store: it cannot be "
+                                         "shown as evidence. Tell the pharmacy's system administrator.", id=photo.id, kind=photo.kind))
     if sha256(data) != photo.sha256:
         log.error("photo %s of preparation %s no longer matches its SHA-256", photo.id, photo.preparation_id)
-        raise photos.PhotoUnverifiable(f"Photo {photo.id} ({photo.kind}) has changed since it was taken (its SHA-256 no "
-                                       "longer matches): it is not evidence. Do not release on it; tell the pharmacy's "
-                                       "system administrator.")
+        raise photos.PhotoUnverifiable(_("Photo {id} ({kind}) has changed since it was taken (its SHA-256 no "
+                                         "longer matches): it is not evidence. Do not release on it; tell the pharmacy's "
+                                         "system administrator.", id=photo.id, kind=photo.kind))
     return data
 
 
@@ -264,7 +274,7 @@ def read(pharmacy: Pharmacy, username: str, prep_id: int, photo_id: int) -> tupl
             raise NotAllowed(refusal(user.role, "check.view"))
         photo = uow.session.get(Photo, photo_id)
         if photo is None or photo.preparation_id != prep_id:
-            raise NotFound(f"Preparation {prep_id} has no photo {photo_id}.")
+            raise NotFound(_("Preparation {prep_id} has no photo {photo_id}.", prep_id=prep_id, photo_id=photo_id))
         data = _verified(pharmacy, uow.session, photo)
         uow.session.expunge(photo)
         return photo, data
@@ -290,7 +300,14 @@ def check_evidence(pharmacy: Pharmacy, session: Session, prep_id: int, required:
     for name in required:
         if name not in rows:
             what = photos.PHOTO_KINDS[name]
-            raise photos.PhotoMissing(f"This preparation has no {what.title.lower()}: the check cannot rest on it. Send "
-                                      "it back to have the photo taken, or reject the bag. Nothing was recorded.",
+            raise photos.PhotoMissing(_("This preparation has no {title}: the check cannot rest on it. Send "
+                                        "it back to have the photo taken, or reject the bag. Nothing was recorded.",
+                                        title=what.title.lower()),
                                       photo=name)
         _verified(pharmacy, session, rows[name])
+
+
+def _set_aside_in(detail: dict | None) -> list[str]:
+    """The photos (SHA-256) a send-back step's audit detail says were set aside."""
+    found = (detail or {}).get("photos_set_aside") or []
+    return [str(sha) for sha in found] if isinstance(found, list) else []

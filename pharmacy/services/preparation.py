@@ -12,9 +12,9 @@ from typing import NoReturn, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
-from pharmacy import clock
+from pharmacy import clock, i18n
 from pharmacy.db import audit
 from pharmacy.db.models import Bag, DiluentLot, Order, Photo, Preparation, PreparationStep, Vial, Weighing
 from pharmacy.devices.balance import Balance
@@ -24,6 +24,7 @@ from pharmacy.domain.inuse import check_ingredient_in_date, to_local, use_by
 from pharmacy.domain.lifecycle import BAG, LOT, ORDER, PREP_ACTIVE, PREP_NEXT_STEP, PREPARATION, VIAL, Event, PrepState, VialState
 from pharmacy.domain.monograph import Monograph
 from pharmacy.domain.units import Q_, VOLUME, parse_quantity
+from pharmacy.i18n import _, lazy
 from pharmacy.printing.in_process import InProcessLabel, render_in_process_label
 from pharmacy.printing.stocks import load_stock
 from pharmacy.services import balances, fmd, recalls, users
@@ -40,18 +41,18 @@ def start(pharmacy: Pharmacy, username: str, order_id: int) -> Preparation:
         user = actor(uow.session, username, "prep.work")
         order = uow.session.execute(select(Order).where(Order.id == order_id).with_for_update()).scalar_one_or_none()
         if order is None:
-            raise NotFound(f"Order {order_id} does not exist.")
+            raise NotFound(_("Order {order_id} does not exist.", order_id=order_id))
         active = uow.session.execute(select(Preparation).where(
             Preparation.order_id == order_id, Preparation.state.in_(PREP_ACTIVE))).scalar_one_or_none()
         if active is not None:
             uow.session.expunge(active)  # nothing to write; the rollback on exit must not expire it
             return active
-        in_preparation = ORDER.apply(order.state, Event.START_PREPARATION, user.role, what=f"Order {order_id}")
+        in_preparation = ORDER.apply(order.state, Event.START_PREPARATION, user.role, what=_("Order {order_id}", order_id=order_id))
         today = to_local(clock.now(), pharmacy.zone).date()
         if order.scheduled_on != today:
             hours = pharmacy.product(order.product_id).in_use_limit.total_seconds() / 3600
-            raise PharmacyError(f"This dose is scheduled for {order.scheduled_on:%d %b %Y}. A diluted bag keeps only "
-                                f"{hours:g} h (SmPC 6.3): prepare it on the day.")
+            raise PharmacyError(_("This dose is scheduled for {scheduled_on:%d %b %Y}. A diluted bag keeps only "
+                                  "{hours:g} h (SmPC 6.3): prepare it on the day.", scheduled_on=order.scheduled_on, hours=hours))
         prep = Preparation(order_id=order.id, state=PREPARATION.initial, version=1, prepared_by=user.id, started_at=clock.now())
         uow.session.add(prep)
         order.state = in_preparation
@@ -66,13 +67,13 @@ def _load(session, prep_id: int, version, event: Event, user, lock: bool = True)
     query = select(Preparation).where(Preparation.id == prep_id)
     prep = session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
     if prep is None:
-        raise NotFound(f"Preparation {prep_id} does not exist.")
+        raise NotFound(_("Preparation {prep_id} does not exist.", prep_id=prep_id))
     if prep.prepared_by != user.id:
-        raise NotAllowed("Only the person who started this preparation may record its steps.")
+        raise NotAllowed(_("Only the person who started this preparation may record its steps."))
     check_version(prep.version, version, "preparation")
     if not PREPARATION.allows(prep.state, event):
-        raise StateConflict(f"This step is already done or not yet due (the preparation is at “{prep.state.label}”). "
-                            "Nothing was recorded.")
+        raise StateConflict(_("This step is already done or not yet due (the preparation is at “{label}”). "
+                              "Nothing was recorded.", label=prep.state.label))
     return prep
 
 
@@ -105,8 +106,8 @@ def _step(pharmacy: Pharmacy, username: str, prep_id: int, version, event: Event
         try:
             uow.commit()
         except IntegrityError:
-            raise StateConflict("Another preparation took this item at the same moment. Nothing was recorded; "
-                                "scan another one.") from None
+            raise StateConflict(_("Another preparation took this item at the same moment. Nothing was recorded; "
+                                  "scan another one.")) from None
         return prep
 
 
@@ -114,16 +115,17 @@ def scan_vial(pharmacy: Pharmacy, username: str, prep_id: int, version, raw: str
     def apply(session, prep, monograph):
         scan = read_scan(pharmacy, raw)
         if scan.gtin not in monograph.vial_gtins:
-            raise WrongProduct(f"This is not a {monograph.brand} vial (GTIN {scan.gtin}). Scan a {monograph.name} pack.")
+            raise WrongProduct(_("This is not a {brand} vial (GTIN {gtin}). Scan a {name} pack.",
+                                 brand=monograph.brand, gtin=scan.gtin, name=monograph.name))
         vial = session.execute(select(Vial).where(Vial.gtin == scan.gtin, Vial.serial == scan.serial)
                                .with_for_update()).scalar_one_or_none()
         if vial is None:
-            raise NotFound(f"Vial serial {scan.serial} was never received into stock. Receive it first; "
-                           "a pack that is not in stock must not be used.")
+            raise NotFound(_("Vial serial {serial} was never received into stock. Receive it first; "
+                             "a pack that is not in stock must not be used.", serial=scan.serial))
         recalls.check_not_recalled(session, pharmacy.zone, vial_gtin=vial.gtin, vial_lot=vial.lot, vial_serial=vial.serial)
         if not VIAL.allows(vial.state, Event.SCAN_VIAL):
             _refuse_vial(vial, scan, username, prep)
-        check_ingredient_in_date(vial.expiry, clock.now(), pharmacy.zone, f"Vial lot {vial.lot}")
+        check_ingredient_in_date(vial.expiry, clock.now(), pharmacy.zone, _("Vial lot {lot}", lot=vial.lot))
         vial.state, prep.vial_id = VIAL.apply(vial.state, Event.SCAN_VIAL), vial.id
         return Event.SCAN_VIAL, {"vial": vial.id, "serial": vial.serial, "lot": vial.lot, "expiry": vial.expiry}
 
@@ -138,15 +140,17 @@ def _refuse_vial(vial: Vial, scan, username: str, prep: Preparation) -> NoReturn
     """A vial that cannot go into a preparation. Already used, in use or rejected, the same serial in
     a hand is a suspected falsification (EU FMD): refused, and an incident is recorded."""
     if vial.state == VialState.SUSPECT:
-        raise StateConflict(f"Vial serial {vial.serial} is set aside as a suspected falsification (EU FMD): it must "
-                            "not be used. Put it in quarantine and take another vial; a pharmacist resolves the "
-                            "incident on the dashboard.")
+        raise StateConflict(_("Vial serial {serial} is set aside as a suspected falsification (EU FMD): it must "
+                              "not be used. Put it in quarantine and take another vial; a pharmacist resolves the "
+                              "incident on the dashboard.", serial=vial.serial))
     if vial.state in fmd.SEEN_AGAIN:
         raise fmd.SuspectVialScanned(
-            f"Vial serial {vial.serial} is {vial.state.label}: a vial is used once only. The same serial scanned "
-            f"again may be a falsified pack: {fmd.ALERT} Take another vial.",
+            _("Vial serial {serial} is {label}: a vial is used once only. The same serial scanned "
+              "again may be a falsified pack: {ALERT} Take another vial.", serial=vial.serial, label=vial.state.label,
+              ALERT=fmd.ALERT.now()),
             fmd.Sighting(vial.gtin, vial.serial, scan.lot, fmd.VIAL_STEP, username, prep.id))
-    raise StateConflict(f"Vial serial {vial.serial} is {vial.state.label}: it must not be used. Take another vial.")
+    raise StateConflict(_("Vial serial {serial} is {label}: it must not be used. Take another vial.",
+                          serial=vial.serial, label=vial.state.label))
 
 
 def inspect_vial(pharmacy: Pharmacy, username: str, prep_id: int, version, passed: bool, note: str = "") -> Preparation:
@@ -156,7 +160,7 @@ def inspect_vial(pharmacy: Pharmacy, username: str, prep_id: int, version, passe
         if passed:
             return Event.PASS_INSPECTION, {"passed": True, "vial": vial.id}
         if len((note or "").strip()) < 3:
-            raise PharmacyError("Say what was wrong with the vial (particles, colour, crack …).")
+            raise PharmacyError(_("Say what was wrong with the vial (particles, colour, crack …)."))
         old = vial.state
         vial.state, prep.vial_id = VIAL.apply(old, Event.FAIL_INSPECTION), None
         audit.append(session, username, "vial.reject", "vial", vial.id, old={"state": old},
@@ -172,25 +176,27 @@ def scan_diluent(pharmacy: Pharmacy, username: str, prep_id: int, version, raw: 
         dilution.check_diluent(monograph, pharmacy.catalog.diluent_by_gtin(scan.gtin or ""), scanned=scan.gtin or "")
         lot = session.execute(select(DiluentLot).where(DiluentLot.gtin == scan.gtin, DiluentLot.lot == scan.lot)).scalar_one_or_none()
         if lot is None:
-            raise NotFound(f"Diluent lot {scan.lot} was never received into stock. Receive it first.")
+            raise NotFound(_("Diluent lot {lot} was never received into stock. Receive it first.", lot=scan.lot))
         recalls.check_not_recalled(session, pharmacy.zone, diluent_gtin=lot.gtin, diluent_lot=lot.lot)
         if not LOT.allows(lot.state, Event.SCAN_DILUENT):
-            raise StateConflict(f"Diluent lot {lot.lot} is {lot.state.label} and must not be used.")
-        check_ingredient_in_date(lot.expiry, clock.now(), pharmacy.zone, f"Diluent lot {lot.lot}")
+            raise StateConflict(_("Diluent lot {lot} is {label} and must not be used.", lot=lot.lot, label=lot.state.label))
+        check_ingredient_in_date(lot.expiry, clock.now(), pharmacy.zone, _("Diluent lot {lot}", lot=lot.lot))
         prep.diluent_lot_id = lot.id
         return Event.SCAN_DILUENT, {"diluent_lot": lot.id, "diluent": lot.diluent_id, "lot": lot.lot, "expiry": lot.expiry}
 
     return _step(pharmacy, username, prep_id, version, Event.SCAN_DILUENT, "diluent", apply, raw)
 
 
-def record_volume(pharmacy: Pharmacy, username: str, prep_id: int, version, entered: str) -> Preparation:
+def record_volume(pharmacy: Pharmacy, username: str, prep_id: int, version, entered: str, *,
+                  decimal_comma: bool = False) -> Preparation:
     """The typed volume: only where this product is not weighed here (``balances.weighs``); it is kept as
-    ``typed`` evidence, and the check screen and the bag's record say the volume was not weighed."""
+    ``typed`` evidence, and the check screen and the bag's record say the volume was not weighed.
+    ``decimal_comma``: the person writes a decimal comma (their screens' language; ``units.parse_quantity``)."""
     def apply(session, prep, monograph):
         if balances.weighs(pharmacy, monograph):
-            raise PharmacyError(f"{monograph.brand} is weighed at this workstation: tare the empty syringe on the "
-                                "balance, then weigh it filled. A typed volume is not accepted here.")
-        measured = parse_quantity(entered, VOLUME, maximum=monograph.vial_volume * 2)
+            raise PharmacyError(_("{brand} is weighed at this workstation: tare the empty syringe on the "
+                                  "balance, then weigh it filled. A typed volume is not accepted here.", brand=monograph.brand))
+        measured = parse_quantity(entered, VOLUME, maximum=monograph.vial_volume * 2, decimal_comma=decimal_comma)
         expected = dilution.withdraw_volume(monograph.dose, monograph.concentration)
         dilution.check_withdrawn_volume(measured, expected, monograph.withdraw_tolerance)
         prep.withdrawn_ml, prep.withdrawn_entered = float(measured.to("mL").magnitude), entered.strip()
@@ -209,8 +215,8 @@ def _weighing_prechecked(pharmacy: Pharmacy, username: str, prep_id: int, versio
         prep = _load(uow.session, prep_id, version, Event.RECORD_VOLUME, user, lock=False)
         monograph = pharmacy.product(prep.order.product_id)
     if not balances.weighs(pharmacy, monograph):
-        raise PharmacyError(f"The volume of {monograph.brand} is typed here: "
-                            f"{balances.why_unweighed(pharmacy, monograph)}.")
+        raise PharmacyError(_("The volume of {brand} is typed here: "
+                              "{balances}.", brand=monograph.brand, balances=balances.why_unweighed(pharmacy, monograph)))
     return monograph
 
 
@@ -262,17 +268,19 @@ def weigh_volume(pharmacy: Pharmacy, username: str, prep_id: int, version) -> Pr
             Weighing.preparation_id == prep.id, Weighing.kind == "tare", Weighing.id > superseded_weighings(session, prep.id))
             .order_by(Weighing.id.desc()).limit(1)).scalar_one_or_none()
         if tare_row is None:  # none at all, or only one from before the check sent the volume back (H29)
-            raise StateConflict("Tare the empty syringe on the balance first, then weigh it filled. Nothing was recorded.")
+            raise StateConflict(_("Tare the empty syringe on the balance first, then weigh it filled. Nothing was recorded."))
         if tare_row.balance_serial != serial:
-            raise StateConflict(f"The syringe was tared on balance {tare_row.balance_serial} but weighed on {serial}: "
-                                "tare and weigh on the same balance. Nothing was recorded.")
+            raise StateConflict(_("The syringe was tared on balance {balance_serial} but weighed on {serial}: "
+                                  "tare and weigh on the same balance. Nothing was recorded.",
+                                  balance_serial=tare_row.balance_serial, serial=serial))
         volume = dilution.volume_from_mass(Q_(float(grams), "g"), density.value)
         expected = dilution.withdraw_volume(monograph.dose, monograph.concentration)
         try:
             dilution.check_withdrawn_volume(volume, expected, monograph.withdraw_tolerance)
         except PharmacyError as error:
-            raise type(error)(f"Weighed {grams} g net = {dilution.display_volume(volume, places=3)} at "
-                              f"{density.value:~P}. {error.message}", **error.details) from None
+            raise type(error)(_("Weighed {grams} g net = {volume} at {density:~P}. {refusal}", grams=grams,
+                                volume=dilution.display_volume(volume, places=3), density=density.value,
+                                refusal=error.message), **error.details) from None
         volume_ml = f"{volume.to('mL').magnitude:.4f}"
         session.add(Weighing(preparation_id=prep.id, kind="net", grams=str(grams), raw=reading.raw[:80],
                              balance_serial=serial, density_g_ml=f"{density.value.magnitude:g}", volume_ml=volume_ml,
@@ -309,14 +317,17 @@ def in_process_data(pharmacy: Pharmacy, session, prep_id: int | None) -> InProce
     """What the in-process label carries, from the record; refused once the preparation is past the check."""
     prep = session.get(Preparation, prep_id) if prep_id is not None else None
     if prep is None:
-        raise NotFound(f"Preparation {prep_id} does not exist.")
+        raise NotFound(_("Preparation {prep_id} does not exist.", prep_id=prep_id))
     if prep.state not in IN_PROCESS_STATES:
-        raise StateConflict(f"The preparation is at “{prep.state.label}”: an in-process label is printed from the "
-                            "diluent scan until the check, never after.")
+        raise StateConflict(_("The preparation is at “{label}”: an in-process label is printed from the "
+                              "diluent scan until the check, never after.", label=prep.state.label))
     monograph = pharmacy.product(prep.order.product_id)
     serial, patient = bagid.bag_serial(prep.id), prep.order.patient
-    return InProcessLabel(serial, patient.name, patient.identifier,
-                          f"{monograph.brand} ({monograph.inn}) {dilution.display_mass(monograph.dose)}", prep.id)
+    language = pharmacy.settings.label_language  # the label's fixed words and figures (issue 16 point 8)
+    with i18n.using(language):
+        dose = dilution.display_mass(monograph.dose)
+    return InProcessLabel(serial, patient.name, patient.identifier, f"{monograph.brand} ({monograph.inn}) {dose}", prep.id,
+                          language=language)
 
 
 def _in_process(pharmacy: Pharmacy, username: str, prep_id: int, printer_name: str | None):
@@ -369,9 +380,9 @@ def _void_weighings(details) -> int:
 
 def sent_back(prep: Preparation) -> dict | None:
     """The check's send-back the preparer is working through (``detail`` of its step, with ``at`` and
-    ``user_id``), until they sign again; None when there is none."""
+    ``user_id``), until they sign again (or the check rejects it); None when there is none."""
     for step in reversed(prep.steps):
-        if step.step == "sign":
+        if step.step in ("sign", "check"):
             return None
         if step.step == "send_back":
             return {**(step.detail or {}), "at": step.at, "user_id": step.user_id}
@@ -414,14 +425,14 @@ def sign(pharmacy: Pharmacy, username: str, prep_id: int, version, password: str
     """The preparer signs the step list (password again); the bag gets its serial, batch and use-by."""
     bag_holder: list[Bag] = []
     with refusals_recorded(pharmacy, username, "prep.sign", "preparation", prep_id):
-        users.check_signature(pharmacy, username, password, "preparation")
+        users.check_signature(pharmacy, username, password, lazy("preparation"))
 
     def apply(session, prep, monograph):
         _check_photos(session, prep, monograph, Event.SIGN)
         vial, lot = session.get(Vial, prep.vial_id), session.get(DiluentLot, prep.diluent_lot_id)
         limit = use_by(prep.dilution_time, monograph.in_use_limit, [vial.expiry, lot.expiry], pharmacy.zone)
         if limit <= clock.now():
-            raise Expired("The bag is already past its use-by time; it cannot be signed. Discard it.")
+            raise Expired(_("The bag is already past its use-by time; it cannot be signed. Discard it."))
         local = to_local(prep.dilution_time, pharmacy.zone)
         bag = session.execute(select(Bag).where(Bag.preparation_id == prep.id)).scalar_one_or_none()
         prep.signed_at = clock.now()
@@ -450,12 +461,12 @@ def sign(pharmacy: Pharmacy, username: str, prep_id: int, version, password: str
 def get(pharmacy: Pharmacy, prep_id: int) -> Preparation:
     with pharmacy.uow(readonly=True) as uow:
         prep = uow.session.execute(
-            select(Preparation).where(Preparation.id == prep_id).options(
-                selectinload(Preparation.order).selectinload(Order.patient), selectinload(Preparation.steps),
-                selectinload(Preparation.vial), selectinload(Preparation.diluent_lot))
+            select(Preparation).where(Preparation.id == prep_id).options(  # one statement and the steps' (issue 18)
+                joinedload(Preparation.order, innerjoin=True).joinedload(Order.patient, innerjoin=True),
+                selectinload(Preparation.steps), joinedload(Preparation.vial), joinedload(Preparation.diluent_lot))
         ).scalar_one_or_none()
         if prep is None:
-            raise NotFound(f"Preparation {prep_id} does not exist.")
+            raise NotFound(_("Preparation {prep_id} does not exist.", prep_id=prep_id))
         return prep
 
 
@@ -463,5 +474,5 @@ def awaiting_check(pharmacy: Pharmacy) -> list[Preparation]:
     with pharmacy.uow(readonly=True) as uow:
         return list(uow.session.execute(
             select(Preparation).where(Preparation.state == PrepState.SIGNED).order_by(Preparation.signed_at)
-            .options(selectinload(Preparation.order).selectinload(Order.patient))
+            .options(joinedload(Preparation.order, innerjoin=True).joinedload(Order.patient, innerjoin=True))
         ).scalars())

@@ -26,6 +26,7 @@ from pharmacy.db import audit
 from pharmacy.db.models import Bag, LabelPrint, PrintJob, User
 from pharmacy.domain.errors import NotFound, PharmacyError
 from pharmacy.domain.printjobs import OPEN, JobState, PrintJobRefused, move, seen_state
+from pharmacy.i18n import _
 from pharmacy.printing import label as label_pdf
 from pharmacy.printing import zpl
 from pharmacy.printing.in_process import InProcessLabel, render_in_process_label
@@ -66,8 +67,9 @@ def printer_for(pharmacy: Pharmacy, name: str | None, stock: str | None = None) 
     printer = find_printer(configured(pharmacy), name or pharmacy.settings.printer or None)
     if stock and stock != printer.stock:
         if not printer.downloads:
-            raise PharmacyError(f"Printer “{printer.name}” holds {printer.stock} labels, not {stock}. Choose a printer "
-                                f"loaded with {stock}, or print on {printer.stock}. Nothing was printed.")
+            raise PharmacyError(_("Printer “{name}” holds {stock} labels, not {stock_2}. Choose a printer "
+                                  "loaded with {stock_2}, or print on {stock}. Nothing was printed.",
+                                  name=printer.name, stock=printer.stock, stock_2=stock))
         load_stock(stock)
         printer = Printer(printer.name, printer.kind, printer.address, printer.dpi, stock, printer.language,
                           printer.timeout)
@@ -104,10 +106,12 @@ def check_no_open_job(session, bag: Bag, except_job: int | None = None) -> None:
         return
     if job.state == JobState.FAILED:
         raise PrintJobRefused(
-            f"Bag {bag.serial}'s label did not print (print job {job.id} on {job.printer}: {job.error}). Retry that job "
-            "or cancel it on the Print jobs screen before printing again. Nothing was printed.", job=job.id)
-    raise PrintJobRefused(f"Bag {bag.serial}'s label is being sent to {job.printer} (print job {job.id}); wait for it "
-                          "and look at the Print jobs screen. Nothing was printed.", job=job.id)
+            _("Bag {serial}'s label did not print (print job {id} on {printer}: {error}). Retry that job "
+              "or cancel it on the Print jobs screen before printing again. Nothing was printed.",
+              serial=bag.serial, id=job.id, printer=job.printer, error=job.error), job=job.id)
+    raise PrintJobRefused(_("Bag {serial}'s label is being sent to {printer} (print job {id}); wait for it "
+                            "and look at the Print jobs screen. Nothing was printed.",
+                            serial=bag.serial, printer=job.printer, id=job.id), job=job.id)
 
 
 def next_number(session, bag: Bag) -> int:
@@ -181,15 +185,15 @@ def _dispatch_one(pharmacy: Pharmacy, username: str, job_id: int, payload: bytes
     with pharmacy.uow(readonly=True) as uow:
         job = uow.session.get(PrintJob, job_id)
         if job is None:
-            raise NotFound(f"Print job {job_id} does not exist.")
+            raise NotFound(_("Print job {job_id} does not exist.", job_id=job_id))
         printer_name = job.printer
     error: SendFailed | None = None
     reply = ""
     earlier = (down or {}).get(printer_name)
     try:
         if earlier is not None:
-            raise SendFailed(f"not sent: {printer_name} did not take job {earlier.id} just before ({earlier.error})",
-                             maybe_printed=False)
+            raise SendFailed(_("not sent: {printer} did not take job {id} just before ({error})", printer=printer_name,
+                               id=earlier.id, error=earlier.error), maybe_printed=False)
         printer = find_printer(configured(pharmacy), printer_name)
         reply = _send(printer, payload)
     except SendFailed as failure:
@@ -270,7 +274,7 @@ def jobs(pharmacy: Pharmacy, state: str | None = None, serial: str | None = None
         found = uow.session.execute(query.order_by(PrintJob.id.desc()).limit(limit)).all()
         rows = [JobRow(j.id, j.what, j.bag_serial, j.number, j.printer, j.destination,
                        seen_state(j.state, j.updated_at, now), j.attempts,
-                       j.error or ("the process stopped while sending; it may have printed"
+                       j.error or (_("the process stopped while sending; it may have printed")
                                    if seen_state(j.state, j.updated_at, now) != JobState(j.state) else None),
                        j.maybe_printed or seen_state(j.state, j.updated_at, now) != JobState(j.state), j.reply,
                        j.cancel_reason, name, j.created_at, j.updated_at) for j, name in found]
@@ -283,7 +287,7 @@ def jobs(pharmacy: Pharmacy, state: str | None = None, serial: str | None = None
 def _lock_job(session, job_id: int) -> PrintJob:
     job = session.execute(select(PrintJob).where(PrintJob.id == job_id).with_for_update()).scalar_one_or_none()
     if job is None:
-        raise NotFound(f"Print job {job_id} does not exist.")
+        raise NotFound(_("Print job {job_id} does not exist.", job_id=job_id))
     return job
 
 
@@ -318,7 +322,7 @@ def retry(pharmacy: Pharmacy, username: str, job_id: int) -> JobOutcome:
         if job.what == "label":
             bag = bags.find_bag(uow.session, job.bag_serial, lock=True)
             recalls.check_not_recalled(uow.session, pharmacy.zone, preparation=bag.preparation)  # no label (H9)
-            BAG.apply(bags.state_of(bag), Event.PRINT_LABEL, user.role, what=f"Bag {bag.serial}")  # H13
+            BAG.apply(bags.state_of(bag), Event.PRINT_LABEL, user.role, what=_("Bag {serial}", serial=bag.serial))  # H13
             check_no_open_job(uow.session, bag, except_job=job.id)
             job.number = labels_counted(uow.session, bag.id) + 1
             payload = render_labels(printer, stock, [bags.label_data(pharmacy, uow.session, bag, reprint=job.number - 1)])
@@ -338,7 +342,7 @@ def cancel(pharmacy: Pharmacy, username: str, job_id: int, reason: str) -> JobOu
         user = actor(uow.session, username, "bags.label")
         words = (reason or "").strip()
         if len(words) < 3:
-            raise PharmacyError("Say why the job is cancelled (printed elsewhere, bag destroyed …). Nothing was changed.")
+            raise PharmacyError(_("Say why the job is cancelled (printed elsewhere, bag destroyed …). Nothing was changed."))
         job = _lock_job(uow.session, job_id)
         state = _settle_stale(uow.session, job, user)
         job.state = move(state, "cancel", job.id).value

@@ -25,12 +25,13 @@ from pharmacy.db.models import Bag, DiluentLot, Order, Patient, Preparation, Rec
 from pharmacy.domain.errors import NotFound, PharmacyError, Recalled, StateConflict
 from pharmacy.domain.inuse import format_local
 from pharmacy.domain.lifecycle import BAG, LOT, PREP_ACTIVE, VIAL, Event, PrepState, VialState
+from pharmacy.i18n import _, lazy
 from pharmacy.services import users
 from pharmacy.services.base import Pharmacy, actor, refusals_recorded
 
 VIAL_LOT, VIAL_SERIAL, DILUENT_LOT = "vial_lot", "vial_serial", "diluent_lot"
 KINDS = (VIAL_LOT, VIAL_SERIAL, DILUENT_LOT)
-KIND_NAMES = {VIAL_LOT: "vial lot", VIAL_SERIAL: "vial serial", DILUENT_LOT: "diluent lot"}
+KIND_NAMES = {VIAL_LOT: lazy("vial lot"), VIAL_SERIAL: lazy("vial serial"), DILUENT_LOT: lazy("diluent lot")}
 MIN_REASON = 10
 
 
@@ -47,13 +48,14 @@ def normalised(column) -> ColumnElement:
 def _reason(text: str | None, what: str) -> str:
     reason = (text or "").strip()
     if len(reason) < MIN_REASON:
-        raise PharmacyError(f"Give the {what} (at least {MIN_REASON} characters), e.g. the manufacturer's notice.")
+        raise PharmacyError(_("Give the {what} (at least {MIN_REASON} characters), e.g. the manufacturer's notice.",
+                              what=what, MIN_REASON=MIN_REASON))
     return reason
 
 
 def _kind(kind: str) -> str:
     if kind not in KINDS:
-        raise PharmacyError("Recall a vial lot, a vial serial or a diluent lot.")
+        raise PharmacyError(_("Recall a vial lot, a vial serial or a diluent lot."))
     return kind
 
 
@@ -67,8 +69,9 @@ def _matching(kind: str, value: str | None, gtin: str | None):
 
 def describe(recall: Recall, by: str | None, zone) -> str:
     """“vial lot RA, recalled 20 Nov 2026 10:00 CET by Petra Pharmacist: <reason>”."""
-    return (f"{KIND_NAMES[recall.kind]} {recall.lot_or_serial} was recalled on "
-            f"{format_local(recall.recalled_at, zone)} by {by or 'a pharmacist'} (recall R{recall.id}: {recall.reason})")
+    return _("{kind} {lot_or_serial} was recalled on {at} by {by} (recall R{id}: {reason})",
+             kind=KIND_NAMES[recall.kind].now(), lot_or_serial=recall.lot_or_serial,
+             at=format_local(recall.recalled_at, zone), by=by or _("a pharmacist"), id=recall.id, reason=recall.reason)
 
 
 def check_not_recalled(session: Session, zone, *, preparation: Preparation | None = None,
@@ -76,6 +79,19 @@ def check_not_recalled(session: Session, zone, *, preparation: Preparation | Non
                        diluent_gtin: str | None = None, diluent_lot: str | None = None) -> None:
     """Refuse (``Recalled``, naming the recall) if any ingredient named — the vial and diluent lot
     recorded on ``preparation``, and/or the lot and serial given — is under an active recall."""
+    found = _standing_recall(session, preparation=preparation, vial_gtin=vial_gtin, vial_lot=vial_lot,
+                             vial_serial=vial_serial, diluent_gtin=diluent_gtin, diluent_lot=diluent_lot)
+    if found is not None:
+        recall, by = found
+        raise Recalled(_("RECALLED: {recall}. It must not be used: set it aside for the "
+                         "pharmacist. Nothing was recorded.", recall=describe(recall, by, zone)), recall=recall.id, kind=recall.kind,
+                       lot_or_serial=recall.lot_or_serial)
+
+
+def _standing_recall(session: Session, *, preparation: Preparation | None = None,
+                     vial_gtin: str | None = None, vial_lot: str | None = None, vial_serial: str | None = None,
+                     diluent_gtin: str | None = None, diluent_lot: str | None = None) -> tuple[Recall, str] | None:
+    """The first active recall over an ingredient named (as ``check_not_recalled``), with who recalled it."""
     if preparation is not None:
         if preparation.vial is not None:
             vial_gtin, vial_lot, vial_serial = preparation.vial.gtin, preparation.vial.lot, preparation.vial.serial
@@ -84,14 +100,10 @@ def check_not_recalled(session: Session, zone, *, preparation: Preparation | Non
     conditions = [c for c in (_matching(VIAL_LOT, vial_lot, vial_gtin), _matching(VIAL_SERIAL, vial_serial, vial_gtin),
                               _matching(DILUENT_LOT, diluent_lot, diluent_gtin)) if c is not None]
     if not conditions:
-        return
+        return None
     found = session.execute(select(Recall, User.full_name).join(User, User.id == Recall.recalled_by)
                             .where(Recall.lifted_at.is_(None), or_(*conditions)).order_by(Recall.id)).first()
-    if found is not None:
-        recall, by = found
-        raise Recalled(f"RECALLED: {describe(recall, by, zone)}. It must not be used: set it aside for the "
-                       "pharmacist. Nothing was recorded.", recall=recall.id, kind=recall.kind,
-                       lot_or_serial=recall.lot_or_serial)
+    return (found[0], found[1]) if found is not None else None
 
 
 # --- what a recall reaches -------------------------------------------------------------------------
@@ -166,8 +178,9 @@ def record(session: Session, user: User, username: str, kind: str, value: str, r
     summary = found.summary()
     if expected is not None and ((expected.get("bags") is not None and expected["bags"] != len(found.bags)) or
                                  (expected.get("stock") is not None and expected["stock"] != len(found.stock))):
-        raise StateConflict(f"Lot {value} changed since you confirmed: it now has {len(found.bags)} bag(s) not yet "
-                            f"given and {len(found.stock)} stock item(s). Nothing was quarantined: check and confirm again.")
+        raise StateConflict(_("Lot {value} changed since you confirmed: it now has {count} bag(s) not yet "
+                              "given and {count_2} stock item(s). Nothing was quarantined: check and confirm again.",
+                              value=value, count=len(found.bags), count_2=len(found.stock)))
     standing = session.execute(select(Recall).where(Recall.kind == kind, Recall.lot_or_serial == number,
                                                     Recall.lifted_at.is_(None))).scalars().first()
     if standing is None:
@@ -204,13 +217,13 @@ def recall(pharmacy: Pharmacy, username: str, kind: str, lot_or_serial: str, rea
     with refusals_recorded(pharmacy, username, "recall.create", "recall", lot_or_serial):
         kind = _kind(kind)
         if not normalise(lot_or_serial):
-            raise PharmacyError("Give the lot or serial number to recall.")
+            raise PharmacyError(_("Give the lot or serial number to recall."))
         if len(normalise(lot_or_serial)) > 40:
-            raise PharmacyError("A lot or serial number has at most 40 characters.")
-        reason = _reason(reason, "recall reason")
+            raise PharmacyError(_("A lot or serial number has at most 40 characters."))
+        reason = _reason(reason, _("recall reason"))
         gtin = (gtin or "").strip() or None
         if gtin is not None and not (gtin.isdigit() and len(gtin) == 14):
-            raise PharmacyError(f"A GTIN has 14 digits, not “{gtin}” (or leave it empty: every product).")
+            raise PharmacyError(_("A GTIN has 14 digits, not “{gtin}” (or leave it empty: every product).", gtin=gtin))
         with pharmacy.uow() as uow:
             user = actor(uow.session, username, "trace.quarantine")
             done = record(uow.session, user, username, kind, lot_or_serial.strip(), reason, gtin)
@@ -222,16 +235,16 @@ def lift(pharmacy: Pharmacy, username: str, recall_id: int, password: str, reaso
     """Lift a recall: a pharmacist's act under their electronic signature, with a reason, audited.
     What the recall quarantined stays quarantined (each item is reviewed and discarded on its own)."""
     with refusals_recorded(pharmacy, username, "recall.lift", "recall", recall_id):
-        reason = _reason(reason, "reason the recall is lifted")
-        users.check_signature(pharmacy, username, password, "lifting of the recall")
+        reason = _reason(reason, _("reason the recall is lifted"))
+        users.check_signature(pharmacy, username, password, lazy("lifting of the recall"))
     with refusals_recorded(pharmacy, username, "recall.lift", "recall", recall_id), pharmacy.uow() as uow:
         user = actor(uow.session, username, "trace.quarantine")
         row = uow.session.execute(select(Recall).where(Recall.id == recall_id).with_for_update()).scalar_one_or_none()
         if row is None:
-            raise NotFound(f"Recall R{recall_id} does not exist.")
+            raise NotFound(_("Recall R{recall_id} does not exist.", recall_id=recall_id))
         if row.lifted_at is not None:
-            raise StateConflict(f"Recall R{row.id} was already lifted on {format_local(row.lifted_at, pharmacy.zone)}. "
-                                "Nothing was recorded.")
+            raise StateConflict(_("Recall R{id} was already lifted on {lifted_at}. "
+                                  "Nothing was recorded.", id=row.id, lifted_at=format_local(row.lifted_at, pharmacy.zone)))
         row.lifted_by, row.lifted_at, row.lift_reason = user.id, clock.now(), reason
         audit.append(uow.session, username, "recall.lift", "recall", row.id, old={"active": True},
                      new={"active": False, "kind": row.kind, "lot_or_serial": row.lot_or_serial,
@@ -270,9 +283,9 @@ def now_active(pharmacy: Pharmacy, kind: str, value: str) -> dict | None:
 
 def bedside_reasons(session: Session, zone, bag: Bag) -> list[tuple[str, str]]:
     """The bedside's reason (``administration._reasons``) when an ingredient of the bag is recalled."""
-    try:
-        check_not_recalled(session, zone, preparation=bag.preparation)
-    except Recalled as error:
-        return [("recalled", f"{error.message.split('. It must not be used')[0]}. Do not give this bag; "
-                             "return it to pharmacy.")]
+    found = _standing_recall(session, preparation=bag.preparation)
+    if found is not None:
+        recall, by = found
+        return [("recalled", _("RECALLED: {recall}. Do not give this bag; return it to pharmacy.",
+                               recall=describe(recall, by, zone)))]
     return []

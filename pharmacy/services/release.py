@@ -8,7 +8,7 @@ from collections.abc import Collection
 
 from sqlalchemy import func, select
 
-from pharmacy import clock
+from pharmacy import clock, i18n
 from pharmacy.db import audit
 from pharmacy.db.models import Bag, Preparation, PreparationStep, Refusal, User, Vial, Weighing
 from pharmacy.domain import bagid, nearmiss
@@ -27,7 +27,8 @@ from pharmacy.domain.lifecycle import (
     step_of,
 )
 from pharmacy.domain.photos import PHOTO_KINDS
-from pharmacy.services import outbox, recalls, users
+from pharmacy.i18n import _, lazy
+from pharmacy.services import outbox, preparation, recalls, users
 from pharmacy.services import photos as photo_service
 from pharmacy.services.base import Pharmacy, actor, check_version, refusals_recorded
 
@@ -37,8 +38,8 @@ DECISIONS: dict[str, Event] = {BagState.RELEASED: Event.RELEASE, BagState.REJECT
 def check_not_preparer(preparer_id: int, checker_id: int) -> None:
     """Separation of duties (SPEC 3): the user who prepared a bag cannot check it."""
     if preparer_id == checker_id:
-        raise SeparationOfDuties("You prepared this bag, so you cannot check it. Another pharmacist must "
-                                 "check and release it.")
+        raise SeparationOfDuties(_("You prepared this bag, so you cannot check it. Another pharmacist must "
+                                   "check and release it."))
 
 
 def near_misses(pharmacy: Pharmacy, prep_id: int) -> list[nearmiss.NearMiss]:
@@ -71,56 +72,61 @@ def check_bag_in_hand(prep_id: int, bag_scan: str | None) -> None:
     expected = bagid.bag_serial(prep_id)
     text = (bag_scan or "").strip()
     if not text:
-        raise BagMismatch(f"Scan the in-process label of the bag in your hands (bag {expected}) before you release it: "
-                          "the check is of that bag. Nothing was recorded.")
+        raise BagMismatch(_("Scan the in-process label of the bag in your hands (bag {expected}) before you release it: "
+                            "the check is of that bag. Nothing was recorded.", expected=expected))
     scanned = bagid.in_process_serial(text) or text.upper()
     if scanned != expected:
-        raise BagMismatch(f"STOP: the bag in your hands is {scanned}, but this record is of bag {expected}. The bags may "
-                          "have been swapped: nothing was released. Find bag " + expected + " and check it, and tell "
-                          "the preparer.")
+        raise BagMismatch(_("STOP: the bag in your hands is {scanned}, but this record is of bag {expected}. The bags may "
+                            "have been swapped: nothing was released. Find bag {expected} and check it, and tell "
+                            "the preparer.", scanned=scanned, expected=expected))
 
 
 def decide(pharmacy: Pharmacy, username: str, prep_id: int, version, password: str, decision: str,
            reason: str = "", acknowledged: Collection[int] = (), bag_scan: str | None = None) -> Bag:
     """Release or reject the bag of a signed preparation, under the checker's electronic signature. A
     release needs the bag in hand scanned (``bag_scan``: its in-process label) and each safety near miss
-    of the preparation acknowledged (``acknowledged``: refusal ids)."""
+    of the preparation acknowledged (``acknowledged``: refusal ids). A preparation sent back and not yet
+    signed again is rejected where it stands when it cannot be redone (the bag damaged: ``REJECT_SENT_BACK``)."""
     with refusals_recorded(pharmacy, username, f"bag.{decision}", "preparation", prep_id, bag_scan):
         if decision not in DECISIONS:
-            raise PharmacyError("Choose release or reject.")
+            raise PharmacyError(_("Choose release or reject."))
         if DECISIONS[decision] == Event.RELEASE:
             check_bag_in_hand(prep_id, bag_scan)
-        users.check_signature(pharmacy, username, password, "release" if DECISIONS[decision] == Event.RELEASE else "rejection")
+        users.check_signature(pharmacy, username, password,
+                              lazy("release") if DECISIONS[decision] == Event.RELEASE else lazy("rejection"))
     with refusals_recorded(pharmacy, username, f"bag.{decision}", "preparation", prep_id), pharmacy.uow() as uow:
         checker = actor(uow.session, username, "check.release")
         event = DECISIONS[decision]
         prep = uow.session.execute(select(Preparation).where(Preparation.id == prep_id).with_for_update()).scalar_one_or_none()
         if prep is None:
-            raise NotFound(f"Preparation {prep_id} does not exist.")
+            raise NotFound(_("Preparation {prep_id} does not exist.", prep_id=prep_id))
         check_not_preparer(prep.prepared_by, checker.id)
         check_version(prep.version, version, "preparation")
-        PREPARATION.apply(prep.state, event, checker.role, what=f"Preparation {prep.id}")
+        # sent back, not signed again, and it cannot be redone (the bag damaged): rejected where it stands (H29)
+        step_event = Event.REJECT_SENT_BACK if event == Event.REJECT and preparation.sent_back(prep) else event
+        PREPARATION.apply(prep.state, step_event, checker.role, what=_("Preparation {id}", id=prep.id))
         if event == Event.RELEASE:  # a bag of a recalled ingredient is never released; rejecting it stays possible
             recalls.check_not_recalled(uow.session, pharmacy.zone, preparation=prep)
             # nor on a photo that is missing or no longer matches its SHA-256 (issue 14 point 4, H28)
             photo_service.check_evidence(pharmacy, uow.session, prep.id, pharmacy.product(prep.order.product_id).photos)
         reason = (reason or "").strip()
         if event == Event.REJECT and len(reason) < 5:
-            raise PharmacyError("Say why the bag is rejected.")
+            raise PharmacyError(_("Say why the bag is rejected."))
         bag = uow.session.execute(select(Bag).where(Bag.preparation_id == prep.id)).scalar_one()
         if event == Event.RELEASE and is_expired(bag.use_by, clock.now()):
-            raise Expired(f"The bag expired at {format_local(bag.use_by, pharmacy.zone)} and cannot be released. Reject it.")
+            raise Expired(_("The bag expired at {use_by} and cannot be released. Reject it.",
+                            use_by=format_local(bag.use_by, pharmacy.zone)))
         seen = nearmiss.check_acknowledged(near_misses_in(uow.session, prep.id), acknowledged) if event == Event.RELEASE else []
         now = clock.now()
-        prep.state, prep.version = PREPARATION.apply(prep.state, event), prep.version + 1
+        prep.state, prep.version = PREPARATION.apply(prep.state, step_event), prep.version + 1
         prep.checked_by, prep.checked_at, prep.check_reason = checker.id, now, reason or None
         old_bag = bag.state
-        bag.state = BAG.apply(bag.state, event, what=f"Bag {bag.serial}")
+        bag.state = BAG.apply(bag.state, event, what=_("Bag {serial}", serial=bag.serial))
         bag.released_at = now if event == Event.RELEASE else None
-        prep.order.state = ORDER.apply(prep.order.state, event)
+        prep.order.state = ORDER.apply(prep.order.state, step_event)
         vial = uow.session.get(Vial, prep.vial_id)
         if vial is None:  # a signed preparation has its vial
-            raise StateConflict(f"Preparation {prep.id} has no vial recorded.")
+            raise StateConflict(_("Preparation {id} has no vial recorded.", id=prep.id))
         vial.state = VIAL.apply(vial.state, Event.CONSUME)
         uow.session.add(PreparationStep(preparation_id=prep.id, step="check", user_id=checker.id, at=now, detail={
             "meaning": decision, "signed_by": checker.full_name, "reason": reason or None,
@@ -138,8 +144,8 @@ def decide(pharmacy: Pharmacy, username: str, prep_id: int, version, password: s
 
 # what the check screen and the preparer read for each step a preparation may be sent back to
 SEND_BACK_WORDS: dict[str, str] = {
-    "diluent": "the diluent scan", "volume": "the withdrawn volume (tare and weigh again, or type it again)",
-    "mixing": "the mixing", "sign": "the preparer's signature",
+    "diluent": lazy("the diluent scan"), "volume": lazy("the withdrawn volume (tare and weigh again, or type it again)"),
+    "mixing": lazy("the mixing"), "sign": lazy("the preparer's signature"),
 }
 
 
@@ -149,8 +155,8 @@ def send_back_choices(state: str, role: str | None, photos: Collection[str] = ()
     choices = []
     for step in send_back_steps(state, role):
         retaken = [kind.title.lower() for name, kind in PHOTO_KINDS.items() if name in photos and step_of(kind.before) == step]
-        words = SEND_BACK_WORDS.get(step, step)
-        choices.append((step, f"{' and '.join(retaken)}, then {words}" if retaken else words))
+        words = i18n.now(SEND_BACK_WORDS.get(step, step))
+        choices.append((step, _("{photos}, then {step}", photos=" and ".join(retaken), step=words) if retaken else words))
     return choices
 
 
@@ -166,11 +172,11 @@ class SendBackRefused(PharmacyError):
 def _send_back_event(step: str) -> Event:
     event = SEND_BACK.get((step or "").strip())
     if event is None:
-        allowed = ", ".join(f"{name} ({SEND_BACK_WORDS.get(name, name)})" for name in SEND_BACK)
+        allowed = ", ".join(f"{name} ({i18n.now(SEND_BACK_WORDS.get(name, name))})" for name in SEND_BACK)
         if step in ("vial", "inspection"):
-            raise SendBackRefused("A preparation is not sent back to the vial or its inspection: the vial stays used by "
-                                  "this preparation. If the vial is wrong, reject the bag. Nothing was recorded.")
-        raise SendBackRefused(f"Choose the step to send the preparation back to: {allowed}. Nothing was recorded.")
+            raise SendBackRefused(_("A preparation is not sent back to the vial or its inspection: the vial stays used by "
+                                    "this preparation. If the vial is wrong, reject the bag. Nothing was recorded."))
+        raise SendBackRefused(_("Choose the step to send the preparation back to: {allowed}. Nothing was recorded.", allowed=allowed))
     return event
 
 
@@ -185,18 +191,18 @@ def send_back(pharmacy: Pharmacy, username: str, prep_id: int, version, password
         event = _send_back_event(step)
         reason = (reason or "").strip()
         if len(reason) < 5:
-            raise SendBackRefused("Say what must be redone and why (for example “re-weigh the syringe”): the preparer "
-                                  "reads it at the step. Nothing was recorded.")
-        users.check_signature(pharmacy, username, password, "send-back")
+            raise SendBackRefused(_("Say what must be redone and why (for example “re-weigh the syringe”): the preparer "
+                                    "reads it at the step. Nothing was recorded."))
+        users.check_signature(pharmacy, username, password, lazy("send-back"))
     with refusals_recorded(pharmacy, username, "check.send_back", "preparation", prep_id, step), pharmacy.uow() as uow:
         checker = actor(uow.session, username, "check.release")
         prep = uow.session.execute(select(Preparation).where(Preparation.id == prep_id).with_for_update()).scalar_one_or_none()
         if prep is None:
-            raise NotFound(f"Preparation {prep_id} does not exist.")
+            raise NotFound(_("Preparation {prep_id} does not exist.", prep_id=prep_id))
         check_not_preparer(prep.prepared_by, checker.id)
         check_version(prep.version, version, "preparation")
         old = prep.state
-        target = PREPARATION.apply(old, event, checker.role, what=f"Preparation {prep.id}")
+        target = PREPARATION.apply(old, event, checker.role, what=_("Preparation {id}", id=prep.id))
         redone = redone_after_send_back(step)
         # the weighings so far: a weighing after this send-back needs a tare taken after it
         weighed_up_to = uow.session.execute(select(func.coalesce(func.max(Weighing.id), 0))

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from pharmacy import clock
+from pharmacy import clock, i18n
 from pharmacy.db import audit
 from pharmacy.db.models import (
     Administration,
@@ -36,6 +36,7 @@ from pharmacy.db.models import (
 from pharmacy.domain.errors import PharmacyError
 from pharmacy.domain.inuse import effective_state, to_local
 from pharmacy.domain.lifecycle import BagState, PrepState
+from pharmacy.i18n import _, lazy
 from pharmacy.services.base import Pharmacy, actor, instance_path
 from pharmacy.services.trace import audit_conditions
 
@@ -60,9 +61,9 @@ class Period:
 
 def period(first: date, last: date) -> Period:
     if last < first:
-        raise PharmacyError(f"The period ends ({last.isoformat()}) before it starts ({first.isoformat()}).")
+        raise PharmacyError(_("The period ends ({last}) before it starts ({first}).", last=last.isoformat(), first=first.isoformat()))
     if (last - first).days >= MAX_DAYS:
-        raise PharmacyError(f"Choose a period of at most {MAX_DAYS} days.")
+        raise PharmacyError(_("Choose a period of at most {MAX_DAYS} days.", MAX_DAYS=MAX_DAYS))
     return Period(first, last)
 
 
@@ -110,29 +111,29 @@ def work_done(pharmacy: Pharmacy, when: Period) -> list[dict]:
 # --- refusals and near misses -------------------------------------------------------------------
 # What each refusal code means to a safety review (codes: pharmacy.domain.errors).
 REFUSAL_KINDS = {
-    "wrong_diluent": "Wrong diluent scanned",
-    "wrong_product": "Wrong product scanned",
-    "expired": "Expired item scanned or bag past its use-by",
-    "volume_out_of_tolerance": "Withdrawn volume out of tolerance",
-    "separation_of_duties": "Self-check attempt (preparer tried to check)",
-    "serial_already_known": "Serial seen before (used vial or possible falsified pack)",
-    "scan_malformed": "Unreadable or malformed scan",
-    "check_digit_invalid": "Scan with a wrong check digit",
-    "unknown_gtin": "Unknown product code scanned",
-    "quantity_invalid": "Volume typed without a unit or out of range",
-    "administration_refused": "Bedside check refused",
-    "course_rule_breach": "Course rules (SmPC 4.2) not met",
-    "authentication_failed": "Wrong password at an electronic signature",
-    "forbidden": "Action not allowed for the user's role",
-    "not_found": "Unknown item (not received, no such bag or patient)",
-    "state_conflict": "Stale form, double submit or item in the wrong state",
+    "wrong_diluent": lazy("Wrong diluent scanned"),
+    "wrong_product": lazy("Wrong product scanned"),
+    "expired": lazy("Expired item scanned or bag past its use-by"),
+    "volume_out_of_tolerance": lazy("Withdrawn volume out of tolerance"),
+    "separation_of_duties": lazy("Self-check attempt (preparer tried to check)"),
+    "serial_already_known": lazy("Serial seen before (used vial or possible falsified pack)"),
+    "scan_malformed": lazy("Unreadable or malformed scan"),
+    "check_digit_invalid": lazy("Scan with a wrong check digit"),
+    "unknown_gtin": lazy("Unknown product code scanned"),
+    "quantity_invalid": lazy("Volume typed without a unit or out of range"),
+    "administration_refused": lazy("Bedside check refused"),
+    "course_rule_breach": lazy("Course rules (SmPC 4.2) not met"),
+    "authentication_failed": lazy("Wrong password at an electronic signature"),
+    "forbidden": lazy("Action not allowed for the user's role"),
+    "not_found": lazy("Unknown item (not received, no such bag or patient)"),
+    "state_conflict": lazy("Stale form, double submit or item in the wrong state"),
 }
 REFUSAL_SUMMARY_COLUMNS = ["code", "what", "count"]
 REFUSAL_COLUMNS = ["at", "code", "what", "username", "action", "object_type", "object_id", "message"]
 
 
 def _what(code: str) -> str:
-    return REFUSAL_KINDS.get(code, "Other refusal")
+    return i18n.now(REFUSAL_KINDS.get(code, lazy("Other refusal")))
 
 
 def refusals(pharmacy: Pharmacy, when: Period) -> list[dict]:
@@ -170,7 +171,7 @@ def waste(pharmacy: Pharmacy, when: Period) -> list[dict]:
     cost = vial_cost(pharmacy)
     with pharmacy.uow(readonly=True) as uow:
         session = uow.session
-        rows = [{"at": at, "what": "bag destroyed", "bag_serial": serial, "vial_serial": vial_serial,
+        rows = [{"at": at, "what": _("bag destroyed"), "bag_serial": serial, "vial_serial": vial_serial,
                  "vial_lot": lot, "patient_id": patient_id, "reason": reason, "by": username, "cost": cost}
                 for at, serial, vial_serial, lot, patient_id, reason, username in session.execute(
                     select(Disposal.at, Bag.serial, Vial.serial, Vial.lot, Patient.identifier, Disposal.reason,
@@ -187,7 +188,7 @@ def waste(pharmacy: Pharmacy, when: Period) -> list[dict]:
             .scalars()} if rejected else {}
         for at, vial_id, reason, username in rejected:
             vial = vials.get(vial_id)
-            rows.append({"at": at, "what": "vial rejected at inspection", "bag_serial": None,
+            rows.append({"at": at, "what": _("vial rejected at inspection"), "bag_serial": None,
                          "vial_serial": vial.serial if vial else None, "vial_lot": vial.lot if vial else None,
                          "patient_id": None, "reason": reason, "by": username, "cost": cost})
     return sorted(rows, key=lambda r: (r["at"], r["what"]))
@@ -195,8 +196,9 @@ def waste(pharmacy: Pharmacy, when: Period) -> list[dict]:
 
 def waste_total(pharmacy: Pharmacy, rows: list[dict]) -> str:
     cost = vial_cost(pharmacy)
-    total = f"{len(rows)} vial(s) wasted"
-    return total if cost is None else f"{total}, cost {cost * len(rows):.2f} ({cost:.2f} a vial)"
+    total = _("{count} vial(s) wasted", count=len(rows))
+    return total if cost is None else _("{total}, cost {cost:.2f} ({each:.2f} a vial)", total=total, cost=cost * len(rows),
+                                        each=cost)
 
 
 # --- bags whose use-by passed unused --------------------------------------------------------------

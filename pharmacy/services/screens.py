@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
-from pharmacy.db.models import AuditEntry, Bag, Order, Preparation, User
+from pharmacy.db.models import AuditEntry, Bag, Order, Preparation, PreparationStep, User
 from pharmacy.domain import bagid
 from pharmacy.domain.inuse import use_by
 from pharmacy.domain.lifecycle import ORDER_ON_WORKLIST, PREP_ACTIVE
@@ -32,7 +32,7 @@ def active_preparations(pharmacy: Pharmacy, order_ids: Iterable[int]) -> dict[in
     with pharmacy.uow(readonly=True) as uow:
         rows = uow.session.execute(
             select(Preparation).where(Preparation.order_id.in_(list(order_ids)), Preparation.state.in_(PREP_ACTIVE))
-            .options(selectinload(Preparation.vial), selectinload(Preparation.diluent_lot))
+            .options(joinedload(Preparation.vial), joinedload(Preparation.diluent_lot))
         ).scalars()
         return {prep.order_id: prep for prep in rows}
 
@@ -59,6 +59,22 @@ def in_process_label_printed(pharmacy: Pharmacy, prep_id: int) -> bool:
         return uow.session.execute(select(AuditEntry.id).where(
             AuditEntry.action == "label.in_process", AuditEntry.object_type == "preparation",
             AuditEntry.object_id == str(prep_id)).limit(1)).first() is not None
+
+
+def sent_back(pharmacy: Pharmacy, prep_ids: Iterable[int]) -> dict[int, dict]:
+    """prep id → the check's send-back its preparer is working through (the detail of its step, with ``at`` and
+    ``user_id``), for the worklist: the rule of ``preparation.sent_back`` (the latest send-back, not followed by a
+    signature or the check's decision), for many preparations at once."""
+    wanted = list(prep_ids)
+    if not wanted:
+        return {}
+    with pharmacy.uow(readonly=True) as uow:
+        rows = uow.session.execute(select(PreparationStep).where(
+            PreparationStep.preparation_id.in_(wanted), PreparationStep.step.in_(("send_back", "sign", "check")))
+            .order_by(PreparationStep.id)).scalars()
+        latest = {row.preparation_id: row for row in rows}
+    return {prep_id: {**(row.detail or {}), "at": row.at, "user_id": row.user_id}
+            for prep_id, row in latest.items() if row.step == "send_back"}
 
 
 # An order has no barcode of its own: it is opened by the patient's wristband (GSRN or identifier), by

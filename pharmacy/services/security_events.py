@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from pharmacy import clock
 from pharmacy.db.models import SecurityEvent
+from pharmacy.i18n import lazy
 from pharmacy.services.base import Pharmacy, actor, visible
 
 log = logging.getLogger(__name__)
@@ -25,8 +26,8 @@ SIGN_IN_FAILED = "sign_in_failed"
 SIGNATURE_FAILED = "signature_failed"
 LOCKED = "locked"
 ACCESS_DENIED = "access_denied"
-KINDS = {SIGN_IN_FAILED: "failed sign-in", SIGNATURE_FAILED: "failed signature", LOCKED: "account locked",
-         ACCESS_DENIED: "page refused"}
+KINDS = {SIGN_IN_FAILED: lazy("failed sign-in"), SIGNATURE_FAILED: lazy("failed signature"), LOCKED: lazy("account locked"),
+         ACCESS_DENIED: lazy("page refused")}
 PER_PAGE = 50
 
 _client: contextvars.ContextVar[tuple[str | None, str | None]] = contextvars.ContextVar("client", default=(None, None))

@@ -12,6 +12,7 @@ from pharmacy.db import audit, migrate
 from pharmacy.db.database import Database, UnitOfWork
 from pharmacy.db.models import Product
 from pharmacy.domain.errors import PharmacyError
+from pharmacy.i18n import _
 from pharmacy.services import audit_check
 from pharmacy.services.base import Pharmacy
 
@@ -37,8 +38,8 @@ def verify_audit(pharmacy: Pharmacy) -> audit.Verification:
 
 def _sqlite_path(pharmacy: Pharmacy) -> Path:
     if not pharmacy.db.is_sqlite:
-        raise PharmacyError("Backup and restore here are for the embedded SQLite database; for PostgreSQL use "
-                            "pg_dump and pg_restore (see the README).")
+        raise PharmacyError(_("Backup and restore here are for the embedded SQLite database; for PostgreSQL use "
+                              "pg_dump and pg_restore (see the README)."))
     return Path(pharmacy.db.url.split("///", 1)[1])
 
 
@@ -47,7 +48,7 @@ def backup(pharmacy: Pharmacy, target: Path) -> int:
     source_path = _sqlite_path(pharmacy)
     target = Path(target)
     if target.exists():
-        raise PharmacyError(f"{target} exists already; choose a new file name (a backup never overwrites).")
+        raise PharmacyError(_("{target} exists already; choose a new file name (a backup never overwrites).", target=target))
     target.parent.mkdir(parents=True, exist_ok=True)
     source = sqlite3.connect(source_path)
     copy = sqlite3.connect(target)
@@ -65,7 +66,7 @@ def restore(pharmacy: Pharmacy, source: Path) -> audit.Verification:
     file itself is never opened for writing: a copy is checked, then moved into place."""
     source = Path(source)
     if not source.is_file():
-        raise PharmacyError(f"No backup file {source}.")
+        raise PharmacyError(_("No backup file {source}.", source=source))
     target = _sqlite_path(pharmacy)
     staged = target.with_name(target.name + ".restoring")
     shutil.copyfile(source, staged)
@@ -75,14 +76,15 @@ def restore(pharmacy: Pharmacy, source: Path) -> audit.Verification:
             result = audit.verify(uow.session)
     except Exception as error:
         staged.unlink(missing_ok=True)
-        raise PharmacyError(f"{source} is not a readable pharmacy backup ({error.__class__.__name__}).") from None
+        raise PharmacyError(_("{source} is not a readable pharmacy backup ({name}).",
+                              source=source, name=error.__class__.__name__)) from None
     finally:
         candidate.dispose()
     for suffix in ("-wal", "-shm"):
         Path(str(staged) + suffix).unlink(missing_ok=True)
     if not result.ok:
         staged.unlink(missing_ok=True)
-        raise PharmacyError(f"The backup's audit chain is broken ({result.problem}); it was not restored.")
+        raise PharmacyError(_("The backup's audit chain is broken ({problem}); it was not restored.", problem=result.problem))
     pharmacy.db.dispose()
     for suffix in ("-wal", "-shm"):
         Path(str(target) + suffix).unlink(missing_ok=True)

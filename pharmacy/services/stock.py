@@ -4,6 +4,7 @@ GTIN + lot + expiry. Every refusal leaves nothing recorded but the note of the r
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Protocol
@@ -17,6 +18,7 @@ from pharmacy.db.models import AuditEntry, DiluentLot, Vial
 from pharmacy.domain.errors import ScanError, UnknownProduct
 from pharmacy.domain.inuse import check_ingredient_in_date
 from pharmacy.domain.lifecycle import LOT, VIAL
+from pharmacy.i18n import _
 from pharmacy.services import fmd, recalls
 from pharmacy.services.base import Pharmacy, actor, refusals_recorded
 
@@ -52,8 +54,10 @@ class Receipt:
 
     @property
     def message(self) -> str:
-        what = f"serial {self.serial}, " if self.serial else ""
-        return f"Received {self.name}: {what}lot {self.lot}, expiry {self.expiry}."
+        if self.serial:
+            return _("Received {name}: serial {serial}, lot {lot}, expiry {expiry}.", name=self.name, serial=self.serial,
+                     lot=self.lot, expiry=self.expiry)
+        return _("Received {name}: lot {lot}, expiry {expiry}.", name=self.name, lot=self.lot, expiry=self.expiry)
 
 
 def read_scan(pharmacy: Pharmacy, raw: str) -> Scan:
@@ -65,9 +69,9 @@ def read_scan(pharmacy: Pharmacy, raw: str) -> Scan:
 
 def _lot_and_expiry(scan: Scan) -> tuple[str, date]:
     if not scan.lot:
-        raise ScanError("The scan has no batch/lot (10): scan the pack's GS1 code, not another barcode.")
+        raise ScanError(_("The scan has no batch/lot (10): scan the pack's GS1 code, not another barcode."))
     if scan.expiry is None:
-        raise ScanError("The scan has no expiry date (17): scan the pack's GS1 code, not another barcode.")
+        raise ScanError(_("The scan has no expiry date (17): scan the pack's GS1 code, not another barcode."))
     return scan.lot, scan.expiry
 
 
@@ -76,14 +80,14 @@ def receive(pharmacy: Pharmacy, username: str, raw: str) -> Receipt:
     with refusals_recorded(pharmacy, username, "stock.receive"):
         scan = read_scan(pharmacy, raw)
         if not scan.gtin:
-            raise ScanError("The scan has no product code (01).")
+            raise ScanError(_("The scan has no product code (01)."))
         product = pharmacy.catalog.product_by_gtin(scan.gtin)
         diluent = pharmacy.catalog.diluent_by_gtin(scan.gtin)
         known = product or diluent
         if known is None:
-            raise UnknownProduct(f"GTIN {scan.gtin} is not a product in this pharmacy's catalogue. Nothing was received.")
+            raise UnknownProduct(_("GTIN {gtin} is not a product in this pharmacy's catalogue. Nothing was received.", gtin=scan.gtin))
         lot, expiry = _lot_and_expiry(scan)
-        check_ingredient_in_date(expiry, clock.now(), pharmacy.zone, f"{known.name} lot {lot}")
+        check_ingredient_in_date(expiry, clock.now(), pharmacy.zone, _("{name} lot {lot}", name=known.name, lot=lot))
         if product is not None:
             try:
                 return _receive_vial(pharmacy, username, scan, product, lot, expiry)
@@ -95,8 +99,8 @@ def receive(pharmacy: Pharmacy, username: str, raw: str) -> Receipt:
 
 def _receive_vial(pharmacy, username, scan, product, lot, expiry) -> Receipt:
     if product.serialised and not scan.serial:
-        raise ScanError(f"The {product.brand} pack scan has no serial number (21): every pack carries one "
-                        "(EU FMD). Scan the 2D DataMatrix on the carton.")
+        raise ScanError(_("The {brand} pack scan has no serial number (21): every pack carries one "
+                          "(EU FMD). Scan the 2D DataMatrix on the carton.", brand=product.brand))
     with pharmacy.uow() as uow:
         user = actor(uow.session, username, "stock.receive")
         known = uow.session.execute(select(Vial).where(Vial.gtin == scan.gtin, Vial.serial == scan.serial)).scalar_one_or_none()
@@ -126,9 +130,10 @@ def _receive_vial(pharmacy, username, scan, product, lot, expiry) -> Receipt:
 def _duplicate(scan: Scan, state, username: str) -> fmd.SuspectedFalsification:
     """A serial already known at a receipt: a suspected falsification (EU FMD), not just a duplicate."""
     return fmd.SuspectedFalsification(
-        f"Serial {scan.serial} of GTIN {scan.gtin} is already known ({state.label}). A pack serial is unique: "
-        "this may be a falsified pack. Quarantine the pack: it is set aside as a suspected falsification, "
-        "a pharmacist was alerted on the dashboard and the incident is recorded (EU FMD). Nothing was received.",
+        _("Serial {serial} of GTIN {gtin} is already known ({label}). A pack serial is unique: "
+          "this may be a falsified pack. Quarantine the pack: it is set aside as a suspected falsification, "
+          "a pharmacist was alerted on the dashboard and the incident is recorded (EU FMD). Nothing was received.",
+          serial=scan.serial, gtin=scan.gtin, label=state.label),
         fmd.Sighting(scan.gtin or "", scan.serial or "", scan.lot, fmd.RECEIPT, username))
 
 
@@ -138,8 +143,9 @@ def _receive_diluent(pharmacy, username, scan, diluent, lot, expiry) -> Receipt:
         recalls.check_not_recalled(uow.session, pharmacy.zone, diluent_gtin=scan.gtin, diluent_lot=lot)
         row = uow.session.execute(select(DiluentLot).where(DiluentLot.gtin == scan.gtin, DiluentLot.lot == lot)).scalar_one_or_none()
         if row is not None and row.expiry != expiry:
-            raise ScanError(f"Lot {lot} of {diluent.name} was received with expiry {row.expiry.isoformat()}, "
-                            f"but this bag says {expiry.isoformat()}. Check the bag; nothing was received.")
+            raise ScanError(_("Lot {lot} of {name} was received with expiry {expiry}, "
+                              "but this bag says {expiry_2}. Check the bag; nothing was received.",
+                              lot=lot, name=diluent.name, expiry=row.expiry.isoformat(), expiry_2=expiry.isoformat()))
         if row is None:
             row = DiluentLot(diluent_id=diluent.id, gtin=scan.gtin, lot=lot, expiry=expiry, received_count=0,
                              state=LOT.initial, received_at=clock.now())
@@ -165,7 +171,7 @@ def list_stock(pharmacy: Pharmacy) -> list[dict]:
         vials = uow.session.execute(select(Vial).order_by(Vial.id)).scalars().all()
         lots = uow.session.execute(select(DiluentLot).order_by(DiluentLot.id)).scalars().all()
         ais = _national_number_ais(uow.session) if any(v.national_number for v in vials) else {}
-        countries: dict[str, str] = {}
+        countries: Mapping[str, str] = {}
         if ais:  # gs1 brings biip (0.2 s): only when a vial carries a national number (issue 16)
             from pharmacy.domain.gs1 import NATIONAL_NUMBER_AIS
 

@@ -16,12 +16,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from pharmacy import clock
+from pharmacy import clock, i18n
 from pharmacy.db import audit
 from pharmacy.db.models import ApiToken, User
 from pharmacy.domain import permissions
 from pharmacy.domain.accounts import TOKEN_LIFETIME, check_scope, normalise_username, parse_scope
 from pharmacy.domain.errors import NotAllowed, NotFound, PharmacyError
+from pharmacy.i18n import _, lazy
 from pharmacy.services.base import Pharmacy, actor
 
 DEFAULT_LIFETIME = TOKEN_LIFETIME
@@ -59,7 +60,7 @@ def _admin(session, by: str | None) -> User | None:
 def _owner(session, username: str) -> User:
     user = session.execute(select(User).where(User.username == normalise_username(username))).scalar_one_or_none()
     if user is None:
-        raise NotFound(f"There is no user “{username}”. Check the user name (pharmacy users list).")
+        raise NotFound(_("There is no user “{username}”. Check the user name (pharmacy users list).", username=username))
     return user
 
 
@@ -69,20 +70,21 @@ def create_token(pharmacy: Pharmacy, username: str, name: str, *, by: str | None
     ``expires_at``: default one year; ``scope``: permission names narrower than the role (default: all)."""
     name = (name or "").strip()
     if not name or len(name) > 100:
-        raise PharmacyError("A token needs a name of 1–100 characters that says what it is for (device or system).")
+        raise PharmacyError(_("A token needs a name of 1–100 characters that says what it is for (device or system)."))
     now = clock.now()
     expires_at = expires_at or now + DEFAULT_LIFETIME
     if expires_at <= now:
-        raise PharmacyError("A token's expiry must be in the future. Give a later date.")
+        raise PharmacyError(_("A token's expiry must be in the future. Give a later date."))
     if expires_at > now + MAX_LIFETIME:
-        raise PharmacyError("A token may be valid for at most 3 years. Give an earlier expiry.")
+        raise PharmacyError(_("A token may be valid for at most 3 years. Give an earlier expiry."))
     wanted = parse_scope(scope)
     token = secrets.token_urlsafe(32)
     with pharmacy.uow() as uow:
         admin = _admin(uow.session, by)
         user = _owner(uow.session, username)
         if not user.active:
-            raise NotAllowed(f"User “{user.username}” is disabled: a disabled user gets no token. Enable the user first.")
+            raise NotAllowed(_("User “{username}” is disabled: a disabled user gets no token. Enable the user first.",
+                               username=user.username))
         check_scope(wanted, permissions.GRANTS[permissions.Role(user.role)], permissions.PERMISSIONS, user.role)
         row = ApiToken(user_id=user.id, name=name, token_hash=_digest(token), created_at=now,
                        created_by=admin.id if admin else None, expires_at=expires_at,
@@ -94,6 +96,11 @@ def create_token(pharmacy: Pharmacy, username: str, name: str, *, by: str | None
                           "scope": sorted(wanted) or "role"})
         uow.commit()
     return token
+
+
+# a token's state as the screens say it (the state itself stays the English code: screens and the API compare it)
+TOKEN_STATE_WORDS = {"active": lazy("active"), "revoked": lazy("revoked"), "expired": lazy("expired"),
+                     "user disabled": lazy("user disabled")}
 
 
 def list_tokens(pharmacy: Pharmacy, username: str | None = None) -> list[dict]:
@@ -112,7 +119,8 @@ def list_tokens(pharmacy: Pharmacy, username: str | None = None) -> list[dict]:
                          "scope": token.scope or "whole role", "created_at": token.created_at,
                          "created_by": names[token.created_by] if token.created_by else SYSTEM, "expires_at": token.expires_at,
                          "revoked_at": token.revoked_at, "revoked_by": names.get(token.revoked_by) if token.revoked_by
-                         else (SYSTEM if token.revoked else None), "state": state})
+                         else (SYSTEM if token.revoked else None), "state": state,
+                         "state_text": i18n.now(TOKEN_STATE_WORDS[state])})
     return rows
 
 
@@ -122,9 +130,10 @@ def revoke_token(pharmacy: Pharmacy, by: str | None, token_id: int, reason: str 
         admin = _admin(uow.session, by)
         row = uow.session.get(ApiToken, token_id)
         if row is None:
-            raise NotFound(f"There is no API token number {token_id}. Check the number (pharmacy tokens list).")
+            raise NotFound(_("There is no API token number {token_id}. Check the number (pharmacy tokens list).", token_id=token_id))
         if row.revoked:
-            raise PharmacyError(f"Token {token_id} (“{row.name}”) was revoked already; nothing was changed.")
+            raise PharmacyError(_("Token {token_id} (“{name}”) was revoked already; nothing was changed.",
+                                  token_id=token_id, name=row.name))
         row.revoked, row.revoked_at, row.revoked_by = True, clock.now(), admin.id if admin else None
         audit.append(uow.session, admin.username if admin else SYSTEM, "token.revoke", "user", row.user_id,
                      new={"token": row.id, "name": row.name}, reason=(reason or "").strip() or None)
@@ -147,13 +156,13 @@ def user_for_token(pharmacy: Pharmacy, token: str) -> TokenUser:
         found = uow.session.execute(select(ApiToken, User).join(User, ApiToken.user_id == User.id)
                                     .where(ApiToken.token_hash == _digest(token))).first()
     if found is None:
-        raise TokenRefused("Unknown API token. Check the token, or ask an administrator for a new one.")
+        raise TokenRefused(_("Unknown API token. Check the token, or ask an administrator for a new one."))
     row, user = found
     if row.revoked:
-        raise TokenRefused(f"This API token (“{row.name}”) was revoked. Ask an administrator for a new one.")
+        raise TokenRefused(_("This API token (“{name}”) was revoked. Ask an administrator for a new one.", name=row.name))
     if row.expires_at <= clock.now():
-        raise TokenRefused(f"This API token (“{row.name}”) expired on {row.expires_at:%Y-%m-%d %H:%M} UTC. "
-                           "Ask an administrator for a new one.")
+        raise TokenRefused(_("This API token (“{name}”) expired on {expires_at:%Y-%m-%d %H:%M} UTC. "
+                             "Ask an administrator for a new one.", name=row.name, expires_at=row.expires_at))
     if not user.active:
-        raise TokenRefused(f"This API token belongs to user “{user.username}”, who is disabled. Ask an administrator.")
+        raise TokenRefused(_("This API token belongs to user “{username}”, who is disabled. Ask an administrator.", username=user.username))
     return TokenUser(user.username, user.role, frozenset(row.scope.split()) if row.scope else None, row.name)

@@ -29,6 +29,7 @@ from pharmacy.db.models import (
 from pharmacy.domain.errors import NotFound, PharmacyError, StateConflict
 from pharmacy.domain.identity import normalise_identifier
 from pharmacy.domain.inuse import effective_state
+from pharmacy.i18n import _
 from pharmacy.services import recalls
 from pharmacy.services.bags import find_bag
 from pharmacy.services.base import Pharmacy, actor, refusals_recorded
@@ -67,16 +68,16 @@ def _recall_query(lot: str, kind: str, serial: str | None = None):
 
 def _recall_lot(lot: str, kind: str) -> str:
     if kind not in KINDS:
-        raise PharmacyError("Recall a vial lot or a diluent lot.")
+        raise PharmacyError(_("Recall a vial lot or a diluent lot."))
     if not (lot or "").strip():
-        raise PharmacyError("Give the lot number to recall.")
+        raise PharmacyError(_("Give the lot number to recall."))
     return lot.strip()
 
 
 def _recall_reason(reason: str | None) -> str:
     text = (reason or "").strip()
     if len(text) < 10:
-        raise PharmacyError("Give the recall reason (at least 10 characters), e.g. the manufacturer's notice.")
+        raise PharmacyError(_("Give the recall reason (at least 10 characters), e.g. the manufacturer's notice."))
     return text
 
 
@@ -92,8 +93,8 @@ def _check_received(session, lot: str, kind: str, serial: str | None) -> None:
             recalls.normalised(DiluentLot.lot) == recalls.normalise(lot)).limit(1)).first()
     if found is None:
         if serial:
-            raise NotFound(f"No vial serial “{serial}” of vial lot “{lot}” was ever received.")
-        raise NotFound(f"No {'vial' if kind == 'vial' else 'diluent'} lot “{lot}” was ever received.")
+            raise NotFound(_("No vial serial “{serial}” of vial lot “{lot}” was ever received.", serial=serial, lot=lot))
+        raise NotFound(_("No {value} lot “{lot}” was ever received.", value='vial' if kind == 'vial' else 'diluent', lot=lot))
 
 
 def recall(pharmacy: Pharmacy, lot: str, kind: str = "vial", serial: str | None = None) -> list[dict]:
@@ -162,7 +163,7 @@ def bag_history(pharmacy: Pharmacy, serial: str) -> dict:
         prep = bag.preparation
         vial, diluent_lot = prep.vial, prep.diluent_lot
         if vial is None or diluent_lot is None:  # a bag is made only from a recorded vial and diluent
-            raise StateConflict(f"Bag {bag.serial} has no vial or diluent recorded.")
+            raise StateConflict(_("Bag {serial} has no vial or diluent recorded.", serial=bag.serial))
         names = {u.id: u.full_name for u in session.execute(select(User)).scalars()}
         administration = session.execute(select(Administration).where(Administration.bag_id == bag.id)).scalar_one_or_none()
         disposals = session.execute(select(Disposal).where(Disposal.object_type == "bag", Disposal.object_id == bag.id)
@@ -225,7 +226,7 @@ def patient_history(pharmacy: Pharmacy, identifier: str) -> dict:
     with pharmacy.uow(readonly=True) as uow:
         patient = uow.session.execute(select(Patient).where(Patient.identifier == normalise_identifier(identifier))).scalar_one_or_none()
         if patient is None:
-            raise NotFound(f"No patient with identifier “{identifier}”.")
+            raise NotFound(_("No patient with identifier “{identifier}”.", identifier=identifier))
         # keyed by id, and asked with the optional user columns too (no user: None)
         names: dict[int | None, str] = {u.id: u.full_name for u in uow.session.execute(select(User)).scalars()}
         rows = uow.session.execute(

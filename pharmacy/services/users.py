@@ -8,12 +8,13 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 
-from pharmacy import clock
+from pharmacy import clock, i18n
 from pharmacy.db import audit
 from pharmacy.db.models import User
 from pharmacy.domain import accounts
 from pharmacy.domain.accounts import MIN_PASSWORD, UsernameRefused, WeakPassword, normalise_username
 from pharmacy.domain.errors import AuthenticationFailed, PharmacyError
+from pharmacy.i18n import _, lazy
 from pharmacy.services import security_events, sessions, tokens
 from pharmacy.services.base import ROLES, Pharmacy, actor
 
@@ -38,19 +39,19 @@ def add_user(pharmacy: Pharmacy, by: str | None, username: str, full_name: str, 
     when an admin creates the account (they chose the password)."""
     username = accounts.check_username(username)
     if role not in ROLES:
-        raise PharmacyError(f"Role must be one of: {', '.join(ROLES)}.")
+        raise PharmacyError(_("Role must be one of: {ROLES}.", ROLES=', '.join(ROLES)))
     check_password_policy(password, username)
     forced = by is not None if must_change_password is None else must_change_password
     with pharmacy.uow() as uow:
         admin = actor(uow.session, by, "users.manage").username if by else "system"
         existing = uow.session.execute(select(User.username)).scalars().all()
         if username in existing:
-            raise UsernameRefused(f"User “{username}” exists already. Choose another user name.")
+            raise UsernameRefused(_("User “{username}” exists already. Choose another user name.", username=username))
         similar = accounts.look_alike(username, existing)
         if similar is not None:
-            raise UsernameRefused(f"User name “{username}” looks like the existing user “{similar}” (letters from "
-                                  "another alphabet or look-alike characters): signatures must name one person "
-                                  "beyond doubt. Choose a user name that looks different.")
+            raise UsernameRefused(_("User name “{username}” looks like the existing user “{similar}” (letters from "
+                                    "another alphabet or look-alike characters): signatures must name one person "
+                                    "beyond doubt. Choose a user name that looks different.", username=username, similar=similar))
         user = User(username=username, full_name=(full_name or username).strip(), role=role,
                     password_hash=_hasher.hash(password), created_at=clock.now(), must_change_password=forced)
         uow.session.add(user)
@@ -78,9 +79,9 @@ def _find(pharmacy: Pharmacy, username: str) -> User | None:
 
 # One text for a wrong name, a wrong password, a locked and a disabled account (OWASP ASVS 2.2.1, H22): the
 # page must not tell an attacker which names exist or that a guess hit a locked account.
-SIGN_IN_REFUSED = ("User name or password is wrong, or the account is locked after repeated failed attempts. "
-                   f"Check both and try again; after {MAX_FAILURES} failures in a row the account stays locked for "
-                   f"{int(LOCKOUT.total_seconds() // 60)} minutes (an administrator can help sooner).")
+SIGN_IN_REFUSED = lazy("User name or password is wrong, or the account is locked after repeated failed attempts. "
+                       "Check both and try again; after {failures} failures in a row the account stays locked for "
+                       "{minutes} minutes (an administrator can help sooner).")
 
 
 def _locked(user: User, now) -> bool:
@@ -137,7 +138,7 @@ def authenticate(pharmacy: Pharmacy, username: str, password: str) -> User:
     security_events.record(pharmacy, security_events.SIGN_IN_FAILED, username, detail=why)
     if why == "wrong password" and found is not None:
         _count_failure(pharmacy, found.id, "a sign-in")
-    raise AuthenticationFailed(SIGN_IN_REFUSED)
+    raise AuthenticationFailed(SIGN_IN_REFUSED.now().format(failures=MAX_FAILURES, minutes=int(LOCKOUT.total_seconds() // 60)))
 
 
 def check_signature(pharmacy: Pharmacy, username: str, password: str, meaning: str) -> None:
@@ -155,9 +156,9 @@ def check_signature(pharmacy: Pharmacy, username: str, password: str, meaning: s
     security_events.record(pharmacy, security_events.SIGNATURE_FAILED, username, detail=f"{meaning}: {why}")
     if why == "wrong password" and found is not None:
         _count_failure(pharmacy, found.id, f"a signature ({meaning})")
-    raise AuthenticationFailed(f"Password not accepted: the {meaning} was not signed and nothing was recorded. "
-                               f"After {MAX_FAILURES} wrong passwords in a row (at sign-in or at a signature) "
-                               "the account is locked and signed out.")
+    raise AuthenticationFailed(_("Password not accepted: the {meaning} was not signed and nothing was recorded. "
+                                 "After {MAX_FAILURES} wrong passwords in a row (at sign-in or at a signature) "
+                                 "the account is locked and signed out.", meaning=i18n.now(meaning), MAX_FAILURES=MAX_FAILURES))
 
 
 def get_user(pharmacy: Pharmacy, user_id: int) -> User | None:

@@ -14,11 +14,12 @@ from functools import wraps
 
 from flask import Blueprint, g, jsonify, request
 
-from pharmacy import __version__, clock
+from pharmacy import __version__, clock, i18n
 from pharmacy.domain import identity, permissions
 from pharmacy.domain.coldchain import ReadingError, reading
 from pharmacy.domain.errors import AdministrationRefused, NotAllowed, PharmacyError
 from pharmacy.domain.infusions import EARLY_END_FRACTION, END_REASONS, GivenPremedication
+from pharmacy.i18n import _
 from pharmacy.printing.exports import cell
 from pharmacy.services import administration, bags, coldchain, orders, stock, trace, users
 from pharmacy.services.tokens import TokenRefused
@@ -80,14 +81,15 @@ def bearer_user(permission: str):
     Also read by the FHIR endpoints (web/fhir.py)."""
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
-        raise NotAllowed("Send an API token as “Authorization: Bearer …”.")
+        raise NotAllowed(_("Send an API token as “Authorization: Bearer …”."))
     user = users.user_for_token(get_pharmacy(), header[7:].strip())
     if not permissions.may(user.role, permission):
-        raise NotAllowed(f"This token is a {user.role}'s. {permissions.refusal(user.role, permission)}")
+        raise NotAllowed(_("This token is a {role}'s. {permissions}",
+                           role=user.role, permissions=permissions.refusal(user.role, permission)))
     if not user.may(permission):  # a token's scope narrows its user's role (services/tokens)
-        raise TokenRefused(f"This token (“{user.token_name}”) is limited to {', '.join(sorted(user.scope or ()))}; "
-                           f"it may not {permissions.PERMISSIONS[permission]} ({permission}). Use a token "
-                           "whose scope includes it.")
+        raise TokenRefused(_("This token (“{token_name}”) is limited to {scope}; it may not {act} ({permission}). Use a token "
+                             "whose scope includes it.", token_name=user.token_name, scope=', '.join(sorted(user.scope or ())),
+                             act=i18n.now(permissions.PERMISSIONS[permission]), permission=permission))
     g.api_user, g.api_role, g.api_scope = user.username, user.role, user.scope
     return user
 
@@ -97,7 +99,7 @@ def _body(*required: str) -> dict:
     data = inputs.json_body()
     missing = [name for name in required if data.get(name) in (None, "")]
     if missing:
-        raise BadRequest(f"Missing field(s): {', '.join(missing)}.")
+        raise BadRequest(_("Missing field(s): {missing}.", missing=', '.join(missing)))
     return data
 
 
@@ -128,7 +130,7 @@ def create_order():
     data = _body("patient", "product", "course", "course_day", "scheduled_on")
     person = data["patient"]
     if not isinstance(person, dict):
-        raise BadRequest("patient must be an object with identifier, name, date_of_birth and ward.")
+        raise BadRequest(_("patient must be an object with identifier, name, date_of_birth and ward."))
 
     def field(name: str) -> str:
         return inputs.string(person, name, field=f"patient.{name}")
@@ -145,7 +147,7 @@ def create_order():
 @endpoint("/orders/<order_id>/cancel", "POST", "Cancel an order entered by mistake, with the reason (a "
           "technician: only an order they entered, before verification)", "orders.cancel", {"reason": "string"})
 def cancel_order(order_id):
-    order = orders.cancel_order(get_pharmacy(), g.api_user, inputs.whole_number(order_id, "The order number", 1, error=BadRequest),
+    order = orders.cancel_order(get_pharmacy(), g.api_user, inputs.whole_number(order_id, _("The order number"), 1, error=BadRequest),
                                 inputs.string(_body("reason"), "reason", required=True))
     return jsonify({"order": order.id, "state": order.state, "reason": order.cancel_reason})
 
@@ -189,11 +191,11 @@ def _premedication(data: dict) -> list[GivenPremedication]:
     """``premedication``: [{"what": the monograph's words, "given_at": ISO 8601 with its UTC offset}]."""
     items = data.get("premedication") or []
     if not isinstance(items, list):
-        raise BadRequest("premedication must be a list of {what, given_at}.")
+        raise BadRequest(_("premedication must be a list of {what, given_at}."))
     given = []
     for number, item in enumerate(items):
         if not isinstance(item, dict) or not isinstance(item.get("what"), str) or not item["what"].strip():
-            raise BadRequest(f"premedication[{number}] must be an object with “what” and “given_at”.")
+            raise BadRequest(_("premedication[{number}] must be an object with “what” and “given_at”.", number=number))
         inputs.string(item, "what", field=f"premedication[{number}].what")
         try:
             at = datetime.fromisoformat(inputs.string(item, "given_at", field=f"premedication[{number}].given_at"))
@@ -201,8 +203,8 @@ def _premedication(data: dict) -> list[GivenPremedication]:
         except ValueError:
             at = None
         if at is None or at.tzinfo is None or at.utcoffset() is None:
-            raise BadRequest(f"premedication[{number}].given_at must be a time like 2026-11-20T09:30:00+01:00 "
-                             "(with its UTC offset).")
+            raise BadRequest(_("premedication[{number}].given_at must be a time like 2026-11-20T09:30:00+01:00 "
+                               "(with its UTC offset).", number=number))
         given.append(GivenPremedication(str(item["what"]).strip(), at))
     return given
 
@@ -240,13 +242,13 @@ def administration_end(serial):
 def temperatures():
     rows = _body("readings")["readings"]
     if not isinstance(rows, list) or not rows or len(rows) > 10_000:
-        raise BadRequest("readings must be a list of 1 to 10,000 objects.")
+        raise BadRequest(_("readings must be a list of 1 to 10,000 objects."))
     items, errors = [], []
     now = clock.now()
     for number, row in enumerate(rows):
         try:
             if not isinstance(row, dict):
-                raise ReadingError("each reading must be an object")
+                raise ReadingError(_("each reading must be an object"))
             items.append((number, reading(_text(row, "location", number), _text(row, "time", number),
                                           _celsius(row, number), now=now)))
         except ReadingError as error:
@@ -267,7 +269,7 @@ def _text(row: dict, name: str, number: int) -> str:
 def _celsius(row: dict, number: int) -> float | str:
     value = row.get("celsius", "")
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ReadingError(f"readings[{number}].celsius must be a number.")
+        raise ReadingError(_("readings[{number}].celsius must be a number.", number=number))
     return _text(row, "celsius", number) if isinstance(value, str) else value
 
 

@@ -8,14 +8,32 @@ import secrets
 from dataclasses import fields
 from pathlib import Path
 
-from flask import Flask, redirect, url_for
+from flask import Flask, redirect, session, url_for
 from flask_login import current_user
 from sqlalchemy import text
 
 from pharmacy import config as pharmacy_config
 from pharmacy.services import base, setup
 from pharmacy.services.users import get_user
-from pharmacy.web import accounts, api, auth, bags, check, devices, inputs, orders, prep, prg, reports, signins, stock, storage, trace, ward
+from pharmacy.web import (
+    accounts,
+    api,
+    auth,
+    bags,
+    check,
+    devices,
+    i18n,
+    inputs,
+    orders,
+    prep,
+    prg,
+    reports,
+    signins,
+    stock,
+    storage,
+    trace,
+    ward,
+)
 from pharmacy.web import fhir as fhir_r4
 from pharmacy.web.common import get_pharmacy, register_template_helpers
 from pharmacy.web.errors import register_error_handlers
@@ -67,6 +85,7 @@ def create_app(config: dict | None = None, pharmacy: base.Pharmacy | None = None
     register_template_helpers(app)
     register_security(app)
     register_logging(app)
+    i18n.register(app)  # after the guard (register_security): the language is the signed-in user's
     prg.register(app)  # every POST answers with a redirect, refusals included (issue 16)
     return app
 
@@ -91,7 +110,14 @@ def register_extensions(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        user = get_user(get_pharmacy(), int(user_id)) if user_id.isdigit() else None
+        # the row read with the session in this request (web/sessions.py), else its own query (issue 18)
+        read = getattr(session, "user", None)
+        if not user_id.isdigit():
+            user = None
+        elif read is not None and read.id == int(user_id):
+            user = read
+        else:
+            user = get_user(get_pharmacy(), int(user_id))
         return WebUser(user) if user is not None and user.active else None
 
 

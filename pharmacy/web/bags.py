@@ -12,6 +12,7 @@ from pharmacy import clock
 from pharmacy.domain import disposal
 from pharmacy.domain.errors import PharmacyError
 from pharmacy.domain.printjobs import OPEN
+from pharmacy.i18n import _
 from pharmacy.services import bags as bag_service
 from pharmacy.services import coldchain, screens
 from pharmacy.services import printjobs as printjob_service
@@ -76,7 +77,7 @@ def show(serial: str):
 def label(serial: str):
     """The bag label as a PDF. Every print is recorded and the second says REPRINT, so printing is a
     POST with its CSRF token: a prefetch, a crawler or a link from another site cannot print one."""
-    chosen = forms.text("printer", "The printer", required=False) or None  # none: this workstation's choice
+    chosen = forms.text("printer", _("The printer"), required=False) or None  # none: this workstation's choice
     if chosen is None:
         chosen = printjobs.printer_choice(get_pharmacy())[1]
     printed = bag_service.print_labels(get_pharmacy(), username(), [serial], printer=chosen)
@@ -100,7 +101,7 @@ def confirm_label(serial: str):
         bag_service.confirm_label(get_pharmacy(), username(), serial, forms.raw("scan"))
     except PharmacyError as error:
         return _show(serial, error, http_status(error))
-    flash(f"Label and bag {serial} match.", "success")
+    flash(_("Label and bag {serial} match.", serial=serial), "success")
     return redirect(url_for("bags.show", serial=serial))
 
 
@@ -109,11 +110,11 @@ def confirm_label(serial: str):
 def store(serial: str):
     """Put a released bag into a storage location."""
     try:
-        location = forms.text("location", "The storage location")
+        location = forms.text("location", _("The storage location"))
         bag_service.store(get_pharmacy(), username(), serial, location)
     except PharmacyError as error:
         return _show(serial, error, http_status(error))
-    flash(f"Bag {serial} stored in {location}.", "success")
+    flash(_("Bag {serial} stored in {location}.", serial=serial, location=location), "success")
     return redirect(url_for("bags.show", serial=serial))
 
 
@@ -121,9 +122,9 @@ def dispose_from_form(serial: str) -> None:
     """The disposal form of the bag page and of the dashboard: a reason from the list, a note, the
     confirmation box and, for a bag that could still be given, a pharmacist's user name and password."""
     bag_service.dispose_bag(
-        get_pharmacy(), username(), serial, forms.text("reason", "The reason", required=False),
-        forms.text("note", "The note", required=False), confirmed=forms.checked("confirm"),
-        signer=forms.text("signer", "The pharmacist", required=False) or None, password=forms.raw("password") or None)
+        get_pharmacy(), username(), serial, forms.text("reason", _("The reason"), required=False),
+        forms.text("note", _("The note"), required=False), confirmed=forms.checked("confirm"),
+        signer=forms.text("signer", _("The pharmacist"), required=False) or None, password=forms.raw("password") or None)
 
 
 @bp.post("/<serial>/take-out")
@@ -131,11 +132,12 @@ def dispose_from_form(serial: str) -> None:
 def take_out(serial: str):
     """Take a stored bag out of its location (to the ward, in transit): its time out of the fridge counts."""
     try:
-        destination = forms.text("destination", "Where the bag goes")
+        destination = forms.text("destination", _("Where the bag goes"))
         bag_service.take_out(get_pharmacy(), username(), serial, destination)
     except PharmacyError as error:
         return _show(serial, error, http_status(error))
-    flash(f"Bag {serial} taken out of storage ({destination}): its time out of the fridge counts from now.", "success")
+    flash(_("Bag {serial} taken out of storage ({destination}): its time out of the fridge counts from now.",
+            serial=serial, destination=destination), "success")
     return redirect(url_for("bags.show", serial=serial))
 
 
@@ -144,13 +146,13 @@ def take_out(serial: str):
 def decide(serial: str):
     """A pharmacist's signed decision on a bag out of the fridge beyond the allowance: use or discard."""
     try:
-        decision = forms.text("decision", "The decision")
-        coldchain.decide(get_pharmacy(), username(), serial, decision, forms.text("reason", "The reason"),
+        decision = forms.text("decision", _("The decision"))
+        coldchain.decide(get_pharmacy(), username(), serial, decision, forms.text("reason", _("The reason")),
                          forms.raw("password"))
     except PharmacyError as error:
         return _show(serial, error, http_status(error))
-    flash(f"Bag {serial}: may be used (decision recorded)." if decision == "use"
-          else f"Bag {serial} discarded (decision recorded). Put it in the cytotoxic waste.", "success")
+    flash(_("Bag {serial}: may be used (decision recorded).", serial=serial) if decision == "use"
+          else _("Bag {serial} discarded (decision recorded). Put it in the cytotoxic waste.", serial=serial), "success")
     return redirect(url_for("bags.show", serial=serial))
 
 
@@ -163,5 +165,5 @@ def dispose(serial: str):
         dispose_from_form(serial)
     except PharmacyError as error:
         return _show(serial, error, http_status(error))
-    flash(f"Bag {serial} recorded as destroyed.", "success")
+    flash(_("Bag {serial} recorded as destroyed.", serial=serial), "success")
     return redirect(url_for("bags.show", serial=serial))

@@ -9,6 +9,7 @@ from flask_login import current_user
 from pharmacy.domain import nearmiss
 from pharmacy.domain.errors import PharmacyError
 from pharmacy.domain.lifecycle import BagState
+from pharmacy.i18n import _
 from pharmacy.services import preparation, release, screens
 from pharmacy.web import forms
 from pharmacy.web.common import get_pharmacy, local, username
@@ -50,6 +51,7 @@ def _review(prep_id: int, error: PharmacyError | None = None, status: int = 200)
         send_back_choices=release.send_back_choices(prep.state, current_user.role, monograph.photos),
         superseded=nearmiss.superseded((s.id, s.step, s.detail or {}) for s in prep.steps),
         void_weighings=preparation.superseded_step_weighings(prep),
+        sent_back=preparation.sent_back(prep),  # sent back, not signed again: it may still be rejected (H29)
         **photo_context(pharmacy, prep, monograph)), status  # issue 14 point 4: the photos, beside what to expect
 
 
@@ -77,16 +79,30 @@ def _acknowledged() -> set[int]:
 def decide(prep_id: int):
     """Release or reject under the pharmacist's electronic signature (password again)."""
     try:
-        decision = forms.choice("decision", "release or reject", release.DECISIONS)
+        decision = forms.choice("decision", _("release or reject"), release.DECISIONS)
         bag = release.decide(get_pharmacy(), username(), prep_id, forms.version(), forms.raw("password"), decision,
-                             forms.text("reason", "Reason", required=False), acknowledged=_acknowledged(),
+                             forms.text("reason", _("Reason"), required=False), acknowledged=_acknowledged(),
                              bag_scan=forms.raw("bag_scan"))
     except PharmacyError as error:
         return _review(prep_id, error, http_status(error))
     if bag.state == BagState.RELEASED:
-        flash(f"Bag {bag.serial} released. Use by {local(bag.use_by)}.", "success")
+        flash(_("Bag {serial} released. Use by {use_by}.", serial=bag.serial, use_by=local(bag.use_by)), "success")
     else:
-        flash(f"Bag {bag.serial} rejected. It must be disposed of.", "warning")
+        flash(_("Bag {serial} rejected. It must be disposed of.", serial=bag.serial), "warning")
+    return redirect(url_for("bags.show", serial=bag.serial))
+
+
+@bp.post("/<int:prep_id>/reject")
+@permission("check.release")
+def reject_sent_back(prep_id: int):
+    """Reject a preparation sent back that cannot be redone (the bag damaged), before it is signed again: with
+    a reason, under the pharmacist's electronic signature (issue 14 point 5, H29)."""
+    try:
+        bag = release.decide(get_pharmacy(), username(), prep_id, forms.version(), forms.raw("password"),
+                             BagState.REJECTED, forms.text("reason", _("Reason"), required=False))
+    except PharmacyError as error:
+        return _review(prep_id, error, http_status(error))
+    flash(_("Bag {serial} rejected. It must be disposed of.", serial=bag.serial), "warning")
     return redirect(url_for("bags.show", serial=bag.serial))
 
 
@@ -95,11 +111,11 @@ def decide(prep_id: int):
 def send_back(prep_id: int):
     """Send the preparation back to a step, with a reason, under the pharmacist's electronic signature."""
     try:
-        step = forms.text("step", "The step to redo", required=False)
+        step = forms.text("step", _("The step to redo"), required=False)
         prep = release.send_back(get_pharmacy(), username(), prep_id, forms.version(), forms.raw("password"), step,
-                                 forms.text("reason", "The reason", required=False))
+                                 forms.text("reason", _("The reason"), required=False))
     except PharmacyError as error:
         return _review(prep_id, error, http_status(error))
-    flash(f"Preparation {prep.id} sent back to “{step}” ({prep.state.label}): it waits for its "
-          "preparer to redo the step and sign again, then for a check.", "warning")
+    flash(_("Preparation {id} sent back to “{step}” ({label}): it waits for its "
+            "preparer to redo the step and sign again, then for a check.", id=prep.id, step=step, label=prep.state.label), "warning")
     return redirect(url_for("check.review", prep_id=prep_id))

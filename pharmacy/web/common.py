@@ -8,11 +8,12 @@ from datetime import datetime
 from flask import current_app
 from flask_login import current_user
 
-from pharmacy import clock
+from pharmacy import clock, i18n
 from pharmacy.domain import lifecycle
 from pharmacy.domain.dilution import display_mass, display_volume
 from pharmacy.domain.inuse import format_local, is_expired, to_local
 from pharmacy.domain.monograph import StorageRange
+from pharmacy.i18n import _, lazy
 from pharmacy.services.base import Pharmacy
 
 
@@ -55,9 +56,9 @@ def seconds_left(value) -> int:
 def countdown(value) -> str:
     """Jinja filter: time left until ``value``, as the bench reads it (“3 h 05 min left”)."""
     if is_expired(_required_moment(value), clock.now()):
-        return "EXPIRED"
+        return _("EXPIRED")
     hours, minutes = divmod(seconds_left(value) // 60, 60)
-    return f"{hours} h {minutes:02d} min left" if hours else f"{minutes} min left"
+    return _("{hours} h {minutes:02d} min left", hours=hours, minutes=minutes) if hours else _("{minutes} min left", minutes=minutes)
 
 
 def start_by(use_by: datetime, product_id: str) -> datetime:
@@ -70,30 +71,31 @@ def start_by(use_by: datetime, product_id: str) -> datetime:
 
 def storage_phrase(storage: StorageRange) -> str:
     """Jinja filter: a monograph's storage range as a sentence says it (“at 2–8 °C, protected from light”)."""
-    light = ", protected from light" if storage.protect_from_light else ""
-    return f"at {storage.min_celsius:g}–{storage.max_celsius:g} °C{light}"
+    if storage.protect_from_light:
+        return _("at {low:g}–{high:g} °C, protected from light", low=storage.min_celsius, high=storage.max_celsius)
+    return _("at {low:g}–{high:g} °C", low=storage.min_celsius, high=storage.max_celsius)
 
 
 # The main menu: (endpoint, permission, label). An area adds its own line; the menu shows a line only
 # to the roles whose permissions include it.
 NAV = [
-    ("orders.worklist", "worklist.view", "Worklist"),
-    ("orders.new", "orders.enter", "New order"),
-    ("orders.pending", "orders.view", "Orders to verify"),
-    ("check.index", "check.view", "Check & release"),
-    ("bags.index", "bags.view", "Bags"),
-    ("stock.index", "stock.view", "Stock"),
-    ("storage.dashboard", "dashboard.view", "Dashboard"),
-    ("storage.index", "storage.locations", "Storage"),  # the others reach it from the dashboard
-    ("ward.index", "ward.bedside", "Bedside"),
-    ("trace.index", "trace.recall", "Recall & trace"),
-    ("trace.audit", "audit.view", "Audit log"),
-    ("reports.index", "reports.view", "Reports"),
-    ("devices.index", "devices.view", "Balances"),
-    ("printjobs.index", "bags.view", "Print jobs"),
-    ("printjobs.printers", "devices.view", "Printers"),
-    ("accounts.user_list", "users.manage", "Users"),
-    ("signins.open_sessions", "users.manage", "Sign-ins"),
+    ("orders.worklist", "worklist.view", lazy("Worklist")),
+    ("orders.new", "orders.enter", lazy("New order")),
+    ("orders.pending", "orders.view", lazy("Orders to verify")),
+    ("check.index", "check.view", lazy("Check & release")),
+    ("bags.index", "bags.view", lazy("Bags")),
+    ("stock.index", "stock.view", lazy("Stock")),
+    ("storage.dashboard", "dashboard.view", lazy("Dashboard")),
+    ("storage.index", "storage.locations", lazy("Storage")),  # the others reach it from the dashboard
+    ("ward.index", "ward.bedside", lazy("Bedside")),
+    ("trace.index", "trace.recall", lazy("Recall & trace")),
+    ("trace.audit", "audit.view", lazy("Audit log")),
+    ("reports.index", "reports.view", lazy("Reports")),
+    ("devices.index", "devices.view", lazy("Balances")),
+    ("printjobs.index", "bags.view", lazy("Print jobs")),
+    ("printjobs.printers", "devices.view", lazy("Printers")),
+    ("accounts.user_list", "users.manage", lazy("Users")),
+    ("signins.open_sessions", "users.manage", lazy("Sign-ins")),
 ]
 
 
@@ -102,10 +104,10 @@ NAV = [
 # closes it: pharmacy.js). A line no group names goes to "More".
 MENU_GROUPS: list[tuple[str | None, tuple[str, ...]]] = [
     (None, ("orders.worklist", "orders.new", "orders.pending", "check.index")),
-    ("Bags & ward", ("bags.index", "printjobs.index", "storage.dashboard", "storage.index", "ward.index")),
-    ("Stock & devices", ("stock.index", "devices.index", "printjobs.printers")),
-    ("Quality", ("trace.index", "trace.audit", "reports.index")),
-    ("Users", ("accounts.user_list", "signins.open_sessions")),
+    (lazy("Bags & ward"), ("bags.index", "printjobs.index", "storage.dashboard", "storage.index", "ward.index")),
+    (lazy("Stock & devices"), ("stock.index", "devices.index", "printjobs.printers")),
+    (lazy("Quality"), ("trace.index", "trace.audit", "reports.index")),
+    (lazy("Users"), ("accounts.user_list", "signins.open_sessions")),
 ]
 FLAT_MENU_MAX = 8  # up to this many lines, the menu is one row of links (the nurse, the admin)
 
@@ -114,12 +116,12 @@ def menu_groups(user) -> list[tuple[str | None, list[tuple[str, str]]]]:
     """The menu lines ``user`` may see, as (group or None for the bar itself, [(endpoint, label)])."""
     if not user.is_authenticated or user.must_change_password:
         return []
-    visible = [(endpoint, label) for endpoint, perm, label in NAV if user.can(perm)]
+    visible: list[tuple[str, str]] = [(endpoint, label) for endpoint, perm, label in NAV if user.can(perm)]
     if len(visible) <= FLAT_MENU_MAX:
         return [(None, visible)]
     placed = {endpoint for _, endpoints in MENU_GROUPS for endpoint in endpoints}
     groups: list[tuple[str | None, list[tuple[str, str]]]] = []
-    for name, endpoints in [*MENU_GROUPS, ("More", ())]:
+    for name, endpoints in [*MENU_GROUPS, (lazy("More"), ())]:
         items = [(e, label) for e, label in visible if (e in endpoints if name != "More" else e not in placed)]
         if items:
             groups.append((None if len(items) == 1 else name, items))
@@ -128,6 +130,8 @@ def menu_groups(user) -> list[tuple[str | None, list[tuple[str, str]]]]:
 
 def register_template_helpers(app) -> None:
     app.add_template_filter(local, "local")
+    # a day (a date of birth, an expiry) by a strftime format, with the month and day names of the current language
+    app.add_template_filter(i18n.format_moment, "date")
     app.add_template_filter(countdown, "countdown")
     app.add_template_filter(seconds_left, "seconds_left")
     app.add_template_filter(display_volume, "volume")

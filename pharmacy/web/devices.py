@@ -6,6 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 
 from pharmacy.devices.balance import BalanceConfig
 from pharmacy.domain.errors import PharmacyError
+from pharmacy.i18n import _
 from pharmacy.services import balances
 from pharmacy.web import forms
 from pharmacy.web.common import get_pharmacy, today, username
@@ -35,11 +36,12 @@ def calibrate():
     """A pharmacist records a balance's calibration (a new record replaces the last; both audited)."""
     try:
         record = balances.record_calibration(
-            get_pharmacy(), username(), forms.text("serial_number", "The balance's serial number"),
-            forms.text("model", "The model"), forms.a_date("calibrated_on", "The calibration date"),
-            forms.a_date("calibration_due", "The next calibration date"),
-            forms.text("certificate", "The certificate"))
+            get_pharmacy(), username(), forms.text("serial_number", _("The balance's serial number")),
+            forms.text("model", _("The model")), forms.a_date("calibrated_on", _("The calibration date")),
+            forms.a_date("calibration_due", _("The next calibration date")),
+            forms.text("certificate", _("The certificate")))
     except PharmacyError as error:
         return _page(error, http_status(error))
-    flash(f"Calibration of balance {record.serial_number} recorded: due {record.calibration_due:%d %b %Y}.", "success")
+    flash(_("Calibration of balance {serial_number} recorded: due {calibration_due:%d %b %Y}.",
+            serial_number=record.serial_number, calibration_due=record.calibration_due), "success")
     return redirect(url_for("devices.index"))

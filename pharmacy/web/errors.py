@@ -11,6 +11,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
+from pharmacy import i18n
 from pharmacy.domain.errors import (
     AuthenticationFailed,
     DuplicateSerial,
@@ -21,6 +22,7 @@ from pharmacy.domain.errors import (
     StateConflict,
     UnknownProduct,
 )
+from pharmacy.i18n import _, lazy
 from pharmacy.web.forms import BadRequest, FormError
 
 log = logging.getLogger(__name__)
@@ -41,27 +43,27 @@ def http_status(error: PharmacyError) -> int:
     """The status a refusal is answered with, on a page or in the JSON API."""
     return next(HTTP_STATUS[cls] for cls in type(error).__mro__ if cls in HTTP_STATUS)
 
-TITLES = {400: "Form not accepted", 401: "Not signed", 403: "Not allowed", 404: "Not found",
-          405: "Not possible here", 409: "Already changed", 422: "Refused"}
+TITLES = {400: lazy("Form not accepted"), 401: lazy("Not signed"), 403: lazy("Not allowed"), 404: lazy("Not found"),
+          405: lazy("Not possible here"), 409: lazy("Already changed"), 422: lazy("Refused")}
 
 
 def refused(error: PharmacyError):
     status = http_status(error)
-    return render_template("errors/error.html", title=TITLES.get(status, "Refused"), error=error), status
+    return render_template("errors/error.html", title=i18n.now(TITLES.get(status, lazy("Refused"))), error=error), status
 
 
 def csrf_failed(error: CSRFError):
-    message = ("This form could not be accepted: its security token is missing or no longer valid "
-               f"({error.description}). Nothing was recorded. Go back, reload the page and try again.")
-    return render_template("errors/error.html", title="Form not accepted", message=message), 400
+    message = _("This form could not be accepted: its security token is missing or no longer valid "
+                "({description}). Nothing was recorded. Go back, reload the page and try again.", description=error.description)
+    return render_template("errors/error.html", title=_("Form not accepted"), message=message), 400
 
 
 def http_error(error: HTTPException):
     status = error.code or 500
     if status >= 500:
         log.error("unexpected error: %s", getattr(error, "original_exception", error))
-        message: str | None = ("Something went wrong on the server. Nothing you typed was lost in the records: check the "
-                   "screen you came from before you go on, and tell your IT support if it happens again.")
+        message: str | None = _("Something went wrong on the server. Nothing you typed was lost in the records: check the "
+                                "screen you came from before you go on, and tell your IT support if it happens again.")
     else:
         message = error.description
     if request.path.startswith("/api/"):  # other systems get JSON with a stable code, never a page
@@ -70,24 +72,24 @@ def http_error(error: HTTPException):
         from pharmacy.web import fhir
 
         return fhir.outcome(status, message or error.name, error.name.lower().replace(" ", "_"))
-    return render_template("errors/error.html", title=TITLES.get(status, error.name), message=message), status
+    return render_template("errors/error.html", title=i18n.now(TITLES.get(status, error.name)), message=message), status
 
 
-STORAGE_FAILED = ("The record could not be written: the database is full or cannot be written (disk full, "
-                  "read-only file or server unavailable). Nothing of this step was recorded. Do not go on with "
-                  "the preparation: tell IT support, and repeat the step once they have fixed it.")
+STORAGE_FAILED = lazy("The record could not be written: the database is full or cannot be written (disk full, "
+                       "read-only file or server unavailable). Nothing of this step was recorded. Do not go on with "
+                       "the preparation: tell IT support, and repeat the step once they have fixed it.")
 
 
 def database_failed(error: DBAPIError):
     """Disk full, read-only file, lost server: the transaction was rolled back whole; say so plainly."""
     log.error("database error: %s", error.orig if getattr(error, "orig", None) else error)
     if request.path.startswith("/api/"):
-        return jsonify({"code": "storage_unavailable", "message": STORAGE_FAILED}), 503
+        return jsonify({"code": "storage_unavailable", "message": STORAGE_FAILED.now()}), 503
     if request.path.startswith("/fhir/"):
         from pharmacy.web import fhir
 
-        return fhir.outcome(503, STORAGE_FAILED, "storage_unavailable")
-    return render_template("errors/error.html", title="Not recorded", message=STORAGE_FAILED), 503
+        return fhir.outcome(503, STORAGE_FAILED.now(), "storage_unavailable")
+    return render_template("errors/error.html", title=_("Not recorded"), message=STORAGE_FAILED.now()), 503
 
 
 def register_error_handlers(app) -> None:

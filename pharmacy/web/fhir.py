@@ -19,6 +19,7 @@ from pharmacy import __version__, clock
 from pharmacy.domain import fhir as mapping
 from pharmacy.domain import permissions
 from pharmacy.domain.errors import NotAllowed, NotFound, PharmacyError
+from pharmacy.i18n import _
 from pharmacy.services import fhir, orders, users
 from pharmacy.services.tokens import TokenRefused
 from pharmacy.web import inputs
@@ -68,7 +69,7 @@ class Unauthenticated(NotAllowed):
 def _authenticated() -> None:
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
-        raise Unauthenticated("Send an API token as “Authorization: Bearer …” (pharmacy tokens create).")
+        raise Unauthenticated(_("Send an API token as “Authorization: Bearer …” (pharmacy tokens create)."))
     try:
         users.user_for_token(get_pharmacy(), header[7:].strip())
     except TokenRefused as error:
@@ -172,8 +173,8 @@ def conditional_update_medication_request():
     wanted = request.args.get("identifier", "")
     sent = (resource.get("identifier") or [{}])[0] if isinstance(resource.get("identifier"), list) else {}
     if not wanted or wanted != f"{sent.get('system')}|{sent.get('value')}":
-        raise mapping.FhirInvalid("PUT MedicationRequest?identifier=system|value must name the identifier the resource "
-                                  "carries. Nothing was recorded.")
+        raise mapping.FhirInvalid(_("PUT MedicationRequest?identifier=system|value must name the identifier the resource "
+                                    "carries. Nothing was recorded."))
     return answer(_request_resource(fhir.update_order(get_pharmacy(), g.api_user, resource)))
 
 
@@ -188,8 +189,8 @@ def transaction():
     """A transaction Bundle: the Patient and one MedicationRequest (POST), all or nothing."""
     by_url, requests = mapping.read_transaction(_resource())
     if len(requests) != 1 or requests[0][0] != "POST":
-        raise mapping.FhirUnprocessable("A transaction Bundle here holds one MedicationRequest (request.method POST) "
-                                        "with its Patient: one order is one transaction. Nothing was recorded.")
+        raise mapping.FhirUnprocessable(_("A transaction Bundle here holds one MedicationRequest (request.method POST) "
+                                          "with its Patient: one order is one transaction. Nothing was recorded."))
     received = fhir.receive_order(get_pharmacy(), g.api_user, requests[0][1], by_url)
     status, headers = _created(received)
     return answer({"resourceType": "Bundle", "type": "transaction-response", "entry": [
@@ -200,7 +201,7 @@ def transaction():
 def _patient_param() -> str:
     token = request.args.get("patient", "") or request.args.get("patient:identifier", "")
     if not token.strip():
-        raise mapping.FhirInvalid("Search by patient: ?patient=system|value (or the hospital's identifier alone).")
+        raise mapping.FhirInvalid(_("Search by patient: ?patient=system|value (or the hospital's identifier alone)."))
     return token.strip()
 
 
@@ -222,7 +223,8 @@ def read_medication(serial: str):
 @bp.route("/<path:anything>", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
 @permission(PUBLIC)
 def not_supported(anything: str):
-    raise NotFound(f"/fhir/r4/{anything[:80]} is not an interaction this server supports (GET /fhir/r4/metadata lists them).")
+    raise NotFound(_("/fhir/r4/{anything} is not an interaction this server supports (GET /fhir/r4/metadata lists them).",
+                     anything=anything[:80]))
 
 
 

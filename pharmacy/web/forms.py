@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo
 
 from flask import request
 
+from pharmacy import i18n
+from pharmacy.i18n import _
 from pharmacy.web import inputs
 from pharmacy.web.inputs import BadRequest, FormError
 
@@ -21,7 +23,7 @@ __all__ = ["BadRequest", "FormError"]
 def text(name: str, what: str, required: bool = True) -> str:
     value = (request.form.get(name) or "").strip()
     if required and not value:
-        raise FormError(f"{what} is required.")
+        raise FormError(_("{what} is required.", what=what))
     return value
 
 
@@ -45,7 +47,7 @@ def checked(name: str) -> bool:
 def choice(name: str, what: str, allowed: Collection[str]) -> str:
     value = request.form.get(name) or ""
     if value not in allowed:
-        raise FormError(f"Choose {what}.")
+        raise FormError(_("Choose {what}.", what=what))
     return value
 
 
@@ -54,9 +56,15 @@ def version() -> int:
     from a fresh one, so a form without it is refused."""
     value = request.form.get("version") or ""
     if not value.isascii() or not value.isdigit() or len(value) > 18:
-        raise FormError("This form is incomplete (it does not say which version of the record it was loaded "
-                        "with). Nothing was recorded: reload the page.")
+        raise FormError(_("This form is incomplete (it does not say which version of the record it was loaded "
+                          "with). Nothing was recorded: reload the page."))
     return int(value)
+
+
+def decimal_comma() -> bool:
+    """Whether the person filling the form writes a decimal comma (their screens' language: fr, nl, de), for
+    ``units.parse_quantity``: ``1,2 mL`` is then 1.2 mL; in English a comma is refused (SAFETY.md H40)."""
+    return i18n.decimal_comma()
 
 
 def number(name: str, what: str) -> float:
@@ -65,9 +73,9 @@ def number(name: str, what: str) -> float:
     try:
         result = float(value.replace(",", "."))
     except ValueError:
-        raise FormError(f"{what} must be a number, not “{value}”.") from None
+        raise FormError(_("{what} must be a number, not “{value}”.", what=what, value=value)) from None
     if not math.isfinite(result) or abs(result) > 1e9:
-        raise FormError(f"{what} must be a number, not “{value}”.")
+        raise FormError(_("{what} must be a number, not “{value}”.", what=what, value=value))
     return result
 
 
@@ -79,12 +87,12 @@ def local_datetime(name: str, what: str, zone: ZoneInfo) -> datetime:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise FormError(f"{what} must be a date and time (YYYY-MM-DD HH:MM), not “{value}”.") from None
+        raise FormError(_("{what} must be a date and time (YYYY-MM-DD HH:MM), not “{value}”.", what=what, value=value)) from None
     inputs.a_moment(moment, what)
     if moment.tzinfo is not None:
         return moment
     first, second = moment.replace(tzinfo=zone, fold=0), moment.replace(tzinfo=zone, fold=1)
     if first.utcoffset() != second.utcoffset():
-        raise FormError(f"{moment:%d %b %Y %H:%M} happens twice or not at all in {zone.key} (the clocks change "
-                        "that night): give the time with its UTC offset, e.g. 2026-10-25T02:30:00+01:00.")
+        raise FormError(_("{moment:%d %b %Y %H:%M} happens twice or not at all in {key} (the clocks change "
+                          "that night): give the time with its UTC offset, e.g. 2026-10-25T02:30:00+01:00.", moment=moment, key=zone.key))
     return first

@@ -28,6 +28,7 @@ from werkzeug.routing import IntegerConverter
 
 from pharmacy.db import models as m
 from pharmacy.domain.errors import PharmacyError
+from pharmacy.i18n import _
 
 
 class FormError(PharmacyError):
@@ -89,16 +90,16 @@ def clean(value: str, what: str, field: str, *, error: type[PharmacyError] = For
     """``value`` unchanged if it is clean text that fits; else a refusal naming ``what``."""
     name = field.rsplit(".", 1)[-1]
     if "\ufffd" in value:
-        raise error(f"{what} is not valid text (it holds bytes that are not UTF-8): type it again.")
+        raise error(_("{what} is not valid text (it holds bytes that are not UTF-8): type it again.", what=what))
     bad = _CONTROL.search(value.replace(GS, "") if name in SCAN_FIELDS else value)
     if bad is None and name not in MULTILINE_FIELDS:
         bad = _LINE_BREAKS.search(value)
     if bad is not None:
-        raise error(f"{what} holds a control character (code {ord(bad.group()):#04x}), which a name, scan or "
-                    "reason cannot contain: type it again.")
+        raise error(_("{what} holds a control character (code {bad:#04x}), which a name, scan or "
+                      "reason cannot contain: type it again.", what=what, bad=ord(bad.group())))
     most = longest if longest is not None else max_length(field, endpoint)
     if len(value) > most:
-        raise error(f"{what} is too long ({len(value):,} characters; at most {most:,}).")
+        raise error(_("{what} is too long ({count:,} characters; at most {most:,}).", what=what, count=len(value), most=most))
     return value
 
 
@@ -129,19 +130,19 @@ def check_request() -> None:
     endpoint = request.endpoint
     sources = [request.query_string]
     if request.mimetype == "application/x-www-form-urlencoded":
-        _ = request.form  # parsed by the Request above, which keeps the bytes
+        _form = request.form  # parsed by the Request above, which keeps the bytes
         sources.append(request.get_data(cache=True))
     for encoded in sources:
         name = _not_utf8(encoded)
         if name is not None:
-            raise FormError(f"The field “{name}” is not valid text (it holds bytes that are not UTF-8): type it again.")
+            raise FormError(_("The field “{name}” is not valid text (it holds bytes that are not UTF-8): type it again.", name=name))
     for key, value in (request.view_args or {}).items():
         if isinstance(value, str):
-            clean(value, f"The {key} in the address", key, longest=URL_PART_MAX)
+            clean(value, _("The {key} in the address", key=key), key, longest=URL_PART_MAX)
     for source in (request.args, request.form):
         for key in source:
             for value in source.getlist(key):
-                clean(value, f"The field “{key[:40]}”", key, endpoint=endpoint)
+                clean(value, _("The field “{key}”", key=key[:40]), key, endpoint=endpoint)
 
 
 class BoundedInt(IntegerConverter):
@@ -155,13 +156,15 @@ class BoundedInt(IntegerConverter):
 def whole_number(value: str, what: str, low: int = 0, high: int = MAX_INT, error: type[PharmacyError] = FormError) -> int:
     value = value.strip()
     if not value.isascii() or not value.isdigit() or len(value) > 19 or not low <= int(value) <= high:
-        raise error(f"{what} must be a whole number from {low:,} to {high:,}, not “{value[:40]}”.")
+        raise error(_("{what} must be a whole number from {low:,} to {high:,}, not “{value}”.",
+                      what=what, low=low, high=high, value=value[:40]))
     return int(value)
 
 
 def in_range(day: date, what: str, error: type[PharmacyError] = FormError) -> date:
     if not FIRST_DAY <= day <= LAST_DAY:
-        raise error(f"{what} ({day.isoformat()}) must lie between {FIRST_DAY.year} and {LAST_DAY.year}.")
+        raise error(_("{what} ({day}) must lie between {first} and {last}.",
+                      what=what, day=day.isoformat(), first=FIRST_DAY.year, last=LAST_DAY.year))
     return day
 
 
@@ -169,7 +172,7 @@ def a_date(value: str, what: str, error: type[PharmacyError] = FormError) -> dat
     try:
         day = date.fromisoformat(value.strip())
     except ValueError:
-        raise error(f"{what} must be a date (YYYY-MM-DD), not “{value[:40]}”.") from None
+        raise error(_("{what} must be a date (YYYY-MM-DD), not “{value}”.", what=what, value=value[:40])) from None
     return in_range(day, what, error)
 
 
@@ -186,17 +189,17 @@ def json_body(types: tuple[str, ...] = ("application/json",)) -> dict:
     ``types``: FHIR's ``application/fhir+json``), nested too deep, or not an object is refused: never read as
     an empty object."""
     if request.mimetype not in types:
-        raise BadRequest(f"Send the request body as JSON with “Content-Type: {types[-1]}”.")
+        raise BadRequest(_("Send the request body as JSON with “Content-Type: {types}”.", types=types[-1]))
     raw = request.get_data(cache=True)
     try:
         text = raw.decode("utf-8")
         if _depth(text) > JSON_DEPTH_MAX:
-            raise BadRequest(f"The request body is nested deeper than {JSON_DEPTH_MAX} levels.")
+            raise BadRequest(_("The request body is nested deeper than {JSON_DEPTH_MAX} levels.", JSON_DEPTH_MAX=JSON_DEPTH_MAX))
         data = json.loads(text, parse_constant=_no_constant)
     except (UnicodeDecodeError, ValueError, RecursionError):
-        raise BadRequest("The request body is not valid JSON (UTF-8): nothing was recorded.") from None
+        raise BadRequest(_("The request body is not valid JSON (UTF-8): nothing was recorded.")) from None
     if not isinstance(data, dict):
-        raise BadRequest("The request body must be a JSON object.")
+        raise BadRequest(_("The request body must be a JSON object."))
     return data
 
 
@@ -232,26 +235,26 @@ def string(data: dict, name: str, required: bool = False, field: str | None = No
     field = field or name
     if value is None:
         if required:
-            raise BadRequest(f"{field} is required.")
+            raise BadRequest(_("{field} is required.", field=field))
         return ""
     if not isinstance(value, str):
-        raise BadRequest(f"{field} must be a string, not {_kind(value)}.")
+        raise BadRequest(_("{field} must be a string, not {value}.", field=field, value=_kind(value)))
     if required and not value.strip():
-        raise BadRequest(f"{field} is required.")
+        raise BadRequest(_("{field} is required.", field=field))
     return clean(value, field, field, error=BadRequest)
 
 
 def boolean(data: dict, name: str, default: bool = False) -> bool:
     value = data.get(name, default)
     if not isinstance(value, bool):
-        raise BadRequest(f"{name} must be true or false (a JSON boolean), not {_kind(value)}.")
+        raise BadRequest(_("{name} must be true or false (a JSON boolean), not {value}.", name=name, value=_kind(value)))
     return value
 
 
 def integer(data: dict, name: str, low: int = 0, high: int = MAX_INT) -> int:
     value = data.get(name)
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise BadRequest(f"{name} must be a whole number from {low:,} to {high:,}.")
+        raise BadRequest(_("{name} must be a whole number from {low:,} to {high:,}.", name=name, low=low, high=high))
     return value
 
 
@@ -259,10 +262,10 @@ def json_date(data: dict, name: str, field: str | None = None) -> date:
     value = data.get(name)
     field = field or name
     if not isinstance(value, str):
-        raise BadRequest(f"{field} must be a date like 2026-11-20 (a string), not {_kind(value)}.")
+        raise BadRequest(_("{field} must be a date like 2026-11-20 (a string), not {value}.", field=field, value=_kind(value)))
     return a_date(value, field, BadRequest)
 
 
 def _kind(value) -> str:
-    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "an array",
-            dict: "an object", type(None): "null"}.get(type(value), type(value).__name__)
+    return {bool: _("a boolean"), int: _("a number"), float: _("a number"), str: _("a string"), list: _("an array"),
+            dict: _("an object"), type(None): "null"}.get(type(value), type(value).__name__)

@@ -7,6 +7,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from pharmacy.domain.errors import PharmacyError
 from pharmacy.domain.printjobs import OPEN, JobState
+from pharmacy.i18n import _
 from pharmacy.printing import printers as printer_config
 from pharmacy.services import printjobs
 from pharmacy.web import forms
@@ -53,10 +54,10 @@ def retry(job_id: int):
 def cancel(job_id: int):
     """Give up a failed job, with a reason; it stays listed as cancelled."""
     try:
-        printjobs.cancel(get_pharmacy(), username(), job_id, forms.text("reason", "The reason", required=False))
+        printjobs.cancel(get_pharmacy(), username(), job_id, forms.text("reason", _("The reason"), required=False))
     except PharmacyError as error:
         return _page(error, http_status(error))
-    flash(f"Print job {job_id} cancelled.", "success")
+    flash(_("Print job {job_id} cancelled.", job_id=job_id), "success")
     return redirect(url_for("printjobs.index"), code=303)
 
 
@@ -67,13 +68,18 @@ def sentence(words: str | None) -> str:
 
 
 def flash_outcome(outcome: printjobs.JobOutcome) -> None:
-    what = f"bag {outcome.bag_serial}" + (f", print {outcome.number}" if outcome.number else " (in-process label)")
+    what = (_("bag {serial}, print {number}", serial=outcome.bag_serial, number=outcome.number) if outcome.number
+            else _("bag {serial} (in-process label)", serial=outcome.bag_serial))
     if outcome.failed:
-        flash(f"The label of {what} did NOT print on {outcome.printer}: {sentence(outcome.error)} The job (no. {outcome.id}) "
-              "is kept on the Print jobs screen: fix the printer and retry it there.", "error")
+        flash(_("The label of {what} did NOT print on {printer}: {error} The job (no. {id}) "
+                "is kept on the Print jobs screen: fix the printer and retry it there.",
+                what=what, printer=outcome.printer, error=sentence(outcome.error), id=outcome.id), "error")
     else:
-        flash(f"The label of {what} was sent to {outcome.printer}"
-              + (f" ({outcome.reply})" if outcome.reply and outcome.reply != "ready" else "") + ".", "success")
+        if outcome.reply and outcome.reply != "ready":
+            flash(_("The label of {what} was sent to {printer} ({reply}).", what=what, printer=outcome.printer,
+                    reply=outcome.reply), "success")
+        else:
+            flash(_("The label of {what} was sent to {printer}.", what=what, printer=outcome.printer), "success")
 
 
 @bp.get("/printers")

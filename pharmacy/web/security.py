@@ -11,6 +11,7 @@ from flask import abort, current_app, flash, redirect, request, session, url_for
 from flask_login import AnonymousUserMixin, UserMixin, current_user
 
 from pharmacy.domain import permissions
+from pharmacy.i18n import _, ngettext
 from pharmacy.services import security_events, sessions
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ PERMISSIONS = permissions.PERMISSIONS
 # Flask's own endpoint for files in pharmacy/web/static; it cannot carry an attribute.
 PUBLIC_ENDPOINTS = frozenset({"static"})
 # all that an account whose password an admin set (new or reset) may open until its user changes it
-WHILE_PASSWORD_MUST_CHANGE = frozenset({"accounts.change_password", "auth.logout"})
+WHILE_PASSWORD_MUST_CHANGE = frozenset({"accounts.change_password", "accounts.set_language", "auth.logout"})
 
 
 def permission(name: str):
@@ -56,6 +57,7 @@ class WebUser(UserMixin):
         self.role = user.role
         self.active = bool(user.active)
         self.must_change_password = bool(getattr(user, "must_change_password", False))
+        self.language = getattr(user, "language", None)  # the screens' language the user chose (web/i18n.py)
 
     @property
     def is_active(self) -> bool:
@@ -90,12 +92,14 @@ def _ended_message(reason: str) -> str:
     """Why the session a cookie named has ended (web/sessions.py keeps sessions on the server, H21)."""
     settings = current_app.extensions["pharmacy"].settings
     if reason == sessions.IDLE:
-        return (f"You were signed out after {count(settings.idle_timeout_minutes, 'minute')} without activity. "
-                "Sign in again.")
+        minutes = settings.idle_timeout_minutes
+        return _("You were signed out after {duration} without activity. Sign in again.",
+                 duration=ngettext("{count} minute", "{count} minutes", minutes))
     if reason == sessions.LIFETIME:
-        return (f"You were signed out: a session lasts at most {count(settings.session_lifetime_hours, 'hour')} after "
-                "sign-in. Sign in again.")
-    return f"Your session has ended ({reason}). Sign in again."
+        hours = settings.session_lifetime_hours
+        return _("You were signed out: a session lasts at most {duration} after sign-in. Sign in again.",
+                 duration=ngettext("{count} hour", "{count} hours", hours))
+    return _("Your session has ended ({reason}). Sign in again.", reason=reason)
 
 
 def guard():
@@ -105,7 +109,7 @@ def guard():
     needed = required_permission(current_app, request.endpoint)
     if needed is None:
         log.error("endpoint %s declares no permission: refused", request.endpoint)
-        abort(403, "This page declares no permission, so nobody may open it.")
+        abort(403, _("This page declares no permission, so nobody may open it."))
     if needed in (PUBLIC, API):
         return None
     # after sign-in, back to the page the user was on; a form sent after the session ended is not replayed
@@ -120,5 +124,6 @@ def guard():
     if not current_user.can(needed):
         security_events.record(current_app.extensions["pharmacy"], security_events.ACCESS_DENIED, current_user.username,
                                path=request.path, permission=needed)
-        abort(403, f"You are signed in as {current_user.role}. {permissions.refusal(current_user.role, needed)}")
+        abort(403, _("You are signed in as {role}. {refusal}", role=current_user.role,
+                     refusal=permissions.refusal(current_user.role, needed)))
     return None

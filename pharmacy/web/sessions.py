@@ -26,7 +26,7 @@ class ServerSession(CallbackDict, SessionMixin):
     page's message); ``rotate``/``finish``: set by ``begin_new_session``/``end_session`` below."""
 
     def __init__(self, initial=None, sid: str | None = None, last_seen: datetime | None = None,
-                 ended: str | None = None) -> None:
+                 ended: str | None = None, user=None) -> None:
         def changed(_self) -> None:
             self.modified = True
 
@@ -34,6 +34,7 @@ class ServerSession(CallbackDict, SessionMixin):
         self.sid = sid
         self.last_seen = last_seen
         self.ended = ended
+        self.user = user  # the user row read with the session (web/app.load_user reads it: no second query)
         self.modified = False
         self.rotate = False
         self.finish: str | None = None
@@ -86,7 +87,7 @@ class ServerSessionInterface(SessionInterface):
             data = self.serializer.loads(loaded.data or "{}")
         except ValueError:
             data = {}
-        return ServerSession(data, sid=sid, last_seen=loaded.last_seen_at)
+        return ServerSession(data, sid=sid, last_seen=loaded.last_seen_at, user=loaded.user)
 
     def save_session(self, app: Flask, session, response: Response) -> None:  # type: ignore[override]
         pharmacy = app.extensions["pharmacy"]

@@ -9,10 +9,11 @@ from itertools import groupby
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from pharmacy.domain.errors import PharmacyError
+from pharmacy.i18n import ngettext
 from pharmacy.services import security_events, sessions
 from pharmacy.web.common import get_pharmacy, username
 from pharmacy.web.errors import http_status
-from pharmacy.web.security import count, permission
+from pharmacy.web.security import permission
 
 bp = Blueprint("signins", __name__)
 MAX_PAGE = 10**6  # beyond any real number of pages; a larger number is read as the last one asked
@@ -23,8 +24,8 @@ def _sessions_page(error: PharmacyError | None = None, status: int = 200):
     by_user = [(name, list(rows)) for name, rows in groupby(found, key=lambda s: s.username)]
     settings = get_pharmacy().settings
     return render_template("signins/sessions.html", by_user=by_user, error=error,
-                           idle_minutes=count(settings.idle_timeout_minutes, "minute"),
-                           lifetime_hours=count(settings.session_lifetime_hours, "hour")), status
+                           idle_minutes=ngettext("{count} minute", "{count} minutes", settings.idle_timeout_minutes),
+                           lifetime_hours=ngettext("{count} hour", "{count} hours", settings.session_lifetime_hours)), status
 
 
 @bp.get("/admin/sessions")
@@ -42,7 +43,8 @@ def end_sessions(name):
         count = sessions.end_sessions_of(get_pharmacy(), username(), name)
     except PharmacyError as error:
         return _sessions_page(error, http_status(error))
-    flash(f"{count} session{'s' if count != 1 else ''} of {name} ended: they must sign in again.", "success")
+    flash(ngettext("{count} session of {name} ended: they must sign in again.",
+                   "{count} sessions of {name} ended: they must sign in again.", count, name=name), "success")
     return redirect(url_for("signins.open_sessions"))
 
 
@@ -63,4 +65,4 @@ def events():
     rows, total = security_events.events(get_pharmacy(), username(), name=name or None, kind=kind or None, page=page)
     pages = max(1, -(-total // security_events.PER_PAGE))
     return render_template("signins/events.html", rows=rows, total=total, page=page, pages=pages, name=name,
-                           kind=kind, kinds=security_events.KINDS)
+                           kind=kind, kinds={code: words.now() for code, words in security_events.KINDS.items()})

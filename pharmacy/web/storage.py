@@ -11,6 +11,7 @@ from flask_login import current_user
 from pharmacy import clock
 from pharmacy.domain.coldchain import reading
 from pharmacy.domain.errors import PharmacyError
+from pharmacy.i18n import _
 from pharmacy.services import administration, coldchain, fmd
 from pharmacy.services import bags as bag_service
 from pharmacy.services import dashboard as overview
@@ -28,7 +29,7 @@ ERRORS_SHOWN = 200  # bad CSV rows listed on screen; the rest are counted
 def duration(value: timedelta) -> str:
     """A stretch of time as people say it: “2 h 55 min”, “45 min”."""
     hours, minutes = divmod(int(value.total_seconds()) // 60, 60)
-    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+    return _("{hours} h {minutes:02d} min", hours=hours, minutes=minutes) if hours else _("{minutes} min", minutes=minutes)
 
 
 @bp.app_template_filter("local_iso")
@@ -49,7 +50,7 @@ def _dashboard(error: PharmacyError | None = None, status: int = 200):
         "storage/dashboard.html", bags=overview.live_bags(pharmacy), locations=overview.locations(pharmacy, _interval()),
         interval=_interval(), now=clock.now(), error=error, incidents=coldchain.incidents(pharmacy),
         suspect_packs=fmd.incidents(pharmacy) if current_user.can("fmd.view") else [],
-        fmd_outcomes=fmd.OUTCOMES, **disposal_context()), status
+        fmd_outcomes={code: words.now() for code, words in fmd.OUTCOMES.items()}, **disposal_context()), status
 
 
 @bp.get("/dashboard")
@@ -69,7 +70,7 @@ def discard(serial: str):
         dispose_from_form(serial)
     except PharmacyError as error:
         return _dashboard(error, http_status(error))
-    flash(f"Bag {serial} recorded as destroyed. Put it in the cytotoxic waste.", "success")
+    flash(_("Bag {serial} recorded as destroyed. Put it in the cytotoxic waste.", serial=serial), "success")
     return redirect(url_for("storage.dashboard"))
 
 
@@ -78,11 +79,11 @@ def discard(serial: str):
 def resolve_suspect_pack(incident_id: int):
     """A pharmacist resolves a suspected falsified pack (EU FMD): genuine or not, with what was checked."""
     try:
-        fmd.resolve(get_pharmacy(), username(), incident_id, forms.text("outcome", "The outcome", required=False),
-                    forms.text("note", "The note", required=False))
+        fmd.resolve(get_pharmacy(), username(), incident_id, forms.text("outcome", _("The outcome"), required=False),
+                    forms.text("note", _("The note"), required=False))
     except PharmacyError as error:
         return _dashboard(error, http_status(error))
-    flash(f"Suspected falsified pack: incident {incident_id} resolved.", "success")
+    flash(_("Suspected falsified pack: incident {incident_id} resolved.", incident_id=incident_id), "success")
     return redirect(url_for("storage.dashboard"))
 
 
@@ -91,7 +92,7 @@ def resolve_suspect_pack(incident_id: int):
 def suspect_packs():
     """Every suspected falsified pack (EU FMD), open and resolved, newest first."""
     return render_template("storage/suspect_packs.html", suspect_packs=fmd.incidents(get_pharmacy(), open_only=False),
-                           fmd_outcomes=fmd.OUTCOMES)
+                           fmd_outcomes={code: words.now() for code, words in fmd.OUTCOMES.items()})
 
 
 @bp.post("/dashboard/incidents/<int:incident_id>/acknowledge")
@@ -99,10 +100,10 @@ def suspect_packs():
 def acknowledge_incident(incident_id: int):
     """A pharmacist acknowledges a cold-chain incident (a late excursion over a bag already given), with a note."""
     try:
-        coldchain.acknowledge(get_pharmacy(), username(), incident_id, forms.text("note", "The note"))
+        coldchain.acknowledge(get_pharmacy(), username(), incident_id, forms.text("note", _("The note")))
     except PharmacyError as error:
         return _dashboard(error, http_status(error))
-    flash(f"Incident {incident_id} acknowledged.", "success")
+    flash(_("Incident {incident_id} acknowledged.", incident_id=incident_id), "success")
     return redirect(url_for("storage.dashboard"))
 
 
@@ -128,12 +129,12 @@ def store():
     """Put a released bag into a location: scan its label (or type its serial), pick or scan the location."""
     pharmacy = get_pharmacy()
     try:
-        scan = forms.text("bag", "The bag's label scan")
-        location = forms.text("location", "The storage location")
+        scan = forms.text("bag", _("The bag's label scan"))
+        location = forms.text("location", _("The storage location"))
         bag = bag_service.store(pharmacy, username(), administration.bag_serial_from_scan(pharmacy, scan), location)
     except PharmacyError as error:
         return _index(error, http_status(error), {"location": request.form.get("location", "")})
-    flash(f"Bag {bag.serial} stored in {location}.", "success")
+    flash(_("Bag {serial} stored in {location}.", serial=bag.serial, location=location), "success")
     return redirect(url_for("storage.index"))
 
 
@@ -142,17 +143,17 @@ def store():
 def add_location():
     """A new storage location with its permitted range (2–8 °C unless said otherwise)."""
     try:
-        name = forms.text("name", "The location's name")
-        low, high = forms.number("min_celsius", "The lowest temperature"), forms.number("max_celsius", "The highest temperature")
+        name = forms.text("name", _("The location's name"))
+        low, high = forms.number("min_celsius", _("The lowest temperature")), forms.number("max_celsius", _("The highest temperature"))
         bag_service.add_location(get_pharmacy(), username(), name, low, high)
     except PharmacyError as error:
         return _index(error, http_status(error), dict(request.form))
-    flash(f"Location {name} added ({low:g}–{high:g} °C).", "success")
+    flash(_("Location {name} added ({low:g}–{high:g} °C).", name=name, low=low, high=high), "success")
     return redirect(url_for("storage.index"))
 
 
 def _day(value: str | None) -> date:
-    return inputs.a_date(value, "The day") if value else today()
+    return inputs.a_date(value, _("The day")) if value else today()
 
 
 @bp.get("/storage/locations/<int:location_id>")
@@ -196,8 +197,8 @@ def record_reading():
     """One reading by hand; out of range, it quarantines the bags that were stored there."""
     pharmacy = get_pharmacy()
     try:
-        item = reading(forms.text("location", "The location"), forms.local_datetime("time", "The time", pharmacy.zone),
-                       forms.text("celsius", "The temperature"), now=clock.now())
+        item = reading(forms.text("location", _("The location")), forms.local_datetime("time", _("The time"), pharmacy.zone),
+                       forms.text("celsius", _("The temperature")), now=clock.now())
         result = coldchain.record(pharmacy, username(), [(1, item)], "form")
         if result.errors:
             message = result.errors[0][1]
@@ -205,12 +206,13 @@ def record_reading():
     except PharmacyError as error:
         return _temperatures(error, http_status(error), form=dict(request.form))
     if result.duplicates:
-        flash(f"{item.location} already has a reading at that time: nothing was recorded twice.", "info")
+        flash(_("{location} already has a reading at that time: nothing was recorded twice.", location=item.location), "info")
     elif result.quarantined:
-        flash(f"{item.celsius:g} °C is out of range for {item.location}. QUARANTINED: {', '.join(result.quarantined)}. "
-              "A pharmacist reviews the excursion and discards them.", "warning")
+        flash(_("{celsius:g} °C is out of range for {location}. QUARANTINED: {quarantined}. "
+                "A pharmacist reviews the excursion and discards them.",
+                celsius=item.celsius, location=item.location, quarantined=', '.join(result.quarantined)), "warning")
     else:
-        flash(f"Reading recorded: {item.location}, {item.celsius:g} °C.", "success")
+        flash(_("Reading recorded: {location}, {celsius:g} °C.", location=item.location, celsius=item.celsius), "success")
     return redirect(url_for("storage.temperatures"))
 
 
@@ -222,11 +224,12 @@ def import_readings():
     upload = request.files.get("file")
     try:
         if upload is None or not upload.filename:
-            raise forms.FormError("Choose the CSV file to upload.")
+            raise forms.FormError(_("Choose the CSV file to upload."))
         try:
             content = upload.read().decode("utf-8-sig")
         except UnicodeDecodeError:
-            raise forms.FormError(f"{upload.filename} is not UTF-8 text: save the log as CSV (UTF-8) and upload it again.") from None
+            raise forms.FormError(_("{filename} is not UTF-8 text: save the log as CSV (UTF-8) and upload it again.",
+                                    filename=upload.filename)) from None
         result = coldchain.import_csv(get_pharmacy(), username(), content)
     except PharmacyError as error:
         return _temperatures(error, http_status(error))

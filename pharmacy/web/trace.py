@@ -10,8 +10,9 @@ from datetime import date, datetime
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_login import current_user
 
-from pharmacy import clock
+from pharmacy import clock, i18n
 from pharmacy.domain.errors import PharmacyError, StateConflict
+from pharmacy.i18n import _, lazy
 from pharmacy.printing import exports
 from pharmacy.services import recalls, reports, trace
 from pharmacy.web import forms, inputs
@@ -21,7 +22,7 @@ from pharmacy.web.security import permission
 
 bp = Blueprint("trace", __name__)
 AUDIT_PAGE = 50
-KIND_NAMES = {"vial": "vial lot", "diluent": "diluent lot"}
+KIND_NAMES = {"vial": lazy("vial lot"), "diluent": lazy("diluent lot")}
 OBJECT_TYPES = ("bag", "preparation", "order", "patient", "vial", "diluent_lot", "user", "product", "location",
                 "readings")
 
@@ -78,7 +79,10 @@ def _query():
 
 
 def _query_text(lot: str, kind: str, serial: str | None) -> str:
-    return f"{KIND_NAMES.get(kind, kind)} {lot}" + (f", vial serial {serial}" if serial else "")
+    what = i18n.now(KIND_NAMES.get(kind, kind))
+    if serial:
+        return _("{kind} {lot}, vial serial {serial}", kind=what, lot=lot, serial=serial)
+    return f"{what} {lot}"
 
 
 def _recall_page(error: PharmacyError | None = None, status: int = 200, reason: str = ""):
@@ -128,7 +132,7 @@ def recall_file(fmt: str):
     if fmt == "csv":
         return download(exports.to_csv(rows, trace.RECALL_COLUMNS, pharmacy.zone), f"{name}.csv", "text/csv")
     query = _query_text(lot, kind, serial)
-    pdf = exports.report_pdf(f"Recall: {query}", query, trace.RECALL_COLUMNS, rows, generated_by=generated_by(),
+    pdf = exports.report_pdf(_("Recall: {query}", query=query), query, trace.RECALL_COLUMNS, rows, generated_by=generated_by(),
                              generated_at=clock.now(), zone=pharmacy.zone)
     return download(pdf, f"{name}.pdf", "application/pdf")
 
@@ -139,7 +143,7 @@ def quarantine():
     """The recall action in two steps: the first shows what will be quarantined (count and bags) and
     asks for confirmation; the second, confirmed, quarantines every bag not yet given and the stock."""
     pharmacy = get_pharmacy()
-    lot, kind, _ = _query()
+    lot, kind, _product = _query()
     reason = (request.form.get("reason") or "").strip()
     try:
         preview = trace.quarantine_preview(pharmacy, lot, kind, reason)
@@ -150,23 +154,23 @@ def quarantine():
                                query=_query_text(lot, kind, None))
     try:
         done = trace.quarantine_lot(pharmacy, username(), lot, kind, reason,
-                                    expected_bags=forms.whole_number("expected_bags", "The confirmed bag count"),
-                                    expected_stock=forms.whole_number("expected_stock", "The confirmed stock count"))
+                                    expected_bags=forms.whole_number("expected_bags", _("The confirmed bag count")),
+                                    expected_stock=forms.whole_number("expected_stock", _("The confirmed stock count")))
     except StateConflict as error:
         return render_template("trace/confirm.html", lot=lot, kind=kind, reason=reason, preview=preview,
                                query=_query_text(lot, kind, None), error=error), http_status(error)
     except PharmacyError as error:
         return _recall_page(error, http_status(error), reason)
     bags = ", ".join(done["bags"]) or "none"
-    flash(f"Quarantined {len(done['bags'])} bag(s) ({bags}) and {done['stock']} stock item(s) of "
-          f"{_query_text(lot, kind, None)}.", "success")
+    flash(_("Quarantined {count} bag(s) ({bags}) and {stock} stock item(s) of "
+            "{lot}.", count=len(done['bags']), bags=bags, stock=done['stock'], lot=_query_text(lot, kind, None)), "success")
     return redirect(url_for("trace.recall", lot=lot, kind=kind))
 
 
 # --- standing recalls -----------------------------------------------------------------------------
 def _standing_page(error: PharmacyError | None = None, status: int = 200, form: dict | None = None):
     return render_template("trace/recalls.html", recalls=recalls.standing(get_pharmacy()), error=error,
-                           form=form or {}, kinds=recalls.KIND_NAMES), status
+                           form=form or {}, kinds={code: words.now() for code, words in recalls.KIND_NAMES.items()}), status
 
 
 @bp.get("/trace/recalls")
@@ -187,9 +191,10 @@ def record_recall():
                               form["gtin"] or None)
     except PharmacyError as error:
         return _standing_page(error, http_status(error), form)
-    flash(f"Recall R{done['recall']} recorded: {recalls.KIND_NAMES[form['kind']]} "
-          f"{recalls.normalise(form['lot_or_serial'])}. Quarantined {len(done['bags'])} bag(s) and {done['stock']} "
-          f"stock item(s); {len(done['preparations'])} preparation(s) under way stopped.", "success")
+    flash(_("Recall R{recall} recorded: {kind} {lot_or_serial}. Quarantined {bags} bag(s) and {stock} "
+            "stock item(s); {preparations} preparation(s) under way stopped.",
+            recall=done['recall'], kind=recalls.KIND_NAMES[form['kind']].now(), lot_or_serial=recalls.normalise(form['lot_or_serial']),
+            bags=len(done['bags']), stock=done['stock'], preparations=len(done['preparations'])), "success")
     return redirect(url_for("trace.standing"))
 
 
@@ -202,8 +207,8 @@ def lift_recall(recall_id: int):
                            request.form.get("reason") or "")
     except PharmacyError as error:
         return _standing_page(error, http_status(error))
-    flash(f"Recall R{row.id} ({recalls.KIND_NAMES[row.kind]} {row.lot_or_serial}) lifted. What it quarantined "
-          "stays quarantined.", "success")
+    flash(_("Recall R{id} ({kind} {lot_or_serial}) lifted. What it quarantined stays quarantined.", id=row.id,
+            kind=recalls.KIND_NAMES[row.kind].now(), lot_or_serial=row.lot_or_serial), "success")
     return redirect(url_for("trace.standing"))
 
 
@@ -229,7 +234,7 @@ def _audit_filters() -> tuple[dict, dict]:
     """The form's values as typed, and the service's filters (local days turned into UTC bounds)."""
     values = {name: (request.args.get(name) or "").strip()
               for name in ("from", "to", "user", "action", "object_type", "object_id")}
-    first, last = arg_date("from", "The first day"), arg_date("to", "The last day")
+    first, last = arg_date("from", _("The first day")), arg_date("to", _("The last day"))
     filters: dict[str, str | datetime | None] = {"username": values["user"] or None, "action": values["action"] or None,
                "object_type": values["object_type"] or None, "object_id": values["object_id"] or None}
     zone = get_pharmacy().zone
@@ -238,7 +243,7 @@ def _audit_filters() -> tuple[dict, dict]:
     if last:
         filters["end"] = reports.Period(last, last).bounds(zone)[1]
     if first and last and last < first:
-        raise forms.FormError(f"The last day ({last.isoformat()}) is before the first ({first.isoformat()}).")
+        raise forms.FormError(_("The last day ({last}) is before the first ({first}).", last=last.isoformat(), first=first.isoformat()))
     return values, filters
 
 
@@ -282,7 +287,7 @@ def audit_verify():
     if result is None:
         abort(500)
     if result["ok"]:
-        flash(f"The audit chain is intact: {result['checked']} entries verified.", "success")
+        flash(_("The audit chain is intact: {checked} entries verified.", checked=result['checked']), "success")
     else:
-        flash(f"The audit chain is BROKEN: {result['problem']}.", "warning")
+        flash(_("The audit chain is BROKEN: {problem}.", problem=result['problem']), "warning")
     return redirect(url_for("trace.audit", **{k: v for k, v in request.form.items() if k != "csrf_token" and v}))

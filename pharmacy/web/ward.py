@@ -13,6 +13,7 @@ from pharmacy import clock
 from pharmacy.domain import dilution, identity
 from pharmacy.domain import infusions as infusion_rules
 from pharmacy.domain.errors import AdministrationRefused, PharmacyError
+from pharmacy.i18n import _
 from pharmacy.services import administration, coldchain
 from pharmacy.services import bags as bag_service
 from pharmacy.services import dashboard as overview
@@ -47,7 +48,7 @@ def scan_bag():
     """The bag label read (DataMatrix, GS1-128 or the serial typed): step 2, the wristband."""
     pharmacy = get_pharmacy()
     try:
-        serial = administration.bag_serial_from_scan(pharmacy, forms.text("bag", "The bag label scan"))
+        serial = administration.bag_serial_from_scan(pharmacy, forms.text("bag", _("The bag label scan")))
         return _wristband_page(serial)
     except PharmacyError as error:
         return _bag_page(error, http_status(error))
@@ -89,9 +90,9 @@ def _entry(wristband: str) -> identity.Entry:
 def check():
     """Both scans: give this bag to this patient now, or every reason not to."""
     pharmacy = get_pharmacy()
-    serial = forms.text("bag", "The bag")
+    serial = forms.text("bag", _("The bag"))
     try:
-        wristband = forms.text("wristband", "The wristband scan")
+        wristband = forms.text("wristband", _("The wristband scan"))
         verdict = administration.bedside_check(pharmacy, username(), serial, wristband, _entry(wristband))
     except PharmacyError as error:
         return _wristband_page(serial, error, http_status(error))
@@ -105,7 +106,7 @@ def _premedication() -> list[infusion_rules.GivenPremedication]:
     while f"premed_what_{number}" in request.form:
         what = forms.raw(f"premed_what_{number}").strip()
         if forms.checked(f"premed_given_{number}"):
-            at = forms.local_datetime(f"premed_at_{number}", f"The time “{what}” was given", get_pharmacy().zone)
+            at = forms.local_datetime(f"premed_at_{number}", _("The time “{what}” was given", what=what), get_pharmacy().zone)
             given.append(infusion_rules.GivenPremedication(what, at))
         number += 1
     return given
@@ -116,7 +117,7 @@ def _premedication() -> list[infusion_rules.GivenPremedication]:
 def start():
     """Record the start of the infusion; the service checks everything again now."""
     pharmacy = get_pharmacy()
-    serial, wristband = forms.text("bag", "The bag"), forms.text("wristband", "The wristband scan")
+    serial, wristband = forms.text("bag", _("The bag")), forms.text("wristband", _("The wristband scan"))
     try:
         record = administration.start(pharmacy, username(), serial, wristband, _entry(wristband), _premedication())
     except (infusion_rules.PremedicationRequired, infusion_rules.PremedicationTimeInvalid, forms.FormError) as premed:
@@ -138,11 +139,12 @@ def start():
     except PharmacyError as error:
         return _wristband_page(serial, error, http_status(error))
     if record.interruptions:  # the bag's interrupted infusion goes on
-        flash(f"Infusion of bag {serial} resumed at {local(record.interruptions[-1]['resumed_at'], '%H:%M')}. "
-              "End it here when the bag is empty.", "success")
+        flash(_("Infusion of bag {serial} resumed at {resumed_at}. "
+                "End it here when the bag is empty.",
+                serial=serial, resumed_at=local(record.interruptions[-1]['resumed_at'], '%H:%M')), "success")
     else:
-        flash(f"Infusion of bag {serial} started at {local(record.started_at, '%H:%M')}. "
-              "End it here when the bag is empty.", "success")
+        flash(_("Infusion of bag {serial} started at {started_at}. "
+                "End it here when the bag is empty.", serial=serial, started_at=local(record.started_at, '%H:%M')), "success")
     return redirect(url_for("ward.infusions"))
 
 
@@ -168,10 +170,17 @@ def _ended(serial: str, reason: str | None, detail: str | None = None):
         record = administration.end(pharmacy, username(), serial, reason, detail)
     except PharmacyError as error:
         return _infusions(error, http_status(error), early=serial)
-    what = f"stopped early ({record.interrupted_reason})" if record.end_reason else "ended"
-    resume = " It may be resumed with the same bag: scan it again." if record.end_reason == infusion_rules.RESUMABLE_REASON else ""
-    flash(f"Infusion of bag {serial} {what} at {local(record.ended_at, '%H:%M')}. Observe the patient until "
-          f"{administration.observation_until(pharmacy, record)}.{resume}", "success")
+    ended_at, until = local(record.ended_at, '%H:%M'), administration.observation_until(pharmacy, record)
+    if not record.end_reason:
+        flash(_("Infusion of bag {serial} ended at {ended_at}. Observe the patient until {until}.",
+                serial=serial, ended_at=ended_at, until=until), "success")
+    elif record.end_reason == infusion_rules.RESUMABLE_REASON:
+        flash(_("Infusion of bag {serial} stopped early ({reason}) at {ended_at}. Observe the patient until {until}. "
+                "It may be resumed with the same bag: scan it again.", serial=serial, reason=record.interrupted_reason,
+                ended_at=ended_at, until=until), "success")
+    else:
+        flash(_("Infusion of bag {serial} stopped early ({reason}) at {ended_at}. Observe the patient until {until}.",
+                serial=serial, reason=record.interrupted_reason, ended_at=ended_at, until=until), "success")
     return redirect(url_for("ward.infusions"))
 
 
@@ -188,7 +197,7 @@ def interrupt(serial: str):
     """The infusion was stopped before the bag ran through, with its reason from the fixed list
     (``domain.infusions.END_REASONS``; "other" says what): an interruption leaves the bag to be resumed."""
     try:
-        reason = forms.choice("reason", "why the infusion ended early", infusion_rules.END_REASONS)
+        reason = forms.choice("reason", _("why the infusion ended early"), infusion_rules.END_REASONS)
     except PharmacyError as error:
         return _infusions(error, http_status(error), early=serial)
     return _ended(serial, reason, forms.raw("detail"))

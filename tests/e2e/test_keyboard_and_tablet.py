@@ -7,6 +7,7 @@ pharmacist's menu in one row. Screenshots go to test-artifacts/e2e/."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -82,6 +83,23 @@ def camera_browser(chromium_path, tmp_path):
         browser.close()
 
 
+@contextmanager
+def weighing_bench(pharmacy):
+    """The bench of the keyboard journeys: a pharmacy weighing through the MT-SICS simulator (the empty syringe on
+    it, calibrated), a verified order for Inès Moreau (her wristband's GSRN), and its server started."""
+    with BalanceSimulator("mt-sics", serial_number="B123456789") as sim:
+        sim.place(SYRINGE)
+        weighed = weighed_pharmacy(pharmacy, sim, demo=True)
+        calibrated(weighed)
+        factories.verified_order(weighed, who=factories.patient("P-3001", "Inès Moreau", "Neurology ward 5", gsrn=GSRN))
+        server = LiveServer(create_app(pharmacy=weighed))
+        server.start()
+        try:
+            yield sim, weighed, server
+        finally:
+            server.stop()
+
+
 def keyboard_sign_in(browser, server, username: str, viewport=DESKTOP):
     context = browser.new_context(viewport=viewport, base_url=server.url, accept_downloads=True)
     context.grant_permissions(["camera"])
@@ -98,10 +116,17 @@ def keyboard_sign_in(browser, server, username: str, viewport=DESKTOP):
     return page, Keyboard(page)
 
 
-def take_photo(page, keys, shots, kind: str) -> None:
-    """The photo the monograph asks for here: its button has the focus once the camera shows a picture."""
+def take_photo(page, keys, shots, kind: str, filmed_seconds: float | None = None) -> None:
+    """The photo the monograph asks for here: its button has the focus once the camera shows a picture.
+    ``filmed_seconds``: wait until the camera has filmed that long first — its film restarts on each page, so
+    two photos taken as quickly after their page opened would be the same picture, which is refused (H28)."""
     button = page.locator(f'[data-kind="{kind}"] [data-take]')
     expect(button).to_be_focused(timeout=10000)
+    if filmed_seconds is not None:
+        from tests.e2e.test_photos_browser import wait_until
+
+        wait_until(page, f"() => (document.querySelector('[data-kind=\"{kind}\"]')?.closest('[data-photo-capture]')"
+                         f"?.querySelector('video') || {{}}).currentTime > {filmed_seconds}")
     shoot(page, shots, f"h-photo-{kind}-has-the-focus")
     keys.press("Enter", f"take the {kind} photo")
     page.wait_for_url("**/prep/*", timeout=10000)
@@ -111,88 +136,79 @@ def take_photo(page, keys, shots, kind: str) -> None:
 @pytest.mark.hazard("H27")
 def test_a_bag_is_prepared_and_checked_with_the_scanner_and_the_keyboard_only(camera_browser, pharmacy, shots, capsys):
     browser = camera_browser
-    with BalanceSimulator("mt-sics", serial_number="B123456789") as sim:
-        sim.place(SYRINGE)
-        weighed = weighed_pharmacy(pharmacy, sim, demo=True)
-        calibrated(weighed)
-        factories.verified_order(weighed, who=factories.patient("P-3001", "Inès Moreau", "Neurology ward 5", gsrn=GSRN))
-        server = LiveServer(create_app(pharmacy=weighed))
-        server.start()
-        try:
-            tech, keys = keyboard_sign_in(browser, server, "tech")
-            expect(tech.locator("#open-code")).to_be_focused()  # the worklist waits for a scan
-            shoot(tech, shots, "h-01-worklist-scan-the-wristband")
-            keys.scan(factories.wristband_scan(GSRN))  # the patient's wristband opens the order's preparation
+    with weighing_bench(pharmacy) as (sim, weighed, server):
+        tech, keys = keyboard_sign_in(browser, server, "tech")
+        expect(tech.locator("#open-code")).to_be_focused()  # the worklist waits for a scan
+        shoot(tech, shots, "h-01-worklist-scan-the-wristband")
+        keys.scan(factories.wristband_scan(GSRN))  # the patient's wristband opens the order's preparation
 
-            expect(tech.locator("#step-title")).to_contain_text("Scan the vial")
-            expect(tech.locator("#scan")).to_be_focused()
-            keys.scan(factories.vial_scan(weighed.vial_serials[0]))
+        expect(tech.locator("#step-title")).to_contain_text("Scan the vial")
+        expect(tech.locator("#scan")).to_be_focused()
+        keys.scan(factories.vial_scan(weighed.vial_serials[0]))
 
-            expect(tech.locator("#step-title")).to_contain_text("Inspect the vial")
-            expect(tech.get_by_role("button", name="Passed")).to_be_focused()
-            shoot(tech, shots, "h-02-inspection-passed-has-the-focus")
-            keys.press("Enter", "inspection passed")
+        expect(tech.locator("#step-title")).to_contain_text("Inspect the vial")
+        expect(tech.get_by_role("button", name="Passed")).to_be_focused()
+        shoot(tech, shots, "h-02-inspection-passed-has-the-focus")
+        keys.press("Enter", "inspection passed")
 
-            expect(tech.locator("#step-title")).to_contain_text("Scan the diluent bag")
-            expect(tech.locator("#scan")).to_be_focused()
+        expect(tech.locator("#step-title")).to_contain_text("Scan the diluent bag")
+        expect(tech.locator("#scan")).to_be_focused()
+        with tech.expect_download() as download:  # the diluent scan starts the in-process label's print itself
             keys.scan(factories.NACL_SCAN)
+        in_process = decode(Path(download.value.path()).read_bytes())["]C0"].bytes.decode("ascii")
 
-            expect(tech.locator("#step-title")).to_contain_text("Record the withdrawn volume")
-            printer = tech.get_by_role("button", name="Print the in-process label of bag BAG0000001 (PDF)")
-            expect(printer).to_be_focused()  # the label goes on the bag before anything else
-            shoot(tech, shots, "h-03-print-the-in-process-label-first")
-            with tech.expect_download() as download:
-                keys.press("Enter", "print the in-process label")
-            in_process = decode(Path(download.value.path()).read_bytes())["]C0"].bytes.decode("ascii")
+        expect(tech.locator("#step-title")).to_contain_text("Record the withdrawn volume")
+        tare = tech.get_by_role("button", name="Tare the balance")
+        expect(tare).to_be_focused()  # the page reloaded after the print: now the balance
+        expect(tech.get_by_role("button", name="Print the in-process label of bag BAG0000001 (PDF)")).to_be_visible()
+        shoot(tech, shots, "h-03-in-process-label-printed-by-itself-tare-next")
+        keys.press("Enter", "tare")
+        expect(tech.get_by_text("Tared on balance B123456789")).to_be_visible()  # tared: now fill the syringe
+        sim.place(SYRINGE + grams_for("1.2"))
+        expect(tech.get_by_role("button", name="Weigh the filled syringe")).to_be_focused()
+        keys.press("Enter", "weigh")
 
-            tare = tech.get_by_role("button", name="Tare the balance")
-            expect(tare).to_be_focused()  # the page reloaded after the print: now the balance
-            keys.press("Enter", "tare")
-            expect(tech.get_by_text("Tared on balance B123456789")).to_be_visible()  # tared: now fill the syringe
-            sim.place(SYRINGE + grams_for("1.2"))
-            expect(tech.get_by_role("button", name="Weigh the filled syringe")).to_be_focused()
-            keys.press("Enter", "weigh")
+        expect(tech.locator("#step-title")).to_contain_text("Mix gently")
+        take_photo(tech, keys, shots, "syringe", filmed_seconds=0.3)
+        expect(tech.get_by_role("button", name="Bag mixed as instructed")).to_be_focused()
+        keys.press("Enter", "mixed")
 
-            expect(tech.locator("#step-title")).to_contain_text("Mix gently")
-            take_photo(tech, keys, shots, "syringe")
-            expect(tech.get_by_role("button", name="Bag mixed as instructed")).to_be_focused()
-            keys.press("Enter", "mixed")
+        expect(tech.locator("#step-title")).to_contain_text("Sign the preparation")
+        take_photo(tech, keys, shots, "bag", filmed_seconds=1.5)
+        expect(tech.locator("#password")).to_be_focused()
+        keys.password("tech")
+        expect(tech.locator(".flash")).to_contain_text("waits for a pharmacist")
+        shoot(tech, shots, "h-04-signed-by-keyboard")
+        tech_clicks, tech_keys = keys.clicks(), list(keys.keystrokes)
 
-            expect(tech.locator("#step-title")).to_contain_text("Sign the preparation")
-            take_photo(tech, keys, shots, "bag")
-            expect(tech.locator("#password")).to_be_focused()
-            keys.password("tech")
-            expect(tech.locator(".flash")).to_contain_text("waits for a pharmacist")
-            shoot(tech, shots, "h-04-signed-by-keyboard")
-            tech_clicks, tech_keys = keys.clicks(), list(keys.keystrokes)
-
-            pharm, keys = keyboard_sign_in(browser, server, "pharm")
-            expect(pharm.locator("#open-code")).to_be_focused()
-            keys.scan("]C0" + in_process)  # the in-process label on the bag in hand opens its check
-            expect(pharm.locator("#step-title")).to_contain_text("Pharmacist check")
-            expect(pharm.locator("#bag_scan")).to_have_value("]C0" + in_process)
-            release = pharm.get_by_label("Release: every step is right")
-            expect(release).to_be_focused()  # nothing is chosen for the pharmacist
-            expect(release).not_to_be_checked()
-            shoot(pharm, shots, "h-05-check-the-decision-has-the-focus")
-            keys.press("Space", "choose Release")
-            expect(pharm.locator("#password")).to_be_focused()
-            keys.password("pharm")
-            expect(pharm.locator(".flash")).to_contain_text("released")
-            shoot(pharm, shots, "h-06-released-by-keyboard")
-            pharm_clicks, pharm_keys = keys.clicks(), list(keys.keystrokes)
-        finally:
-            server.stop()
+        pharm, keys = keyboard_sign_in(browser, server, "pharm")
+        expect(pharm.locator("#open-code")).to_be_focused()
+        keys.scan("]C0" + in_process)  # the in-process label on the bag in hand opens its check
+        expect(pharm.locator("#step-title")).to_contain_text("Pharmacist check")
+        expect(pharm.locator("#bag_scan")).to_have_value("]C0" + in_process)
+        release = pharm.get_by_label("Release: every step is right")
+        expect(release).to_be_focused()  # nothing is chosen for the pharmacist
+        expect(release).not_to_be_checked()
+        shoot(pharm, shots, "h-05-check-the-decision-has-the-focus")
+        keys.press("Space", "choose Release")
+        expect(pharm.locator("#password")).to_be_focused()
+        keys.password("pharm")
+        expect(pharm.locator(".flash")).to_contain_text("released")
+        shoot(pharm, shots, "h-06-released-by-keyboard")
+        pharm_clicks, pharm_keys = keys.clicks(), list(keys.keystrokes)
     assert preparation.get(weighed, 1).state == "released"
     clicks, strokes = tech_clicks + pharm_clicks, tech_keys + pharm_keys
     photos = [k for k in strokes if "photo" in k]  # the monograph's two photos (H28): one Enter each
+    over = len(strokes) - KEYSTROKE_TARGET
+    verdict = "within it" if over <= 0 else f"{over} above it, for the {len(photos)} photo captures"
     with capsys.disabled():
-        print(f"\nkeyboard-only bag: {clicks} mouse clicks; {len(strokes)} keystrokes besides scans and passwords, "
-              f"{len(strokes) - len(photos)} without the {len(photos)} photo captures "
+        print(f"\nkeyboard-only bag: {clicks} mouse clicks; {len(strokes)} keystrokes besides scans and passwords "
+              f"(target {KEYSTROKE_TARGET}: {verdict}), {len(strokes) - len(photos)} without the {len(photos)} photo "
+              f"captures; the in-process label printed by itself after the diluent scan "
               f"(technician {len(tech_keys)}: {', '.join(tech_keys)}; pharmacist {len(pharm_keys)}: {', '.join(pharm_keys)})")
     assert clicks == 0
     assert len(strokes) - len(photos) <= KEYSTROKE_TARGET  # the issue's target, before the photos were required
-    assert len(strokes) == 8 and len(photos) == 2  # measured: any extra keystroke on the way shows here
+    assert len(strokes) == 7 and len(photos) == 2  # measured: any extra keystroke on the way shows here
 
 
 @pytest.mark.hazard("H39")

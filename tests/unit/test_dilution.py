@@ -118,7 +118,7 @@ def test_durations_are_shown_to_a_tenth_of_an_hour(hours, shown):
 # --- the withdrawn volume (SmPC 6.6: withdraw 1.2 mL) -----------------------------------------------------
 @pytest.mark.parametrize("entered", ["1.2 mL", "1.15 mL", "1.25 mL", "1,25 ml", "1200 uL", "1150 µL"])
 def test_a_withdrawn_volume_within_the_tolerance_is_accepted_smpc_6_6(lemtrada, entered):
-    measured = parse_quantity(entered, VOLUME)
+    measured = parse_quantity(entered, VOLUME, decimal_comma="," in entered)  # 1,25: where a decimal comma is written
     assert check_withdrawn_volume(measured, lemtrada.withdraw, lemtrada.withdraw_tolerance) is None
 
 

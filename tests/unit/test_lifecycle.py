@@ -44,6 +44,8 @@ EXPECTED = {
         ("prepared", E.SEND_BACK_TO_VOLUME, "in_preparation", "check.release"),
         ("prepared", E.SEND_BACK_TO_MIXING, "in_preparation", "check.release"),
         ("prepared", E.SEND_BACK_TO_SIGN, "in_preparation", "check.release"),
+        # H29: sent back and not redoable (the bag damaged): rejected before it is signed again
+        ("in_preparation", E.REJECT_SENT_BACK, "rejected", "check.release"),
         # H19: a mistaken order is cancelled, a doubtful one held, before any preparation
         ("entered", E.CANCEL, "cancelled", "orders.cancel"),
         ("blocked", E.CANCEL, "cancelled", "orders.cancel"),
@@ -69,6 +71,11 @@ EXPECTED = {
         ("signed", E.SEND_BACK_TO_VOLUME, "diluent_scanned", "check.release"),
         ("signed", E.SEND_BACK_TO_MIXING, "volume_recorded", "check.release"),
         ("signed", E.SEND_BACK_TO_SIGN, "mixed", "check.release"),
+        # H29: rejected from where a send-back left it (the step to redo), before it is signed again
+        ("inspected", E.REJECT_SENT_BACK, "rejected", "check.release"),
+        ("diluent_scanned", E.REJECT_SENT_BACK, "rejected", "check.release"),
+        ("volume_recorded", E.REJECT_SENT_BACK, "rejected", "check.release"),
+        ("mixed", E.REJECT_SENT_BACK, "rejected", "check.release"),
     },
     "bag": {
         ("awaiting_check", E.RELEASE, "released", "check.release"),
@@ -236,6 +243,7 @@ NOT_A_STATE = {
     '"meaning": "prepared"': "the meaning of the preparer's electronic signature",
     '"inspection", "vial_storage", "dose", "courses", "in_use"': "tables of the monograph's TOML",
     '"expired" if token.expires_at': "an API token's state on the token list (services/tokens), not a bag's",
+    '"expired": lazy("expired")': "the words of an API token's state on the token list (services/tokens.TOKEN_STATE_WORDS)",
 }
 
 
@@ -316,3 +324,12 @@ def test_a_send_back_returns_to_the_state_in_which_its_step_is_due_and_only_a_ph
     assert "vial" not in lifecycle.SEND_BACK and "inspection" not in lifecycle.SEND_BACK
     assert lifecycle.redone_after_send_back("diluent") == ("diluent", "volume", "mixing", "sign")
     assert lifecycle.redone_after_send_back("sign") == ("sign",)
+
+
+@pytest.mark.hazard("H29")
+def test_a_preparation_sent_back_may_be_rejected_from_wherever_a_send_back_leaves_it_and_only_by_a_pharmacist():
+    left_at = {PREPARATION.apply(PrepState.SIGNED, event) for event in lifecycle.SEND_BACK.values()}
+    assert set(PREPARATION.sources(Event.REJECT_SENT_BACK)) == left_at
+    assert [r for r in Role if PREPARATION.allows(PrepState.MIXED, Event.REJECT_SENT_BACK, r)] == [Role.PHARMACIST]
+    assert ORDER.apply(OrderState.IN_PREPARATION, Event.REJECT_SENT_BACK, "pharmacist") == OrderState.REJECTED
+    assert not PREPARATION.allows(PrepState.SIGNED, Event.REJECT_SENT_BACK)  # signed again: the check's own reject

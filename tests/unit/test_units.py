@@ -23,7 +23,8 @@ def refusal(text, expected=VOLUME, **options) -> str:
 # --- accepted ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("text", ["1.2 mL", "1.2 ml", "1200 uL", "1200 µL", "1,2 mL", "1.2mL", " 1.2 mL\n", "0.0012 L"])
 def test_the_ways_a_pharmacist_writes_the_withdraw_volume_all_mean_1_2_ml_smpc_6_6(text):
-    quantity = parse_quantity(text, VOLUME)
+    # a decimal comma where the person's language writes one (fr, nl, de; web/forms.decimal_comma)
+    quantity = parse_quantity(text, VOLUME, decimal_comma="," in text)
     assert quantity.dimensionality == VOLUME
     assert quantity.to("mL").magnitude == pytest.approx(1.2, rel=1e-12)
 
@@ -111,14 +112,15 @@ def test_a_comma_that_may_be_a_thousands_separator_is_refused_as_ambiguous(text)
     assert "is ambiguous: a comma may be a decimal or a thousands separator" in message
 
 
-def test_the_ambiguity_message_offers_both_readings():
-    message = refusal("1,200 mL")
-    assert "Write 1.200 or 1200 without the comma" in message
+def test_the_ambiguity_message_offers_both_readings_neither_of_them_ambiguous():
+    assert "Write 1.2 or 1200 without the comma" in refusal("1,200 mL")
+    assert "Write 1,2 or 1200 without the comma" in refusal("1,200 mL", decimal_comma=True)
+    assert "Write 1.1250 or 1125 without the point" in refusal("1.125 mL")
 
 
 @pytest.mark.parametrize("text, millilitres", [("1,2000 mL", 1.2), ("0,200 mL", 0.2), ("1,20 mL", 1.2)])
-def test_a_comma_that_can_only_be_a_decimal_comma_is_read_as_one(text, millilitres):
-    assert parse_quantity(text, VOLUME).to("mL").magnitude == pytest.approx(millilitres)
+def test_a_comma_that_can_only_be_a_decimal_comma_is_read_as_one_where_the_language_writes_one(text, millilitres):
+    assert parse_quantity(text, VOLUME, decimal_comma=True).to("mL").magnitude == pytest.approx(millilitres)
 
 
 # --- properties -----------------------------------------------------------------------------------------
@@ -136,9 +138,9 @@ def test_any_positive_decimal_with_a_point_or_a_comma_and_a_volume_unit_is_the_s
 ):
     assume(value > 0)
     written = format(value, "f").replace(".", decimal_mark)
-    integer, _, fraction = written.partition(",")
-    assume(not (decimal_mark == "," and len(fraction) == 3 and not integer.startswith("0") and len(integer) <= 3))
-    quantity = parse_quantity(f"{written}{space}{unit}", VOLUME)
+    integer, _, fraction = written.partition(decimal_mark)
+    assume(not (len(fraction) == 3 and not integer.startswith("0") and len(integer) <= 3))  # 1.200: refused (H40)
+    quantity = parse_quantity(f"{written}{space}{unit}", VOLUME, decimal_comma=decimal_mark == ",")
     expected = float(value * MILLILITRES_PER[unit])
     assert quantity.to("mL").magnitude == pytest.approx(expected, rel=1e-12)
 

@@ -12,7 +12,7 @@ from pharmacy.services import preparation, users
 from tests import factories
 from tests.factories import NACL_SCAN, vial_scan
 from tests.unit.label_helpers import decode, pdf_text
-from tests.web.conftest import text
+from tests.web.conftest import text, version_on
 
 
 def filled(pharmacy):
@@ -115,3 +115,57 @@ def test_the_final_label_scanned_back_on_the_wrong_bag_stops_and_is_recorded(sig
         assert right.status_code == 302
     assert bags.get_bag(pharmacy, first.serial).label_confirmed_at is not None
     assert "Label on the bag confirmed by scan" in text(tech.get(f"/bags/{first.serial}"))
+
+
+def at_diluent_step(pharmacy):
+    prep = preparation.start(pharmacy, "tech", factories.verified_order(pharmacy).id)
+    prep = preparation.scan_vial(pharmacy, "tech", prep.id, prep.version, vial_scan(pharmacy.vial_serials[0]))
+    return preparation.inspect_vial(pharmacy, "tech", prep.id, prep.version, True)
+
+
+def in_process_form(page: str) -> str:
+    return page.split('class="in-process-print"', 1)[1].split(">", 1)[0]
+
+
+@pytest.mark.hazard("H27")
+def test_once_the_diluent_bag_is_scanned_its_in_process_label_download_starts_by_itself_once(signed_in, pharmacy):
+    prep = at_diluent_step(pharmacy)
+    tech = signed_in("tech")
+    screen = tech.get(f"/prep/{prep.id}")
+    shown = text(tech.post(f"/prep/{prep.id}/diluent", {"version": version_on(screen), "scan": NACL_SCAN},
+                                 follow_redirects=True))
+    assert "Its in-process label prints now (the button below prints it again)" in shown
+    assert "data-print-on-load" in in_process_form(shown)  # the page sends the print form once (pharmacy.js rule 10)
+    assert f"Print the in-process label of bag BAG{prep.id:07d} (PDF)" in shown  # and keeps the button
+    assert tech.post(f"/prep/{prep.id}/in-process-label.pdf").mimetype == "application/pdf"
+    again = text(tech.get(f"/prep/{prep.id}"))
+    assert "data-print-on-load" not in again and f"Print the in-process label of bag BAG{prep.id:07d} (PDF)" in again
+    with pharmacy.uow(readonly=True) as uow:
+        printed = uow.session.execute(select(AuditEntry).where(AuditEntry.action == "label.in_process")).scalars().all()
+    assert len(printed) == 1  # nothing printed by the screens themselves: the one print the page sent
+
+
+@pytest.mark.hazard("H27")
+def test_with_a_label_printer_the_diluent_scan_sends_the_in_process_label_to_it(signed_in, pharmacy):
+    from tests.zpl_printer import ZplPrinter
+
+    printer = ZplPrinter()
+    try:
+        pharmacy.settings.instance.mkdir(parents=True, exist_ok=True)
+        (pharmacy.settings.instance / "printers.toml").write_text(
+            f'[[printer]]\nname = "Bench Zebra"\nkind = "zpl"\naddress = "{printer.address}"\ndpi = 300\n'
+            'stock = "bag-100x70"\nlanguage = "pdf"\ntimeout = 1\n', encoding="utf-8")
+        prep = at_diluent_step(pharmacy)
+        tech = signed_in("tech")
+        screen = tech.get(f"/prep/{prep.id}")
+        shown = text(tech.post(f"/prep/{prep.id}/diluent", {"version": version_on(screen), "scan": NACL_SCAN},
+                                 follow_redirects=True))
+    finally:
+        printer.stop()
+    assert f"The label of bag BAG{prep.id:07d} (in-process label) was sent to Bench Zebra" in shown
+    assert "Stick its in-process label on the bag" in shown
+    assert "data-print-on-load" not in shown  # queued on the printer: nothing for the page to download
+    assert len(printer.jobs) == 1 and printer.jobs[0].startswith(b"%PDF")
+    with pharmacy.uow(readonly=True) as uow:
+        entry = uow.session.execute(select(AuditEntry).where(AuditEntry.action == "label.in_process")).scalar_one()
+    assert entry.new["printer"] == "Bench Zebra"

@@ -26,6 +26,9 @@
  *    focus on when chosen (Release → the password, Reject → the reason). Nothing is ever chosen for you.
  * 9. The menu's drop-downs (<details> in the top bar): one open at a time, Escape closes it and gives
  *    the focus back to its title, a click elsewhere closes it.
+ * 10. A print the page starts by itself (form[data-print-on-load]: the in-process label, once the diluent bag is
+ *    scanned): sent once when the page loads (once per tab, even if the print fails), its button kept to
+ *    print again. Only a print is ever sent this way, never a decision.
  */
 (function () {
   "use strict";
@@ -101,13 +104,26 @@
   window.addEventListener("pageshow", function () {
     document.querySelectorAll("form[data-sent]").forEach(function (form) { form.removeAttribute("data-sent"); });
   });
+  var printNow = document.querySelector("form[data-print-on-load][data-download]");
+  if (printNow && typeof printNow.requestSubmit === "function") {
+    var printed = "printed-on-load " + printNow.getAttribute("action");
+    if (!window.sessionStorage.getItem(printed)) {
+      window.sessionStorage.setItem(printed, "1");
+      printNow.requestSubmit();
+    }
+  }
+
+  /* the screen's texts in its language (base.html's <body data-text-…>, from web/i18n.py); English without them */
+  function text(key, english) {
+    return (document.body && document.body.getAttribute("data-text-" + key)) || english;
+  }
 
   /* the same words as the server's countdown filter (web/common.countdown); true when it runs out now */
   function showLeft(el, left) {
     var row = el.closest("[data-bag-row]");
     if (left <= 0) {
       var crossed = !el.classList.contains("is-expired");
-      el.textContent = "EXPIRED";
+      el.textContent = text("expired", "EXPIRED");
       el.classList.remove("is-urgent");
       el.classList.add("is-expired");
       if (row) { row.classList.remove("is-urgent"); row.classList.add("is-expired"); }
@@ -115,7 +131,10 @@
     }
     var minutes = Math.floor(left / 60), hours = Math.floor(minutes / 60);
     minutes = minutes % 60;
-    el.textContent = hours ? hours + " h " + (minutes < 10 ? "0" : "") + minutes + " min left" : minutes + " min left";
+    var padded = (minutes < 10 ? "0" : "") + minutes;
+    el.textContent = hours
+      ? text("hours-left", "{hours} h {minutes:02d} min left").replace("{hours}", hours).replace("{minutes:02d}", padded)
+      : text("minutes-left", "{minutes} min left").replace("{minutes}", minutes);
     if (left < 3600) {
       el.classList.add("is-urgent");
       if (row) { row.classList.add("is-urgent"); }

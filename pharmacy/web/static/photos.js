@@ -1,19 +1,25 @@
 /* Photographs of a preparation (issue 14 point 4, SAFETY.md H28). No dependencies, no plugin.
  *
  * 1. A photo panel ([data-photo-capture]) asks the browser for the camera (getUserMedia), shows the live
- *    preview, and enables its "Take photo" button, which gets the focus when the photo is still to take
+ *    preview, and once the preview shows its first picture enables the "Take photo" button, which gets the
+ *    focus when the photo is still to take
  *    (Enter or Space takes it: gloved hands, no mouse). The frame is drawn on a canvas (at most MAX_SIDE
  *    pixels on its longer side) and sent as a JPEG (canvas.toBlob) with the form's CSRF token and the
  *    preparation's version; the server measures it and keeps it or refuses it with what to do, which is
  *    shown here while the preview goes on. A kept photo loads the screen again (the next step).
  *    Without a camera (none, refused, or no secure context) the panel says so plainly: the server still
- *    refuses the step the photo guards.
+ *    refuses the step the photo guards. The texts shown come from the panel's data-msg-* attributes
+ *    (templates/prep/_photo.html), in the screen's language; the English here is only their fallback.
  * 2. A photo link ([data-zoom]) opens the photo at full size in a dialog (Esc or the button closes it);
  *    without this script the link opens the photo itself.
  */
 (function () {
   "use strict";
   var MAX_SIDE = 1280, QUALITY = 0.9;
+
+  function say(panel, name, english) {
+    return panel.getAttribute("data-msg-" + name) || english;
+  }
 
   function cameraMissing(panel, why) {
     var missing = panel.querySelector("[data-camera-missing]");
@@ -25,12 +31,27 @@
     }
   }
 
-  function whyNot(error) {
+  function whyNot(panel, error) {
     var name = error && error.name;
-    if (name === "NotAllowedError" || name === "SecurityError") { return "the browser was not allowed to use it"; }
-    if (name === "NotFoundError" || name === "OverconstrainedError") { return "none is connected"; }
-    if (name === "NotReadableError") { return "another program is using it"; }
-    return name || "it did not start";
+    if (name === "NotAllowedError" || name === "SecurityError") { return say(panel, "not-allowed", "the browser was not allowed to use it"); }
+    if (name === "NotFoundError" || name === "OverconstrainedError") { return say(panel, "none-connected", "none is connected"); }
+    if (name === "NotReadableError") { return say(panel, "in-use", "another program is using it"); }
+    return name || say(panel, "did-not-start", "it did not start");
+  }
+
+  function whenPicture(video, then) {
+    var done = false;
+    function check() {
+      if (!done && video.readyState >= 2 && video.videoWidth && video.videoHeight) {
+        done = true;
+        video.removeEventListener("loadeddata", check);
+        video.removeEventListener("playing", check);
+        then();
+      }
+    }
+    video.addEventListener("loadeddata", check);
+    video.addEventListener("playing", check);
+    check();
   }
 
   document.querySelectorAll("[data-photo-capture]").forEach(function (panel) {
@@ -50,7 +71,7 @@
     }
 
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-      cameraMissing(panel, "this browser offers no camera on this page");
+      cameraMissing(panel, say(panel, "no-camera-api", "this browser offers no camera on this page"));
       return;
     }
     navigator.mediaDevices.getUserMedia({audio: false, video: {width: {ideal: 1280}, height: {ideal: 720},
@@ -58,15 +79,19 @@
       .then(function (stream) {
         video.srcObject = stream;
         panel.querySelector("[data-camera]").hidden = false;
-        panel.querySelector("[data-camera-waiting]").hidden = true;
-        button.disabled = false;
-        if (button.hasAttribute("data-autofocus")) { button.focus(); }
+        // the button is offered (and takes the focus) only once the preview shows a picture: a stream
+        // without a first frame yet gives a photo of nothing, and Enter pressed at once would be refused
+        whenPicture(video, function () {
+          panel.querySelector("[data-camera-waiting]").hidden = true;
+          button.disabled = false;
+          if (button.hasAttribute("data-autofocus")) { button.focus(); }
+        });
       })
-      .catch(function (error) { cameraMissing(panel, whyNot(error)); });
+      .catch(function (error) { cameraMissing(panel, whyNot(panel, error)); });
 
     button.addEventListener("click", function () {
       if (!video.videoWidth || !video.videoHeight) {
-        refuse("The camera has not shown a picture yet: wait for the preview, then take the photo.");
+        refuse(say(panel, "not-ready", "The camera has not shown a picture yet: wait for the preview, then take the photo."));
         return;
       }
       var scale = Math.min(1, MAX_SIDE / Math.max(video.videoWidth, video.videoHeight));
@@ -76,27 +101,28 @@
       canvas.getContext("2d").drawImage(video, 0, 0, canvas.width, canvas.height);
       button.disabled = true;
       problem.hidden = true;
-      status.textContent = "Checking the photo…";
+      status.textContent = say(panel, "checking", "Checking the photo…");
       canvas.toBlob(function (blob) {
-        if (!blob) { refuse("The picture could not be made from the preview: take the photo again."); return; }
+        if (!blob) { refuse(say(panel, "no-picture", "The picture could not be made from the preview: take the photo again.")); return; }
         var data = new FormData(form);
         data.append("photo", blob, form.getAttribute("data-kind") + ".jpg");
         fetch(form.action, {method: "POST", body: data, credentials: "same-origin", headers: {"Accept": "application/json"}})
           .then(function (response) {
             return response.json().then(function (body) { return {ok: response.ok, body: body}; }, function () {
-              return {ok: false, body: {error: "The server did not accept the photo (status " + response.status +
-                                               "). Take it again; if it happens again, reload the page."}};
+              return {ok: false, body: {error: say(panel, "not-accepted", "The server did not accept the photo (status {status}). " +
+                                                   "Take it again; if it happens again, reload the page.")
+                                                .replace("{status}", response.status)}};
             });
           })
           .then(function (result) {
             if (result.ok && result.body.next) {
-              status.textContent = "Photo kept.";
+              status.textContent = say(panel, "kept", "Photo kept.");
               window.location.assign(result.body.next);
             } else {
-              refuse(result.body.error || "The photo was refused. Take it again.");
+              refuse(result.body.error || say(panel, "refused", "The photo was refused. Take it again."));
             }
           })
-          .catch(function () { refuse("The photo could not be sent (no connection to the server). Take it again."); });
+          .catch(function () { refuse(say(panel, "not-sent", "The photo could not be sent (no connection to the server). Take it again.")); });
       }, "image/jpeg", QUALITY);
     });
   });
