@@ -32,6 +32,8 @@ def test_the_wheel_carries_templates_label_stocks_monographs_fonts_and_migration
     assert "pharmacy/db/migrations/versions/0001_initial_schema.py" in names
     assert "pharmacy/security_data/common-passwords.txt.gz" in names and "pharmacy/security_data/LICENSE.django" in names
     assert any(n.startswith("pharmacy/templates/") and n.endswith(".html") for n in names)
+    # the screens' languages: without their catalogues an installed pharmacy would show English silently (H41)
+    assert {f"pharmacy/translations/{lang}/LC_MESSAGES/messages.po" for lang in ("fr", "nl", "de")} <= set(names)
 
 
 def test_pharmacy_help_runs_from_a_fresh_virtual_environment(wheel, tmp_path):
