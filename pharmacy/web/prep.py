@@ -38,6 +38,7 @@ def _shown(table: dict[str, lazy]) -> dict[str, str]:
 
 
 _FACTS: dict[tuple[int, str], tuple[Monograph, list[dict]]] = {}
+_FACTS_KEPT = 64  # products × languages of one pharmacy fit many times over
 
 
 def product_facts(monograph: Monograph) -> list[dict]:
@@ -47,6 +48,8 @@ def product_facts(monograph: Monograph) -> list[dict]:
     key = (id(monograph), current_language())
     kept = _FACTS.get(key)
     if kept is None or kept[0] is not monograph:  # the very monograph, not another one at the same address
+        if len(_FACTS) >= _FACTS_KEPT:  # catalogues read again (a new pharmacy in one process) leave old keys
+            _FACTS.clear()
         kept = _FACTS[key] = (monograph, _product_facts(monograph))
     return kept[1]
 
