@@ -194,6 +194,8 @@ def format_moment(moment: datetime | date, fmt: str, lang: str | None = None) ->
     from babel.dates import format_date, format_datetime  # the first time one is shown
 
     locale = lang or current()
+    if locale == "en":  # CLDR's English is strftime's (the C locale's names): the fast way, on every screen (issue 18)
+        return moment.strftime(fmt)
     if isinstance(moment, datetime):
         return format_datetime(moment, cldr_pattern(fmt), tzinfo=moment.tzinfo, locale=locale)
     return format_date(moment, cldr_pattern(fmt), locale=locale)

@@ -159,7 +159,7 @@ def bedside_check(pharmacy: Pharmacy, username: str, bag_scan: str, wristband: s
     a typed one is accepted here without its reason (Start asks for it) and shown TYPED."""
     with pharmacy.uow(readonly=True) as uow:
         actor(uow.session, username, "ward.bedside")
-        bag = find_bag(uow.session, bag_serial_from_scan(pharmacy, bag_scan))
+        bag = find_bag(uow.session, bag_serial_from_scan(pharmacy, bag_scan), steps=False)
         patient = _patient_from_wristband(pharmacy, uow.session, wristband)
         reasons = _reasons(pharmacy, uow.session, bag, patient)
         latest = start_by_of(pharmacy, bag)

@@ -45,17 +45,23 @@ _BAG_READ_OPTIONS = (
 )
 
 
-def find_bag(session, serial: str, lock: bool = False) -> Bag:
-    query = select(Bag).where(Bag.serial == (serial or "").strip()).options(*(_BAG_OPTIONS if lock else _BAG_READ_OPTIONS))
+_BAG_READ_NO_STEPS = _BAG_READ_OPTIONS[:3]
+
+
+def find_bag(session, serial: str, lock: bool = False, steps: bool = True) -> Bag:
+    """The bag with this serial, its preparation, order, patient, vial and diluent lot loaded, and its preparation's
+    steps unless ``steps`` is False (the bedside and the bag status call never show them: one statement less)."""
+    options = _BAG_OPTIONS if lock else _BAG_READ_OPTIONS if steps else _BAG_READ_NO_STEPS
+    query = select(Bag).where(Bag.serial == (serial or "").strip()).options(*options)
     bag = session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
     if bag is None:
         raise NotFound(_("No bag with serial “{serial}”.", serial=serial))
     return bag
 
 
-def get_bag(pharmacy: Pharmacy, serial: str) -> Bag:
+def get_bag(pharmacy: Pharmacy, serial: str, steps: bool = True) -> Bag:
     with pharmacy.uow(readonly=True) as uow:
-        return find_bag(uow.session, serial)
+        return find_bag(uow.session, serial, steps=steps)
 
 
 def state_of(bag: Bag, now: datetime | None = None) -> BagState:
@@ -310,10 +316,10 @@ def label_unconfirmed(session, bag: Bag) -> str | None:
              serial=bag.serial, printed=printed, confirmed=confirmed, todo=todo)
 
 
-def label_status(pharmacy: Pharmacy, serial: str) -> tuple[int | None, int]:
-    """``label_confirmation`` of the bag with this serial, for its page."""
+def label_status(pharmacy: Pharmacy, bag: Bag) -> tuple[int | None, int]:
+    """``label_confirmation`` of a bag already read (``get_bag``), for its page."""
     with pharmacy.uow(readonly=True) as uow:
-        return label_confirmation(uow.session, find_bag(uow.session, serial).id)
+        return label_confirmation(uow.session, bag.id)
 
 
 def labels_printed(pharmacy: Pharmacy, serial: str) -> int:

@@ -267,9 +267,11 @@ def fridge_statuses(pharmacy: Pharmacy, session, bags: list[Bag], now: datetime)
     return found
 
 
-def fridge_status(pharmacy: Pharmacy, serial: str) -> FridgeStatus:
+def fridge_status(pharmacy: Pharmacy, bag: Bag | str) -> FridgeStatus:
+    """The ``FridgeStatus`` of a bag already read (``bags.get_bag``: its page reads it once) or of a serial."""
     with pharmacy.uow(readonly=True) as uow:
-        bag = find_bag(uow.session, serial)
+        if isinstance(bag, str):
+            bag = find_bag(uow.session, bag)
         return fridge_statuses(pharmacy, uow.session, [bag], clock.now())[bag.id]
 
 

@@ -87,7 +87,20 @@ def create_app(config: dict | None = None, pharmacy: base.Pharmacy | None = None
     register_logging(app)
     i18n.register(app)  # after the guard (register_security): the language is the signed-in user's
     prg.register(app)  # every POST answers with a redirect, refusals included (issue 16)
+    _share_reads(app, pharmacy)
     return app
+
+
+def _share_reads(app: Flask, pharmacy: base.Pharmacy) -> None:
+    """One read session per request, from the session cookie's lookup to the page (db/database.shared_reads):
+    a page's 5 to 10 reads no longer open and close a session, a connection and a transaction each (issue 18)."""
+    inner = app.wsgi_app
+
+    def wsgi_app(environ, start_response):
+        with pharmacy.db.shared_reads():
+            return inner(environ, start_response)
+
+    app.wsgi_app = wsgi_app  # type: ignore[method-assign]
 
 
 def _persistent_secret(instance: Path) -> str:

@@ -47,9 +47,9 @@ def _show(serial: str, error: PharmacyError | None = None, status: int = 200):
         names=screens.user_names(pharmacy, [prep.prepared_by, prep.checked_by]), locations=locations,
         location=next((loc.name for loc in locations if loc.id == bag.location_id), None),
         product=pharmacy.product(prep.order.product_id), diluents=pharmacy.catalog.diluents, error=error,
-        cold=coldchain.fridge_status(pharmacy, serial), incidents=coldchain.incidents(pharmacy, open_only=False, serial=serial),
+        cold=coldchain.fridge_status(pharmacy, bag), incidents=coldchain.incidents(pharmacy, open_only=False, serial=serial),
         decisions=coldchain.DECISIONS, labels_printed=bag_service.labels_printed(pharmacy, serial), **disposal_context(),
-        **label_printers(pharmacy, serial), label_confirmation=bag_service.label_status(pharmacy, serial)), status
+        **label_printers(pharmacy, serial), label_confirmation=bag_service.label_status(pharmacy, bag)), status
 
 
 def label_printers(pharmacy, serial: str) -> dict:

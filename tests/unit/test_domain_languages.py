@@ -98,3 +98,23 @@ def test_a_typed_quantity_and_a_data_file_are_refused_in_the_current_language(fr
 def test_a_refused_permission_names_the_role_and_the_act_in_the_current_language(french):
     assert permissions.refusal(None, "bags.view").startswith("A visitor may not voir les poches; only a ")
     assert "infirmier" in permissions.refusal("admin", "ward.bedside")
+
+
+@pytest.mark.parametrize("fmt", ["%d %b %Y %H:%M", "%d %b %Y %H:%M:%S", "%d %b %H:%M", "%H:%M", "%H:%M:%S",
+                                 "%d %b %Y", "%a %d %b %Y", "%A %d %B %Y", "%Y-%m-%d %H:%M", "%d/%m/%y"])
+def test_english_moments_are_what_cldr_writes(fmt):
+    """English is written by strftime, the fast way every screen takes (issue 18): it must be exactly what CLDR's
+    English writes for the same pattern, on every month and day of the week, midnight and noon included."""
+    from datetime import UTC, date, datetime, timedelta
+
+    from babel.dates import format_date, format_datetime
+
+    start = datetime(2026, 1, 1, 0, 0, 5, tzinfo=UTC)
+    for day in range(0, 366, 3):
+        moment = start + timedelta(days=day, hours=day % 24, minutes=day % 60)
+        with i18n.using("en"):
+            written = i18n.format_moment(moment, fmt)
+            written_day = i18n.format_moment(moment.date(), fmt) if "%H" not in fmt else None
+        assert written == format_datetime(moment, i18n.cldr_pattern(fmt), tzinfo=UTC, locale="en")
+        if written_day is not None:
+            assert written_day == format_date(date(moment.year, moment.month, moment.day), i18n.cldr_pattern(fmt), locale="en")
