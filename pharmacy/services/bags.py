@@ -12,7 +12,9 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from pharmacy import clock, i18n
 from pharmacy.db import audit
-from pharmacy.db.models import Bag, BagMove, Disposal, LabelConfirmation, LabelPrint, Order, Preparation, StorageLocation, User
+from pharmacy.db.models import (
+    Bag, BagMove, DiluentLot, Disposal, LabelConfirmation, LabelPrint, Order, Patient, Preparation, StorageLocation, User, Vial,
+)
 from pharmacy.domain import dilution, disposal
 from pharmacy.domain.coldchain import range_fits
 from pharmacy.domain.errors import NotAllowed, NotFound, PharmacyError, StateConflict
@@ -106,11 +108,21 @@ def bag_row(bag: Bag, now: datetime) -> dict:
     }
 
 
+_BAG_LIST = (select(Bag.serial, Bag.batch, Bag.state, Bag.use_by, Patient.identifier, Vial.lot, Vial.serial, DiluentLot.lot)
+             .join(Preparation, Bag.preparation_id == Preparation.id).join(Order, Preparation.order_id == Order.id)
+             .join(Patient, Order.patient_id == Patient.id).outerjoin(Vial, Preparation.vial_id == Vial.id)
+             .outerjoin(DiluentLot, Preparation.diluent_lot_id == DiluentLot.id).order_by(Bag.id))
+
+
 def list_bags(pharmacy: Pharmacy, state: str | None = None) -> list[dict]:
+    """Every bag as ``bag_row`` gives it (the state decided from the clock now), read as plain rows in one statement:
+    a list needs no bag objects (issue 18: a third of the list's time went into building them and their steps)."""
     now = clock.now()
     with pharmacy.uow(readonly=True) as uow:
-        bags = uow.session.execute(select(Bag).options(*_BAG_READ_OPTIONS).order_by(Bag.id)).scalars().all()
-        rows = [bag_row(b, now) for b in bags]
+        found = uow.session.execute(_BAG_LIST).all()
+    rows = [{"serial": serial, "batch": batch, "state": effective_state(recorded, use_by, now), "use_by": use_by.isoformat(),
+             "patient_id": patient, "vial_lot": vial_lot, "vial_serial": vial_serial, "diluent_lot": diluent_lot}
+            for serial, batch, recorded, use_by, patient, vial_lot, vial_serial, diluent_lot in found]
     return [r for r in rows if state is None or r["state"] == state]
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import String, cast, func, select
+from sqlalchemy.orm import contains_eager
 
 from pharmacy import clock
 from pharmacy.db.models import (
@@ -84,10 +85,13 @@ def live_bags(pharmacy: Pharmacy) -> list[LiveBag]:
             select(Bag, Patient, Order.scheduled_on, StorageLocation.name)
             .join(Preparation, Bag.preparation_id == Preparation.id).join(Order, Preparation.order_id == Order.id)
             .join(Patient, Order.patient_id == Patient.id).outerjoin(StorageLocation, Bag.location_id == StorageLocation.id)
-            .where(Bag.state.in_(BAG_ON_DASHBOARD))).all()
+            .where(Bag.state.in_(BAG_ON_DASHBOARD))
+            # each bag's preparation and order from this statement's own joins: the cold chain and START BY ask
+            # for its product, which would else be two statements a bag (issue 18)
+            .options(contains_eager(Bag.preparation).contains_eager(Preparation.order))).all()
         reasons = _quarantines(uow.session, [bag.id for bag, *_ in rows if bag.state == BagState.QUARANTINED])
         cold = fridge_statuses(pharmacy, uow.session, [bag for bag, *_ in rows], now)
-        starts = _start_bys(pharmacy, uow.session, [bag for bag, *_ in rows])
+        starts = _start_bys(pharmacy, [bag for bag, *_ in rows])
     found = [LiveBag(bag.serial, bag.batch, effective_state(bag.state, bag.use_by, now), bag.use_by, patient.name,
                      patient.identifier, patient.ward, scheduled_on, location, reasons.get(bag.id), cold.get(bag.id))
              for bag, patient, scheduled_on, location in rows]
@@ -95,15 +99,10 @@ def live_bags(pharmacy: Pharmacy) -> list[LiveBag]:
     return sorted(found, key=lambda b: (b.state not in BAG_TO_DISCARD, b.use_by, b.serial))
 
 
-def _start_bys(pharmacy: Pharmacy, session, bags: list[Bag]) -> dict[str, datetime]:
-    """Each bag's START BY (serial → time), from its product's infusion duration and the policy."""
-    if not bags:
-        return {}
-    rows = session.execute(select(Bag.serial, Order.product_id).join(Preparation, Bag.preparation_id == Preparation.id)
-                           .join(Order, Preparation.order_id == Order.id)
-                           .where(Bag.id.in_([bag.id for bag in bags]))).all()
-    product_of = dict(rows)
-    return {bag.serial: start_by_for(pharmacy, bag.use_by, product_of[bag.serial]) for bag in bags}
+def _start_bys(pharmacy: Pharmacy, bags: list[Bag]) -> dict[str, datetime]:
+    """Each bag's START BY (serial → time), from its product's infusion duration and the policy (the bags need
+    their preparation and order loaded)."""
+    return {bag.serial: start_by_for(pharmacy, bag.use_by, bag.preparation.order.product_id) for bag in bags}
 
 
 @dataclass(frozen=True)

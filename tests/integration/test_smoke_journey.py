@@ -1,5 +1,6 @@
 """The whole bench journey through the services, end to end, on a real database."""
 
+from pharmacy import clock
 from pharmacy.services import bags, setup
 from tests import factories
 
@@ -11,5 +12,7 @@ def test_a_released_bag_is_labelled_stored_and_the_audit_chain_verifies(pharmacy
     bags.store(pharmacy, "tech", bag.serial, factories.FRIDGE)
     row = bags.list_bags(pharmacy)[0]
     assert row["state"] == "stored" and row["vial_serial"] == pharmacy.vial_serials[0]
+    # the list's plain rows (issue 18) say what the API's row of the bag says
+    assert row == bags.bag_row(bags.get_bag(pharmacy, bag.serial), clock.now())
     result = setup.verify_audit(pharmacy)
     assert result.ok and result.checked > 20
