@@ -13,7 +13,18 @@ from sqlalchemy.orm import joinedload, selectinload
 from pharmacy import clock, i18n
 from pharmacy.db import audit
 from pharmacy.db.models import (
-    Bag, BagMove, DiluentLot, Disposal, LabelConfirmation, LabelPrint, Order, Patient, Preparation, StorageLocation, User, Vial,
+    Bag,
+    BagMove,
+    DiluentLot,
+    Disposal,
+    LabelConfirmation,
+    LabelPrint,
+    Order,
+    Patient,
+    Preparation,
+    StorageLocation,
+    User,
+    Vial,
 )
 from pharmacy.domain import dilution, disposal
 from pharmacy.domain.coldchain import range_fits
