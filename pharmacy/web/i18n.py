@@ -12,6 +12,9 @@ from __future__ import annotations
 from flask import Flask, g, has_request_context, request
 from flask_babel import Babel
 from flask_login import current_user
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
 
 from pharmacy import i18n
 
@@ -56,6 +59,21 @@ def _template_ngettext(singular: str, plural: str, count: int) -> str:
     return i18n.translate_plural(singular, plural, count)
 
 
+@pass_context
+def _newstyle_gettext(__context: Context, __string: str, **variables: object) -> str:
+    """Jinja's newstyle ``gettext`` (jinja2.ext._make_new_gettext), calling ours directly: the text in the current
+    language, escaped where the template autoescapes, its ``%(name)s`` fields filled (and escaped)."""
+    text = i18n.translate(__string)
+    return (Markup(text) if __context.eval_ctx.autoescape else text) % variables
+
+
+@pass_context
+def _newstyle_ngettext(__context: Context, __singular: str, __plural: str, __num: int, **variables: object) -> str:
+    variables.setdefault("num", __num)
+    text = i18n.translate_plural(__singular, __plural, __num)
+    return (Markup(text) if __context.eval_ctx.autoescape else text) % variables
+
+
 def _page_texts() -> dict[str, dict[str, str]]:
     """The texts pharmacy.js shows (the countdowns), in the request's language, for base.html's ``data-text-…``
     attributes: the same message ids as ``web/common.countdown``, their fields filled in by the script."""
@@ -68,6 +86,8 @@ def register(app: Flask) -> None:
     # Flask-Babel installed its own callables; ours read the same .po files (no compiled .mo) and the same
     # current language as the refusals made in the services (newstyle: Jinja fills %(name)s and escapes)
     app.jinja_env.install_gettext_callables(_template_gettext, _template_ngettext, newstyle=True)  # type: ignore[attr-defined]
+    # the same callables without Jinja's extra calls through the template context (three for each `_()`: issue 18)
+    app.jinja_env.globals.update(gettext=_newstyle_gettext, _=_newstyle_gettext, ngettext=_newstyle_ngettext)
     # a {% trans %} block's text with its line breaks and indentation folded, as pybabel extracts it (babel.cfg)
     app.jinja_env.policies["ext.i18n.trimmed"] = True
     app.add_template_filter(i18n.now, "t")

@@ -168,3 +168,19 @@ def test_the_scripts_texts_come_in_the_pages_language(signed_in, catalogue):
     page = text(tech.get("/", follow_redirects=True))
     assert 'data-text-expired="PÉRIMÉ"' in page and 'data-text-minutes-left="encore {minutes} min"' in page
     assert 'data-text-hours-left="{hours} h {minutes:02d} min left"' in page  # not translated here: the English
+
+
+def test_a_translated_text_escapes_what_fills_its_fields_and_keeps_its_percent_signs(app):
+    """The templates' `_()`, `ngettext` and `{% trans %}` (called directly, without Jinja's context calls: issue 18)
+    still escape each field's value, keep the text's own markup as the catalogue has it, and read `%%` as `%`."""
+    from flask import render_template_string
+
+    with app.test_request_context("/"):
+        shown = render_template_string(
+            '{{ _("Scan %(what)s", what="<script>x</script>") }}|{{ _("100%% done") }}|'
+            '{{ ngettext("%(num)s bag", "%(num)s bags", 2) }}|{% trans who="<b>" %}Hello {{ who }}{% endtrans %}')
+    assert shown == "Scan &lt;script&gt;x&lt;/script&gt;|100% done|2 bags|Hello &lt;b&gt;"
+    with i18n.using("fr"):
+        assert i18n.translate("Scan the vial") != "Scan the vial"  # a text the French catalogue has
+    with app.test_request_context("/"), i18n.using("fr"):
+        assert render_template_string('{{ _("Scan the vial") }}') == i18n.translate("Scan the vial", "fr")
