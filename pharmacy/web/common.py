@@ -7,6 +7,7 @@ from datetime import datetime
 
 from flask import current_app
 from flask_login import current_user
+from markupsafe import Markup
 
 from pharmacy import clock, i18n
 from pharmacy.domain import lifecycle
@@ -128,6 +129,26 @@ def menu_groups(user) -> list[tuple[str | None, list[tuple[str, str]]]]:
     return groups
 
 
+_MENUS_KEPT = 512
+
+
+def main_menu() -> Markup:
+    """The signed-in user's menu (templates/_menu.html) as markup: the same for every user of a role on a page in a
+    language, so drawn once for each and kept (issue 18: the menu was a fifth of a page's rendering). Bounded."""
+    from flask import render_template, request
+
+    user = current_user
+    here = request.endpoint or ""
+    kept: dict[tuple[object, ...], Markup] = current_app.extensions.setdefault("pharmacy.menus", {})
+    key = (user.role, bool(getattr(user, "must_change_password", False)), i18n.current(), here, request.script_root)
+    menu = kept.get(key)
+    if menu is None:
+        if len(kept) >= _MENUS_KEPT:
+            kept.clear()
+        menu = kept[key] = Markup(render_template("_menu.html", groups=menu_groups(user), here=here))
+    return menu
+
+
 def register_template_helpers(app) -> None:
     app.add_template_filter(local, "local")
     # a day (a date of birth, an expiry) by a strftime format, with the month and day names of the current language
@@ -142,7 +163,7 @@ def register_template_helpers(app) -> None:
         OrderState=lifecycle.OrderState, PrepState=lifecycle.PrepState, BagState=lifecycle.BagState,
         Event=lifecycle.Event, ORDER=lifecycle.ORDER, PREPARATION=lifecycle.PREPARATION, BAG=lifecycle.BAG,
         BAG_LIVE=lifecycle.BAG_LIVE, BAG_TO_DISCARD=lifecycle.BAG_TO_DISCARD, start_by=start_by)
-    app.jinja_env.globals["menu_groups"] = menu_groups
+    app.jinja_env.globals["main_menu"] = main_menu  # the menu of every page, drawn once per role, language and page
 
     @app.context_processor
     def pharmacy_context():

@@ -184,3 +184,22 @@ def test_a_translated_text_escapes_what_fills_its_fields_and_keeps_its_percent_s
         assert i18n.translate("Scan the vial") != "Scan the vial"  # a text the French catalogue has
     with app.test_request_context("/"), i18n.using("fr"):
         assert render_template_string('{{ _("Scan the vial") }}') == i18n.translate("Scan the vial", "fr")
+
+
+def test_the_menu_kept_for_a_role_marks_the_page_you_are_on_and_speaks_your_language(signed_in):
+    """The menu is drawn once per role, language and page and then kept (web/common.main_menu, issue 18): what is
+    kept never shows one page's mark, one language or one role's lines on another."""
+    def current(page: str) -> list[str]:
+        return re.findall(r'<a href="([^"]+)" aria-current="page"', page)
+
+    pharm = signed_in("pharm")
+    worklist, bags = text(pharm.get("/worklist")), text(pharm.get("/bags/"))
+    assert current(worklist) == ["/worklist"] and current(bags) == ["/bags/"]
+    assert current(text(pharm.get("/worklist"))) == ["/worklist"]  # the kept menu, asked again
+    assert ">Users</a>" not in worklist and ">Recall & trace</a>" in worklist
+    admin = text(signed_in("admin").get("/worklist", follow_redirects=True))
+    assert ">Users</a>" in admin  # another role on the same page: its own lines
+    pharm.post("/account/language", {"language": "de", "next": "/worklist"})
+    german = text(pharm.get("/worklist"))
+    assert current(german) == ["/worklist"] and i18n.translate("Bags & ward", "de") != "Bags & ward"
+    assert i18n.translate("Bags & ward", "de") in german and "Bags & ward" not in german
