@@ -61,8 +61,10 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # a read-only session never flushes: an object a caller changed in memory (for a page) stays unwritten, and a
+        # request's shared reads (shared_reads) never send an UPDATE inside their read transaction
         self._readonly = sessionmaker(
-            self.engine.execution_options(readonly=True), expire_on_commit=False
+            self.engine.execution_options(readonly=True), expire_on_commit=False, autoflush=False
         )
         # SQLite has one writer at a time. Within this process writers queue on a lock, which wakes
         # the next one the moment the last commits; SQLite's own busy handler (for other processes,

@@ -236,7 +236,9 @@ def fridge_statuses(pharmacy: Pharmacy, session, bags: list[Bag], now: datetime)
     if not bags:
         return {}
     ids = [bag.id for bag in bags]
-    places = {loc.id: loc for loc in session.execute(select(StorageLocation)).scalars()}
+    # plain rows, not objects (issue 18: the bedside asks this for every check)
+    places = {loc.id: loc for loc in session.execute(select(StorageLocation.id, StorageLocation.min_celsius,
+                                                            StorageLocation.max_celsius))}
     moves: dict[int, list[tuple[datetime, int | None]]] = {}
     for bag_id, at, location_id in session.execute(select(BagMove.bag_id, BagMove.at, BagMove.location_id)
                                                    .where(BagMove.bag_id.in_(ids)).order_by(BagMove.at, BagMove.id)):
@@ -244,10 +246,12 @@ def fridge_statuses(pharmacy: Pharmacy, session, bags: list[Bag], now: datetime)
     started = dict(session.execute(select(Administration.bag_id, Administration.started_at)
                                    .where(Administration.bag_id.in_(ids))).all())
     decisions: dict[int, Decision] = {}
-    for row, name in session.execute(select(ColdChainDecision, User.full_name).join(User, ColdChainDecision.user_id == User.id)
-                                     .where(ColdChainDecision.bag_id.in_(ids), ColdChainDecision.decision == "use")
-                                     .order_by(ColdChainDecision.at, ColdChainDecision.id)):
-        decisions[row.bag_id] = Decision(row.decision, row.reason, row.out_minutes, name, row.at)
+    for row in session.execute(select(ColdChainDecision.bag_id, ColdChainDecision.decision, ColdChainDecision.reason,
+                                      ColdChainDecision.out_minutes, ColdChainDecision.at, User.full_name)
+                               .join(User, ColdChainDecision.user_id == User.id)
+                               .where(ColdChainDecision.bag_id.in_(ids), ColdChainDecision.decision == "use")
+                               .order_by(ColdChainDecision.at, ColdChainDecision.id)):
+        decisions[row.bag_id] = Decision(row.decision, row.reason, row.out_minutes, row.full_name, row.at)
     allowance = timedelta(minutes=pharmacy.settings.out_of_fridge_minutes)
     found = {}
     for bag in bags:

@@ -153,11 +153,13 @@ def revoke_user_tokens(session, user_id: int, by: User | None) -> list[int]:
 def user_for_token(pharmacy: Pharmacy, token: str) -> TokenUser:
     """Who a bearer token acts as; refused, saying why, when it is unknown, revoked, expired or its user disabled."""
     with pharmacy.uow(readonly=True) as uow:
-        found = uow.session.execute(select(ApiToken, User).join(User, ApiToken.user_id == User.id)
+        # plain columns, not objects: every API call asks this (issue 18)
+        found = uow.session.execute(select(ApiToken.name, ApiToken.revoked, ApiToken.expires_at, ApiToken.scope, User.username,
+                                           User.role, User.active).join(User, ApiToken.user_id == User.id)
                                     .where(ApiToken.token_hash == _digest(token))).first()
     if found is None:
         raise TokenRefused(_("Unknown API token. Check the token, or ask an administrator for a new one."))
-    row, user = found
+    row = user = found
     if row.revoked:
         raise TokenRefused(_("This API token (“{name}”) was revoked. Ask an administrator for a new one.", name=row.name))
     if row.expires_at <= clock.now():

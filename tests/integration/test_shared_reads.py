@@ -57,3 +57,13 @@ def test_a_refused_read_does_not_spoil_the_next(pharmacy):
         with pytest.raises(NotFound):
             bags.get_bag(pharmacy, "NO-SUCH-BAG")
         assert bags.get_bag(pharmacy, serial).serial == serial
+
+
+def test_a_change_made_in_memory_on_a_read_is_never_written(pharmacy):
+    """A page may change an object it read (to show it); the shared read session never flushes it to the database."""
+    serial = factories.released_bag(pharmacy, pharmacy.vial_serials[0]).serial
+    with pharmacy.db.shared_reads():
+        bag = bags.get_bag(pharmacy, serial)
+        bag.batch = "CHANGED-IN-MEMORY"
+        assert bags.list_bags(pharmacy)[0]["batch"] != "CHANGED-IN-MEMORY"  # the next read flushed nothing
+    assert bags.get_bag(pharmacy, serial).batch != "CHANGED-IN-MEMORY"
