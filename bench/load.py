@@ -36,6 +36,8 @@ from collections import defaultdict
 from datetime import date
 from pathlib import Path
 
+import http_body  # bench/http_body.py, beside this file
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -84,25 +86,9 @@ class Client:
 
     def request(self, method: str, path: str, name: str, form: dict | None = None, body: dict | None = None,
                 files: dict[str, tuple[str, bytes, str]] | None = None):
-        headers = {"Cookie": self.cookie} if self.cookie else {}
-        payload: str | bytes | None = None
-        if files is not None:  # a photo from the camera script: multipart, with the form's fields
-            boundary = f"bench{time.monotonic_ns()}"
-            parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode()
-                     for key, value in {**(form or {}), "csrf_token": self.csrf}.items()]
-            for key, (filename, data, media_type) in files.items():
-                parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"; filename="{filename}"\r\n'
-                             f"Content-Type: {media_type}\r\n\r\n".encode() + data + b"\r\n")
-            payload = b"".join(parts) + f"--{boundary}--\r\n".encode()
-            headers["Content-Type"] = f"multipart/form-data; boundary={boundary}"
-        elif form is not None:
-            payload = urllib.parse.urlencode({**form, "csrf_token": self.csrf})
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        elif body is not None:
-            payload = json.dumps(body)
-            headers["Content-Type"] = "application/json"
-        if self.api_token:
-            headers["Authorization"] = f"Bearer {self.api_token}"
+        payload, headers = http_body.body(self.csrf, form, body, files, self.api_token)
+        if self.cookie:
+            headers["Cookie"] = self.cookie
         self.count += 1
         start = time.perf_counter()
         try:

@@ -25,12 +25,12 @@ import json
 import os
 import random
 import re
-import time
 import urllib.parse
 from collections import deque
 
 import gevent
 import gevent.event
+import http_body  # bench/http_body.py, beside this file (locust puts the locustfile's folder on the path)
 from locust import between, events, task
 from locust.contrib.fasthttp import FastHttpUser
 from locust.exception import StopUser
@@ -105,24 +105,8 @@ class Person(FastHttpUser):
         if self.requests >= MAX_REQUESTS_PER_USER:
             raise StopUser()
         self.requests += 1
-        headers: dict[str, str] = {}
-        payload: str | bytes | None = None
-        if photo is not None:  # the camera script's multipart upload, with the form's fields
-            boundary = f"locust{time.monotonic_ns()}"
-            parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode()
-                     for key, value in {**(form or {}), "csrf_token": self.csrf}.items()]
-            parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="photo"; filename="{photo[0]}"\r\n'
-                         "Content-Type: image/jpeg\r\n\r\n".encode() + photo[1] + b"\r\n")
-            payload = b"".join(parts) + f"--{boundary}--\r\n".encode()
-            headers["Content-Type"] = f"multipart/form-data; boundary={boundary}"
-        elif form is not None:
-            payload = urllib.parse.urlencode({**form, "csrf_token": self.csrf})
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        elif body is not None:
-            payload = json.dumps(body)
-            headers["Content-Type"] = "application/json"
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
+        files = {"photo": (photo[0], photo[1], "image/jpeg")} if photo is not None else None  # the camera script's upload
+        payload, headers = http_body.body(self.csrf, form, body, files, token)
         with self.client.request(method, path, name=name, data=payload, headers=headers, allow_redirects=False,
                                  catch_response=True) as response:
             status = response.status_code or 0
