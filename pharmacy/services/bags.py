@@ -109,14 +109,18 @@ def pump_settings_of(pharmacy: Pharmacy, bag: Bag) -> dilution.PumpSettings:
     return dilution.pump_settings(monograph, withdrawn, diluent.volume if diluent else None)
 
 
+def _row(serial: str, batch: str, recorded: str, use_by: datetime, patient: str, vial_lot: str | None,
+         vial_serial: str | None, diluent_lot: str | None, now: datetime) -> dict:
+    """A bag as the list and the API show it (its state decided from the clock ``now``)."""
+    return {"serial": serial, "batch": batch, "state": effective_state(recorded, use_by, now), "use_by": use_by.isoformat(),
+            "patient_id": patient, "vial_lot": vial_lot, "vial_serial": vial_serial, "diluent_lot": diluent_lot}
+
+
 def bag_row(bag: Bag, now: datetime) -> dict:
     prep = bag.preparation
-    return {
-        "serial": bag.serial, "batch": bag.batch, "state": state_of(bag, now),
-        "use_by": bag.use_by.isoformat(), "patient_id": prep.order.patient.identifier,
-        "vial_lot": prep.vial.lot if prep.vial else None, "vial_serial": prep.vial.serial if prep.vial else None,
-        "diluent_lot": prep.diluent_lot.lot if prep.diluent_lot else None,
-    }
+    return _row(bag.serial, bag.batch, bag.state, bag.use_by, prep.order.patient.identifier,
+                prep.vial.lot if prep.vial else None, prep.vial.serial if prep.vial else None,
+                prep.diluent_lot.lot if prep.diluent_lot else None, now)
 
 
 _BAG_LIST = (select(Bag.serial, Bag.batch, Bag.state, Bag.use_by, Patient.identifier, Vial.lot, Vial.serial, DiluentLot.lot)
@@ -131,9 +135,7 @@ def list_bags(pharmacy: Pharmacy, state: str | None = None) -> list[dict]:
     now = clock.now()
     with pharmacy.uow(readonly=True) as uow:
         found = uow.session.execute(_BAG_LIST).all()
-    rows = [{"serial": serial, "batch": batch, "state": effective_state(recorded, use_by, now), "use_by": use_by.isoformat(),
-             "patient_id": patient, "vial_lot": vial_lot, "vial_serial": vial_serial, "diluent_lot": diluent_lot}
-            for serial, batch, recorded, use_by, patient, vial_lot, vial_serial, diluent_lot in found]
+    rows = [_row(*found_row, now) for found_row in found]  # the columns of _BAG_LIST, in _row's order
     return [r for r in rows if state is None or r["state"] == state]
 
 
