@@ -489,6 +489,8 @@ class Photo(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     replaced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a retake of the same kind replaced it
+    # the bag serial of the in-process label scanned as the photo was taken (domain.photos.label_in_picture)
+    label_scanned: Mapped[str | None] = mapped_column(String(20))
 
 
 class PhotoBlob(Base):

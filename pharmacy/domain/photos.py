@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
+from pharmacy.domain import bagid
 from pharmacy.domain.errors import PharmacyError, StateConflict
 from pharmacy.domain.lifecycle import PREPARATION, Event
 from pharmacy.i18n import _, lazy, now
@@ -33,6 +34,7 @@ class PhotoKind:
     before_text: str  # "inject the dose and mix the bag"
     phrase_text: str  # the title inside a sentence: "photo of the syringe at the dose"
     subject_text: str  # what is in the picture, inside a sentence: "the syringe"
+    label_in_view: bool = False  # the bag's in-process label is in the picture: scanning it takes the photo
 
     @property
     def title(self) -> str:
@@ -64,7 +66,7 @@ PHOTO_KINDS: dict[str, PhotoKind] = {
     "bag": PhotoKind(
         "bag", lazy("Photo of the finished bag"),
         lazy("The mixed bag with its in-process label (IN PREPARATION, the bag serial) facing the camera."), Event.SIGN,
-        lazy("sign the preparation"), lazy("photo of the finished bag"), lazy("the bag")),
+        lazy("sign the preparation"), lazy("photo of the finished bag"), lazy("the bag"), label_in_view=True),
 }
 
 # Measured on the grey levels of the picture reduced to at most MEASURE_SIDE pixels on its longer side
@@ -117,6 +119,12 @@ class PhotoReused(PhotoRefused):
     """The very same picture is already the evidence of another preparation."""
 
     code = "photo_reused"
+
+
+class LabelNotThisBag(StateConflict):
+    """The in-process label scanned on the bag as its photo was taken is not this preparation's (H27)."""
+
+    code = "label_not_this_bag"
 
 
 class PhotoUnverifiable(PharmacyError):
@@ -184,6 +192,26 @@ def judge(figures: Figures, what: PhotoKind) -> None:
                              "about 20 cm from the camera, until the preview is sharp, then take it again. Nothing was "
                              "stored.", sharpness=format(figures.sharpness, ".0f"), least=format(MIN_SHARPNESS, ".0f"),
                              subject=subject))
+
+
+def label_in_picture(what: PhotoKind, prep_id: int, scanned: str) -> str:
+    """The bag serial of the in-process label scanned as the photo of ``what`` is taken: the label in the
+    picture must be on this preparation's bag. A scan taken here proves the label is on the bag, and the
+    photo shows which bag it is on; a wrong or swapped label is refused before anything is stored (H27)."""
+    expected = bagid.bag_serial(prep_id)
+    if not what.label_in_view:
+        raise PharmacyError(_("The {photo} shows no label to scan: take it with its button. Nothing was stored.",
+                              photo=what.phrase))
+    serial = bagid.in_process_serial(scanned)
+    if serial is None:
+        raise LabelNotThisBag(_("That scan is not an in-process label: scan the label on the bag (its barcode reads "
+                                "{code}). Nothing was stored.", code=bagid.in_process_code(expected)))
+    if serial != expected:
+        raise LabelNotThisBag(_("STOP: the label on this bag is the in-process label of bag {scanned}, but you are "
+                                "preparing bag {expected}: two bags' labels may have been swapped. Nothing was stored. "
+                                "Set that label aside, put bag {expected}'s label on this bag (print it again from this "
+                                "screen), scan it, and tell the pharmacist.", scanned=serial, expected=expected))
+    return serial
 
 
 def kinds_due_before(required: Iterable[str], event: Event) -> list[PhotoKind]:

@@ -159,11 +159,16 @@ def _describe(what: photos.PhotoKind, size: int) -> str:
     return f"{what.name} photo, {size:,} bytes"
 
 
-def take(pharmacy: Pharmacy, username: str, prep_id: int, version, kind: str, data: bytes) -> Photo:
+def take(pharmacy: Pharmacy, username: str, prep_id: int, version, kind: str, data: bytes,
+         label_scan: str | None = None) -> Photo:
     """Keep a photo of the preparation as evidence, or refuse it saying what to do; a photo of the same kind
-    taken before is replaced (kept, marked replaced: the check screen shows the retake as a deviation)."""
+    taken before is replaced (kept, marked replaced: the check screen shows the retake as a deviation).
+    ``label_scan``: the bag's in-process label, scanned as the photo was taken (the screen takes the photo on
+    the scan); it must be this bag's (``domain/photos.label_in_picture``), and the photo records it."""
     what = photos.kind(kind)
-    with refusals_recorded(pharmacy, username, "prep.photo", "preparation", prep_id, _describe(what, len(data))):
+    described = _describe(what, len(data)) + (f", label scanned {label_scan.strip()[:40]!r}" if label_scan else "")
+    with refusals_recorded(pharmacy, username, "prep.photo", "preparation", prep_id, described):
+        label = photos.label_in_picture(what, prep_id, label_scan) if label_scan else None
         with pharmacy.uow(readonly=True) as uow:  # the cheap checks first, outside the write lock
             user = actor(uow.session, username, "prep.work")
             prep = _load(uow.session, prep_id, version, what.before, user, lock=False)
@@ -172,8 +177,7 @@ def take(pharmacy: Pharmacy, username: str, prep_id: int, version, kind: str, da
             raise PharmacyError(_("{brand} needs no {title}: nothing was stored.", brand=monograph.brand, title=what.title.lower()))
         measured = measure(data)  # decoding is work: never under the write lock
     figures = measured.figures
-    with refusals_recorded(pharmacy, username, "prep.photo", "preparation", prep_id,
-                           f"{_describe(what, len(data))}, {figures.describe()}"):
+    with refusals_recorded(pharmacy, username, "prep.photo", "preparation", prep_id, f"{described}, {figures.describe()}"):
         photos.judge(figures, what)
         digest = sha256(data)
         store = store_for(pharmacy)
@@ -207,12 +211,13 @@ def take(pharmacy: Pharmacy, username: str, prep_id: int, version, kind: str, da
             store.put(uow.session, digest, data, measured.media_type)
             photo = Photo(preparation_id=prep.id, kind=what.name, sha256=digest, media_type=measured.media_type,
                           size=len(data), width=figures.width, height=figures.height, sharpness=figures.sharpness,
-                          brightness=figures.brightness, prep_version=prep.version, user_id=user.id, at=now)
+                          brightness=figures.brightness, prep_version=prep.version, user_id=user.id, at=now,
+                          label_scanned=label)
             uow.session.add(photo)
             prep.version += 1  # a replay of this capture, or a form loaded before it, is stale now
             detail = {"kind": what.name, "sha256": digest, "size": len(data), "width": figures.width,
                       "height": figures.height, "sharpness": figures.sharpness, "brightness": figures.brightness,
-                      "replaces": [old.sha256 for old in previous]}
+                      "label_scanned": label, "replaces": [old.sha256 for old in previous]}
             _record(uow.session, prep, user, "photo", detail)
             uow.session.flush()
             audit.append(uow.session, username, "prep.photo", "preparation", prep.id, new={"photo": photo.id, **detail})

@@ -238,20 +238,27 @@ def in_process_label(prep_id: int):
 @permission("prep.work")
 def photo(prep_id: int, kind: str):
     """A photo from the screen's camera (``static/photos.js``: multipart with ``photo``, ``version`` and the
-    CSRF token). The script asks for JSON: the screen to load next, or the refusal and what to do; any other
+    CSRF token; ``label_scan`` when the photo was taken by scanning the bag's in-process label). The script
+    asks for JSON: the screen to load next, or the refusal and what to do; any other
     sender gets the step screen (a refusal shown on it, after the redirect of web/prg)."""
     as_json = request.accept_mimetypes.best == "application/json"
     upload = request.files.get("photo")
     data = upload.stream.read(photo_rules.MAX_BYTES + 1) if upload is not None else b""
     try:
-        taken = photos.take(get_pharmacy(), username(), prep_id, forms.version(), kind, data)
+        taken = photos.take(get_pharmacy(), username(), prep_id, forms.version(), kind, data,
+                            label_scan=forms.raw("label_scan") or None)
     except PharmacyError as error:
         if as_json:
             return jsonify({"error": error.message, "code": error.code}), http_status(error)
         return _screen(prep_id, error, http_status(error))
     what = photo_rules.PHOTO_KINDS[taken.kind]
-    flash(_("{title} kept (sharpness {sharpness:.0f}, brightness {brightness:.0f}).",
-            title=what.title, sharpness=taken.sharpness, brightness=taken.brightness), "success")
+    if taken.label_scanned:
+        flash(_("{title} kept (sharpness {sharpness:.0f}, brightness {brightness:.0f}); the label on the bag is bag "
+                "{serial}'s.", title=what.title, sharpness=taken.sharpness, brightness=taken.brightness,
+                serial=taken.label_scanned), "success")
+    else:
+        flash(_("{title} kept (sharpness {sharpness:.0f}, brightness {brightness:.0f}).",
+                title=what.title, sharpness=taken.sharpness, brightness=taken.brightness), "success")
     following = url_for("prep.show", prep_id=prep_id)
     if as_json:
         return jsonify({"photo": taken.id, "sha256": taken.sha256, "next": following}), 201

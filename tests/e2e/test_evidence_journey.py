@@ -20,7 +20,15 @@ from playwright.sync_api import expect
 from pharmacy.services import bags, photos, preparation
 from tests import factories
 from tests.e2e.test_bench_journey import TABLET, scan, shoot, sign_in
-from tests.e2e.test_keyboard_and_tablet import GSRN, _layout, camera_browser, keyboard_sign_in, take_photo, weighing_bench  # noqa: F401 - a fixture
+from tests.e2e.test_keyboard_and_tablet import (  # noqa: F401 - camera_browser is a fixture
+    GSRN,
+    _layout,
+    camera_browser,
+    keyboard_sign_in,
+    scan_the_label_for_the_photo,
+    take_photo,
+    weighing_bench,
+)
 from tests.e2e.test_photos_browser import wait_until
 from tests.integration.test_weighing import SYRINGE, grams_for
 from tests.unit.label_helpers import decode
@@ -86,7 +94,7 @@ def test_a_bag_weighed_photographed_sent_back_redone_released_labelled_and_ready
         keys.press("Enter", "mixed")
         expect(tech.locator("#step-title")).to_contain_text("Sign the preparation")
         filmed_for(tech, 3)
-        take_photo(tech, keys, shots, "bag")
+        scan_the_label_for_the_photo(tech, keys, shots, "]C0" + in_process)
         first_bag_photo = next(e.photo.sha256 for e in photos.evidence(weighed, 1) if e.photo.kind == "bag")
         expect(tech.locator("#password")).to_be_focused()
         keys.password("tech")
@@ -123,7 +131,7 @@ def test_a_bag_weighed_photographed_sent_back_redone_released_labelled_and_ready
         expect(tech.locator("#sent-back")).to_contain_text("Sent back by Petra Pharmacist")
         expect(tech.locator("#step-title")).to_contain_text("Sign the preparation")
         filmed_for(tech, 5)  # the bag turned so its label shows; the very picture set aside would be refused
-        take_photo(tech, keys, shots, "bag")
+        scan_the_label_for_the_photo(tech, keys, shots, "]C0" + in_process)
         expect(tech.locator("#password")).to_be_focused()
         look(tech, "j-08-bag-photo-retaken-sign-again")
         keys.password("tech")

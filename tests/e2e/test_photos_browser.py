@@ -158,3 +158,35 @@ def test_without_a_camera_the_screen_says_so_and_the_photo_still_guards_mixing(l
     expect(missing).to_contain_text("you cannot inject the dose and mix the bag without it")
     expect(tech.get_by_role("button", name="Take photo")).to_be_disabled()
     shoot(tech, shots, "46-photo-no-camera")
+
+
+@pytest.mark.hazard("H27")
+def test_the_bag_photo_is_taken_by_scanning_its_label_and_another_bags_label_is_refused(chromium_path, live_server,
+                                                                                       pharmacy, shots, tmp_path):
+    prep = factories.photograph(pharmacy, at_volume_recorded(pharmacy), "syringe")
+    prep = preparation.confirm_mixing(pharmacy, "tech", prep.id, prep.version)
+    video = write_y4m(camera_picture(), tmp_path / "sharp.y4m")
+    with camera_browser(chromium_path, video) as browser:
+        tech = sign_in(browser, live_server, "tech")
+        tech.goto(f"/prep/{prep.id}")
+        field = tech.get_by_label("Scan the in-process label on the bag (BAG0000001): the photo is taken as you scan")
+        expect(field).to_be_focused()  # once the camera shows a picture
+        tech.keyboard.type("]C0IP-BAG0000002")  # the label of the bag prepared beside it
+        tech.keyboard.press("Enter")
+        problem = tech.locator("[data-photo-error]")
+        expect(problem).to_contain_text("STOP: the label on this bag is the in-process label of bag BAG0000002, "
+                                        "but you are preparing bag BAG0000001")
+        expect(field).to_be_focused()  # the next scan replaces the refused one
+        assert tech.evaluate("() => { const f = document.activeElement; return f.selectionStart === 0 && "
+                             "f.selectionEnd === f.value.length && f.value.length > 0; }")
+        shoot(tech, shots, "47-bag-photo-another-bags-label-refused")
+        assert photos.evidence(pharmacy, prep.id)[-1].photo.kind == "syringe"  # nothing was stored
+        tech.keyboard.type(factories.in_process_scan(prep.id))
+        tech.keyboard.press("Enter")
+        expect(tech.locator(".flash")).to_contain_text("the label on the bag is bag BAG0000001's")
+        expect(tech.get_by_label("Your password (electronic signature: “I prepared this bag”)")).to_be_focused()
+        expect(tech.locator(".steps-table, table").first).to_contain_text("in-process label BAG0000001 scanned on the bag")
+        shoot(tech, shots, "48-bag-photo-taken-by-its-label-scan")
+    bag = [e.photo for e in photos.evidence(pharmacy, prep.id) if e.photo.kind == "bag"]
+    assert [p.label_scanned for p in bag] == ["BAG0000001"]
+    assert [m.code for m in release.near_misses(pharmacy, prep.id)] == ["label_not_this_bag"]

@@ -254,3 +254,54 @@ def test_a_bag_is_not_released_on_a_changed_photo_but_may_be_rejected(pharmacy):
 def test_a_bag_with_its_photos_intact_is_released(pharmacy):
     bag = factories.released_bag(pharmacy, pharmacy.vial_serials[0])
     assert bag.state == "released"
+
+
+def at_mixed(pharmacy, who=None):
+    prep = factories.photograph(pharmacy, at_volume_recorded(pharmacy, who=who), "syringe")
+    return preparation.confirm_mixing(pharmacy, "tech", prep.id, prep.version)
+
+
+@pytest.mark.hazard("H27")
+def test_the_bag_photo_taken_by_scanning_its_in_process_label_records_the_label(pharmacy):
+    prep = at_mixed(pharmacy)
+    photo = photos.take(pharmacy, "tech", prep.id, prep.version, "bag", factories.picture(prep.id, "bag"),
+                        label_scan=factories.in_process_scan(prep.id))
+    serial = f"BAG{prep.id:07d}"
+    assert photo.label_scanned == serial
+    [step] = [s for s in preparation.get(pharmacy, prep.id).steps if s.step == "photo" and s.detail["kind"] == "bag"]
+    assert step.detail["label_scanned"] == serial
+    with pharmacy.uow(readonly=True) as uow:
+        entry = uow.session.execute(select(AuditEntry).where(AuditEntry.action == "prep.photo")
+                                    .order_by(AuditEntry.id.desc()).limit(1)).scalar_one()
+        assert entry.new["label_scanned"] == serial
+    # without the scan (the button), the photo says so: the checker reads the label in the picture
+    again = preparation.get(pharmacy, prep.id)
+    retake = photos.take(pharmacy, "tech", prep.id, again.version, "bag", factories.picture(prep.id, "bag", 2))
+    assert retake.label_scanned is None
+
+
+@pytest.mark.hazard("H27")
+@pytest.mark.parametrize(("scan", "words"), [
+    ("]C0IP-BAG0009999", r"STOP: the label on this bag is the in-process label of bag BAG0009999, but you are preparing bag BAG"),
+    ("]d20109506000134369" "21DEMO000000003\x1d10K123A\x1d17280630",
+     r"not an in-process label: scan the label on the bag \(its barcode reads IP-BAG"),
+    ("BAG0000001", r"not an in-process label"),
+], ids=["another-bags-label", "a-vial", "typed-serial"])
+def test_a_label_scan_that_is_not_this_bags_in_process_label_stores_nothing_and_is_a_near_miss(pharmacy, scan, words):
+    prep = at_mixed(pharmacy)
+    before, files = counts(pharmacy), stored_files(pharmacy)
+    with pytest.raises(rules.LabelNotThisBag, match=words) as refused:
+        photos.take(pharmacy, "tech", prep.id, prep.version, "bag", factories.picture(prep.id, "bag"), label_scan=scan)
+    assert "Nothing was stored" in refused.value.message
+    assert counts(pharmacy) == before and stored_files(pharmacy) == files
+    assert preparation.get(pharmacy, prep.id).version == prep.version
+    [miss] = [m for m in release.near_misses(pharmacy, prep.id) if m.action == "prep.photo"]
+    assert miss.code == "label_not_this_bag" and "label scanned" in (miss.entered or "")
+
+
+def test_the_syringe_photo_takes_no_label_scan(pharmacy):
+    prep = at_volume_recorded(pharmacy)
+    with pytest.raises(rules.PharmacyError, match="shows no label to scan"):
+        photos.take(pharmacy, "tech", prep.id, prep.version, "syringe", factories.picture(prep.id, "syringe"),
+                    label_scan=factories.in_process_scan(prep.id))
+    assert counts(pharmacy)[0] == 0

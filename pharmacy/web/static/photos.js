@@ -7,6 +7,9 @@
  *    pixels on its longer side) and sent as a JPEG (canvas.toBlob) with the form's CSRF token and the
  *    preparation's version; the server measures it and keeps it or refuses it with what to do, which is
  *    shown here while the preview goes on. A kept photo loads the screen again (the next step).
+ *    A photo whose subject carries the bag's in-process label ([data-label-scan]) is taken by scanning
+ *    that label instead: the scanner's Enter takes the picture and sends the scan with it, and the server
+ *    keeps the photo only if the label is this bag's (SAFETY.md H27) — the focus waits in that field.
  *    Without a camera (none, refused, or no secure context) the panel says so plainly: the server still
  *    refuses the step the photo guards. The texts shown come from the panel's data-msg-* attributes
  *    (templates/prep/_photo.html), in the screen's language; the English here is only their fallback.
@@ -59,15 +62,18 @@
     if (!form) { return; }
     var video = panel.querySelector("[data-preview]");
     var button = form.querySelector("[data-take]");
+    var label = form.querySelector("[data-label-scan]");
     var status = panel.querySelector("[data-photo-status]");
     var problem = panel.querySelector("[data-photo-error]");
+    var scanned = false;  // the photo on its way was taken by a label scan: a refusal waits for the next scan
 
     function refuse(text) {
       status.textContent = "";
       problem.textContent = text;
       problem.hidden = false;
       button.disabled = false;
-      button.focus();
+      if (label) { label.disabled = false; }
+      if (scanned) { label.select(); label.focus(); } else { button.focus(); }
     }
 
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
@@ -84,12 +90,14 @@
         whenPicture(video, function () {
           panel.querySelector("[data-camera-waiting]").hidden = true;
           button.disabled = false;
-          if (button.hasAttribute("data-autofocus")) { button.focus(); }
+          var first = form.querySelector("[data-autofocus]");
+          if (first) { first.focus(); }
         });
       })
       .catch(function (error) { cameraMissing(panel, whyNot(panel, error)); });
 
-    button.addEventListener("click", function () {
+    function take(labelScan) {
+      scanned = labelScan !== null;
       if (!video.videoWidth || !video.videoHeight) {
         refuse(say(panel, "not-ready", "The camera has not shown a picture yet: wait for the preview, then take the photo."));
         return;
@@ -100,11 +108,14 @@
       canvas.height = Math.round(video.videoHeight * scale);
       canvas.getContext("2d").drawImage(video, 0, 0, canvas.width, canvas.height);
       button.disabled = true;
+      if (label) { label.disabled = true; }
       problem.hidden = true;
       status.textContent = say(panel, "checking", "Checking the photo…");
       canvas.toBlob(function (blob) {
         if (!blob) { refuse(say(panel, "no-picture", "The picture could not be made from the preview: take the photo again.")); return; }
-        var data = new FormData(form);
+        var data = new FormData(form);  // (a disabled field is left out of it: the scan is added here)
+        data.delete("label_scan");
+        if (labelScan !== null) { data.append("label_scan", labelScan); }
         data.append("photo", blob, form.getAttribute("data-kind") + ".jpg");
         fetch(form.action, {method: "POST", body: data, credentials: "same-origin", headers: {"Accept": "application/json"}})
           .then(function (response) {
@@ -124,7 +135,17 @@
           })
           .catch(function () { refuse(say(panel, "not-sent", "The photo could not be sent (no connection to the server). Take it again.")); });
       }, "image/jpeg", QUALITY);
-    });
+    }
+
+    button.addEventListener("click", function () { take(null); });
+    if (label) {
+      // the scanner types the label, then Enter: that Enter takes the photo (it never sends the form itself)
+      label.addEventListener("keydown", function (event) {
+        if (event.key !== "Enter") { return; }
+        event.preventDefault();
+        if (label.value.trim()) { take(label.value); }
+      });
+    }
   });
 
   var dialog = document.querySelector("[data-zoom-dialog]");
