@@ -8,6 +8,8 @@ import importlib
 import io
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from types import ModuleType
@@ -22,6 +24,8 @@ from pharmacy.domain.permissions import Role
 from pharmacy.domain.printjobs import JobState  # a print job's states (no heavy import)
 
 if TYPE_CHECKING:  # for the type checker; at run time each is imported by the first command that uses it
+    from sqlalchemy.engine import Connection, Engine
+
     from pharmacy.printing import exports
     from pharmacy.services import accounts as account_service
     from pharmacy.services import audit_check, bags, base, coldchain, demo, orders, sessions, setup, stock, tokens, trace, users
@@ -60,17 +64,45 @@ class Context:
     @property
     def pharmacy(self) -> base.Pharmacy:
         if self._pharmacy is None:
-            try:
-                settings = config.load()
-            except config.ConfigError as error:
-                raise click.ClickException(str(error)) from None
+            settings = self._settings()
             self._pharmacy = base.build(settings)
             click.get_current_context().call_on_close(self._pharmacy.db.dispose)  # no connection outlives the command
-            click.echo(f"pharmacy: instance {settings.instance} · database {_safe_url(settings.sqlalchemy_url)}",
-                       err=True)
-            if click.get_current_context().command.name not in CREATE_THE_DATABASE and not _initialised(self._pharmacy):
-                raise NoDatabase(_safe_url(settings.sqlalchemy_url))
+            self._announce(settings)
+            if click.get_current_context().command.name not in CREATE_THE_DATABASE:
+                self._refuse_uninitialised(settings.sqlalchemy_url, self._pharmacy.db.engine)
         return self._pharmacy
+
+    @contextmanager
+    def plain_reads(self) -> Iterator[Connection]:
+        """A read-only connection to the database, without the services, the ORM or the models (issue 16 point 7:
+        the stock list answers at once); the same engine set-up as the pharmacy's (``db/engine.py``)."""
+        from pharmacy.db.engine import make_engine
+
+        settings = self._settings()
+        engine = make_engine(settings.sqlalchemy_url)
+        try:
+            self._announce(settings)
+            self._refuse_uninitialised(settings.sqlalchemy_url, engine)
+            with engine.execution_options(readonly=True).connect() as connection, connection.begin():
+                yield connection
+        finally:
+            engine.dispose()
+
+    @staticmethod
+    def _settings() -> config.Settings:
+        try:
+            return config.load()
+        except config.ConfigError as error:
+            raise click.ClickException(str(error)) from None
+
+    @staticmethod
+    def _announce(settings: config.Settings) -> None:
+        click.echo(f"pharmacy: instance {settings.instance} · database {_safe_url(settings.sqlalchemy_url)}", err=True)
+
+    @staticmethod
+    def _refuse_uninitialised(url: str, engine: Engine) -> None:
+        if not _initialised(url, engine):
+            raise NoDatabase(_safe_url(url))
 
 
 # the commands that may meet a database never initialised: they create it (or put a backup in its place)
@@ -87,17 +119,17 @@ class NoDatabase(click.ClickException):
         click.echo(f"pharmacy: {self.message}", err=True)
 
 
-def _initialised(pharmacy: base.Pharmacy) -> bool:
+def _initialised(database_url: str, engine: Engine) -> bool:
     """Whether the schema was ever created here: an SQLite file that exists, with its migrations table.
     Asked before the first query, so no empty SQLite file is left behind and no traceback is shown."""
     from sqlalchemy import inspect
     from sqlalchemy.engine import make_url
 
-    url = make_url(pharmacy.db.url)
+    url = make_url(database_url)
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         if not Path(url.database).is_file():
             return False
-    with pharmacy.db.engine.connect() as connection:
+    with engine.connect() as connection:
         return inspect(connection).has_table("alembic_version")
 
 
@@ -310,7 +342,10 @@ FORMAT = click.option("--format", "fmt", type=click.Choice(["table", "json"]), d
 @pass_ctx
 def stock_list(ctx: Context, fmt: str) -> None:
     """List vials and diluent lots."""
-    rows = stock.list_stock(ctx.pharmacy)
+    from pharmacy.services import stock_list
+
+    with ctx.plain_reads() as connection:
+        rows = stock_list.read(connection)
     if fmt == "json":
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
     else:

@@ -3,8 +3,6 @@ GTIN + lot + expiry. Every refusal leaves nothing recorded but the note of the r
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Protocol
@@ -14,12 +12,12 @@ from sqlalchemy.exc import IntegrityError
 
 from pharmacy import clock
 from pharmacy.db import audit
-from pharmacy.db.models import AuditEntry, DiluentLot, Vial
+from pharmacy.db.models import DiluentLot, Vial
 from pharmacy.domain.errors import ScanError, UnknownProduct
 from pharmacy.domain.inuse import check_ingredient_in_date
 from pharmacy.domain.lifecycle import LOT, VIAL
 from pharmacy.i18n import _
-from pharmacy.services import fmd, recalls
+from pharmacy.services import fmd, recalls, stock_list
 from pharmacy.services.base import Pharmacy, actor, refusals_recorded
 
 if TYPE_CHECKING:
@@ -158,30 +156,7 @@ def _receive_diluent(pharmacy, username, scan, diluent, lot, expiry) -> Receipt:
         return Receipt("diluent", row.id, diluent.name, scan.gtin, None, lot, expiry.isoformat())
 
 
-def _national_number_ais(session) -> dict[str, str | None]:
-    """Which AI (710–714: the country) carried each received vial's national number, by vial id, as the
-    receipt's audit entry recorded it (the vials table keeps the number only)."""
-    entries = session.execute(select(AuditEntry.object_id, AuditEntry.new_json)
-                              .where(AuditEntry.action == "stock.receive", AuditEntry.object_type == "vial"))
-    return {object_id: json.loads(new or "{}").get("national_number_ai") for object_id, new in entries}
-
-
 def list_stock(pharmacy: Pharmacy) -> list[dict]:
+    """Every vial and diluent lot with its state (``services/stock_list``: plain rows, shared with the command line)."""
     with pharmacy.uow(readonly=True) as uow:
-        vials = uow.session.execute(select(Vial).order_by(Vial.id)).scalars().all()
-        lots = uow.session.execute(select(DiluentLot).order_by(DiluentLot.id)).scalars().all()
-        ais = _national_number_ais(uow.session) if any(v.national_number for v in vials) else {}
-        countries: Mapping[str, str] = {}
-        if ais:  # gs1 brings biip (0.2 s): only when a vial carries a national number (issue 16)
-            from pharmacy.domain.gs1 import NATIONAL_NUMBER_AIS
-
-            countries = NATIONAL_NUMBER_AIS
-        rows: list[dict[str, object]] = [{
-            "kind": "vial", "product": v.product_id, "gtin": v.gtin, "serial": v.serial, "lot": v.lot,
-            "expiry": v.expiry.isoformat(), "state": v.state, "national_number": v.national_number,
-            "national_number_ai": ais.get(str(v.id)) if v.national_number else None,
-            "national_number_country": countries.get(ais.get(str(v.id)) or ""),
-        } for v in vials]
-        rows += [{"kind": "diluent", "product": d.diluent_id, "gtin": d.gtin, "serial": None, "lot": d.lot,
-                  "expiry": d.expiry.isoformat(), "state": d.state, "count": d.received_count} for d in lots]
-        return rows
+        return stock_list.read(uow.session.connection())
