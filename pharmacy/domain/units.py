@@ -81,6 +81,42 @@ def _unambiguous(digits: str, decimal_comma: bool) -> str:
     return f"{whole}{mark}{kept}" if kept else whole
 
 
+def _decimal(raw: str, digits: str, decimal_comma: bool) -> float:
+    """The number ``digits`` of what was typed (``raw``), by the rules of ``parse_quantity`` (SAFETY.md H40)."""
+    if _AMBIGUOUS_COMMA.match(digits):
+        raise QuantityError(
+            _("“{raw}” is ambiguous: a comma may be a decimal or a thousands separator. Write {decimal} or {whole} "
+              "without the comma.", raw=raw, decimal=_unambiguous(digits, decimal_comma), whole=digits.replace(",", ""))
+        )
+    if _AMBIGUOUS_POINT.match(digits):
+        raise QuantityError(
+            _("“{raw}” is ambiguous: a point may be a decimal point or a thousands separator. Write {decimal} or "
+              "{whole} without the point.", raw=raw, decimal=_unambiguous(digits, decimal_comma),
+              whole=digits.replace(".", ""))
+        )
+    if "," in digits and not decimal_comma:
+        raise QuantityError(_("“{raw}”: write the decimal mark as a point ({example}): a comma is not read as a "
+                              "decimal mark in this language.", raw=raw, example=raw.strip().replace(",", ".", 1)))
+    number = float(digits.replace(",", "."))
+    if not math.isfinite(number):
+        raise QuantityError(_("“{raw}” is not a number.", raw=raw))
+    return number
+
+
+def parse_number(text: str, what: str, *, decimal_comma: bool = False) -> float:
+    """A plain typed number (a fridge's limit in °C: ``2``, ``-20``, ``2.5``, ``2,5`` where a decimal comma is
+    written), by the same rules as a quantity's number: a comma only where the language writes one, never a
+    number that may hold a thousands separator (SAFETY.md H40); ``what`` names the field in the refusals that
+    cannot quote a number."""
+    raw = "" if text is None else str(text)
+    if _GROUPED.match(raw):
+        raise QuantityError(_("{what}: “{raw}” — write the number without a thousands separator (1200, not 1.200 or "
+                              "1,200).", what=what, raw=raw))
+    if not re.fullmatch(rf"\s*{_NUMBER}\s*", raw):
+        raise QuantityError(_("{what} must be a number, not “{value}”.", what=what, value=raw))
+    return _decimal(raw, raw.strip(), decimal_comma)
+
+
 def parse_quantity(text: str, expected: UnitsContainer | pint.Unit | str, *, maximum: Quantity | None = None,
                    allow_zero: bool = False, decimal_comma: bool = False) -> Quantity:
     """Read what a person typed (``1.2 mL``, ``1,2 ml`` where a decimal comma is written, ``1200 uL``) as a
@@ -109,24 +145,7 @@ def parse_quantity(text: str, expected: UnitsContainer | pint.Unit | str, *, max
     if not match["unit"]:
         raise QuantityError(_("“{raw}” has no unit: write {wanted} with its unit, for example {number} mL.", raw=raw,
                               wanted=wanted, number=raw.strip()))
-    digits = match["number"]
-    if _AMBIGUOUS_COMMA.match(digits):
-        raise QuantityError(
-            _("“{raw}” is ambiguous: a comma may be a decimal or a thousands separator. Write {decimal} or {whole} "
-              "without the comma.", raw=raw, decimal=_unambiguous(digits, decimal_comma), whole=digits.replace(",", ""))
-        )
-    if _AMBIGUOUS_POINT.match(digits):
-        raise QuantityError(
-            _("“{raw}” is ambiguous: a point may be a decimal point or a thousands separator. Write {decimal} or "
-              "{whole} without the point.", raw=raw, decimal=_unambiguous(digits, decimal_comma),
-              whole=digits.replace(".", ""))
-        )
-    if "," in digits and not decimal_comma:
-        raise QuantityError(_("“{raw}”: write the decimal mark as a point ({example}): a comma is not read as a "
-                              "decimal mark in this language.", raw=raw, example=raw.strip().replace(",", ".", 1)))
-    number = float(digits.replace(",", "."))
-    if not math.isfinite(number):
-        raise QuantityError(_("“{raw}” is not a number.", raw=raw))
+    number = _decimal(raw, match["number"], decimal_comma)
     quantity = Q_(number, _unit(match["unit"], raw))
     if quantity.dimensionality != expected:
         raise QuantityError(

@@ -5,7 +5,6 @@ that fits its column, ranges of numbers and dates) are ``web/inputs``, shared wi
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -13,6 +12,8 @@ from zoneinfo import ZoneInfo
 from flask import request
 
 from pharmacy import i18n
+from pharmacy.domain.errors import QuantityError
+from pharmacy.domain.units import parse_number
 from pharmacy.i18n import _
 from pharmacy.web import inputs
 from pharmacy.web.inputs import BadRequest, FormError
@@ -68,13 +69,14 @@ def decimal_comma() -> bool:
 
 
 def number(name: str, what: str) -> float:
-    """A decimal number; a comma is read as the decimal sign (2,5 = 2.5)."""
+    """A decimal number as the screen's language writes it (``domain/units.parse_number``: 2,5 where a decimal
+    comma is written, 2.5 everywhere; never a number that may hold a thousands separator, H40)."""
     value = text(name, what)
     try:
-        result = float(value.replace(",", "."))
-    except ValueError:
-        raise FormError(_("{what} must be a number, not “{value}”.", what=what, value=value)) from None
-    if not math.isfinite(result) or abs(result) > 1e9:
+        result = parse_number(value, what, decimal_comma=i18n.decimal_comma())
+    except QuantityError as error:
+        raise FormError(error.message) from None
+    if abs(result) > 1e9:
         raise FormError(_("{what} must be a number, not “{value}”.", what=what, value=value))
     return result
 

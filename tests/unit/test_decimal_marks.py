@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pharmacy.domain.errors import QuantityError
-from pharmacy.domain.units import MASS, VOLUME, parse_quantity
+from pharmacy.domain.units import MASS, VOLUME, parse_number, parse_quantity
 
 
 def refusal(text, expected=VOLUME, **options) -> str:
@@ -58,3 +58,23 @@ def test_no_number_written_with_a_thousands_group_is_ever_read_as_a_thousand(who
     text = f"{whole}{mark}{group:03d} mL"
     with pytest.raises(QuantityError, match="thousands separator"):
         parse_quantity(text, VOLUME, decimal_comma=decimal_comma)
+
+
+@pytest.mark.hazard("H40")
+@given(st.decimals(min_value=-100, max_value=100, places=2, allow_nan=False, allow_infinity=False))
+def test_a_plain_number_reads_as_its_language_writes_it_with_the_same_rules(value):
+    """``parse_number`` (a fridge's limits) by the quantity's rules: the same figure, typed with either mark where
+    the language allows it, is the same number; a comma in English is refused."""
+    typed = f"{value:.1f}"
+    assert parse_number(typed, "The limit") == pytest.approx(float(typed))
+    assert parse_number(typed.replace(".", ","), "The limit", decimal_comma=True) == pytest.approx(float(typed))
+    with pytest.raises(QuantityError, match="write the decimal mark as a point"):
+        parse_number(typed.replace(".", ","), "The limit")
+
+
+@pytest.mark.hazard("H40")
+@pytest.mark.parametrize("typed", ["1,000", "1.000", "-2.500", "1.000,5", ""])
+def test_a_plain_number_that_may_hold_a_thousands_separator_or_none_is_refused(typed):
+    for comma in (False, True):
+        with pytest.raises(QuantityError):
+            parse_number(typed, "The limit", decimal_comma=comma)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from pharmacy.services import preparation
+from pharmacy.services import bags, preparation
 from tests.web.conftest import text
 from tests.web.test_preparation_screens import do, steps_of, up_to
 
@@ -72,3 +72,35 @@ def test_the_volume_screen_shows_its_figures_with_the_decimal_mark_of_the_techni
     speaks(tech, "fr")
     french = text(tech.get(f"/prep/{prep_id}"))
     assert "1,2 mL" in french and "0,05 mL" in french
+
+
+@pytest.mark.hazard("H40")
+@pytest.mark.parametrize(("language", "low", "high", "kept"), [
+    ("fr", "2,5", "7,5", (2.5, 7.5)), ("de", "-20", "-15,5", (-20.0, -15.5)), ("en", "2.5", "7.5", (2.5, 7.5)),
+    ("nl", "2.5", "8", (2.5, 8.0)),
+])
+def test_a_fridges_limits_are_read_as_the_admins_language_writes_them(signed_in, pharmacy, language, low, high, kept):
+    admin = signed_in("admin")
+    speaks(admin, language)
+    response = admin.post("/storage/locations", {"name": "Ward 9 fridge", "min_celsius": low, "max_celsius": high})
+    assert response.status_code == 302
+    assert [(loc.min_celsius, loc.max_celsius) for loc in bags.locations(pharmacy) if loc.name == "Ward 9 fridge"] == [kept]
+
+
+@pytest.mark.hazard("H40")
+@pytest.mark.parametrize(("language", "low", "words"), [
+    ("en", "2,5", "“2,5”: write the decimal mark as a point (2.5): a comma is not read as a decimal mark in this language."),
+    ("en", "1,000", "“1,000” is ambiguous: a comma may be a decimal or a thousands separator."),
+    ("fr", "1.000", "1.000"),  # in French too: never read as a thousand, nor as one
+    ("en", "2..5", "must be a number, not “2..5”"),
+    ("en", "nan", "must be a number, not “nan”"),
+])
+def test_a_fridge_limit_in_the_wrong_mark_or_ambiguous_is_refused_and_nothing_is_added(signed_in, pharmacy, language,
+                                                                                    low, words):
+    admin = signed_in("admin")
+    speaks(admin, language)
+    before = [loc.name for loc in bags.locations(pharmacy)]
+    response = admin.post("/storage/locations", {"name": "Ward 9 fridge", "min_celsius": low, "max_celsius": "8"},
+                          follow_redirects=True)
+    assert words in text(response)
+    assert [loc.name for loc in bags.locations(pharmacy)] == before and "Ward 9 fridge" not in before
