@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql import Executable
 
 from pharmacy.db.engine import LOCK_TIMEOUT, make_engine
 
@@ -104,6 +107,15 @@ class _Shared:
 
 
 _SHARED: ContextVar[_Shared | None] = ContextVar("pharmacy_shared_reads", default=None)
+
+
+def plain(session: Session, statement: Executable, params: Mapping[str, object] | None = None) -> CursorResult[Any]:
+    """A statement built once (at module level, its values as ``bindparam``) run on the session's connection:
+    plain rows, without the ORM's work on the way (issue 18: 0.1 ms, where building a statement and running it
+    through the session is 0.6 ms). What the session holds unwritten is flushed first, as its autoflush would."""
+    if session.autoflush and (session.new or session.dirty or session.deleted):
+        session.flush()
+    return session.connection().execute(statement, params or {})
 
 
 def _forget_audit_head(session: Session, _previous: object) -> None:

@@ -7,10 +7,11 @@ import io
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import BindParameter, bindparam, select
 
 from pharmacy import clock
 from pharmacy.db import audit
+from pharmacy.db.database import plain
 from pharmacy.db.models import (
     Administration,
     Bag,
@@ -231,37 +232,42 @@ class FridgeStatus:
         return duration_text(self.allowance)
 
 
+_IDS: BindParameter[list[int]] = bindparam("ids", expanding=True)
+# each move with the temperature range of where it went (none: taken out of storage)
+_MOVES = (select(BagMove.bag_id, BagMove.at, StorageLocation.min_celsius, StorageLocation.max_celsius)
+          .outerjoin(StorageLocation, StorageLocation.id == BagMove.location_id)
+          .where(BagMove.bag_id.in_(_IDS)).order_by(BagMove.at, BagMove.id))
+_STARTED = select(Administration.bag_id, Administration.started_at).where(Administration.bag_id.in_(_IDS))
+_USE_DECISIONS = (select(ColdChainDecision.bag_id, ColdChainDecision.decision, ColdChainDecision.reason,
+                         ColdChainDecision.out_minutes, ColdChainDecision.at, User.full_name)
+                  .join(User, ColdChainDecision.user_id == User.id)
+                  .where(ColdChainDecision.bag_id.in_(_IDS), ColdChainDecision.decision == "use")
+                  .order_by(ColdChainDecision.at, ColdChainDecision.id))
+
+
 def fridge_statuses(pharmacy: Pharmacy, session, bags: list[Bag], now: datetime) -> dict[int, FridgeStatus]:
     """Each bag's ``FridgeStatus`` (the bags need their preparation and order loaded)."""
     if not bags:
         return {}
-    ids = [bag.id for bag in bags]
-    # plain rows, not objects (issue 18: the bedside asks this for every check)
-    places = {loc.id: loc for loc in session.execute(select(StorageLocation.id, StorageLocation.min_celsius,
-                                                            StorageLocation.max_celsius))}
-    moves: dict[int, list[tuple[datetime, int | None]]] = {}
-    for bag_id, at, location_id in session.execute(select(BagMove.bag_id, BagMove.at, BagMove.location_id)
-                                                   .where(BagMove.bag_id.in_(ids)).order_by(BagMove.at, BagMove.id)):
-        moves.setdefault(bag_id, []).append((at, location_id))
-    started = dict(session.execute(select(Administration.bag_id, Administration.started_at)
-                                   .where(Administration.bag_id.in_(ids))).all())
+    ids = {"ids": [bag.id for bag in bags]}
+    # plain rows of statements built once (issue 18: the bedside asks this for every check)
+    moves: dict[int, list[tuple[datetime, tuple[float, float] | None]]] = {}
+    for move in plain(session, _MOVES, ids):
+        place = None if move.min_celsius is None else (move.min_celsius, move.max_celsius)
+        moves.setdefault(move.bag_id, []).append((move.at, place))
+    started: dict[int, datetime] = {row.bag_id: row.started_at for row in plain(session, _STARTED, ids)}
     decisions: dict[int, Decision] = {}
-    for row in session.execute(select(ColdChainDecision.bag_id, ColdChainDecision.decision, ColdChainDecision.reason,
-                                      ColdChainDecision.out_minutes, ColdChainDecision.at, User.full_name)
-                               .join(User, ColdChainDecision.user_id == User.id)
-                               .where(ColdChainDecision.bag_id.in_(ids), ColdChainDecision.decision == "use")
-                               .order_by(ColdChainDecision.at, ColdChainDecision.id)):
+    for row in plain(session, _USE_DECISIONS, ids):
         decisions[row.bag_id] = Decision(row.decision, row.reason, row.out_minutes, row.full_name, row.at)
     allowance = timedelta(minutes=pharmacy.settings.out_of_fridge_minutes)
     found = {}
     for bag in bags:
         band = pharmacy.product(bag.preparation.order.product_id).in_use_storage
 
-        def fits(location_id: int | None, band=band) -> bool:
-            place = places.get(location_id) if location_id is not None else None
-            return place is not None and range_fits(place.min_celsius, place.max_celsius, band.min_celsius, band.max_celsius)
+        def fits(place, band=band) -> bool:  # (min °C, max °C) of the place the bag went to; None: out of storage
+            return place is not None and range_fits(place[0], place[1], band.min_celsius, band.max_celsius)
 
-        history = [Move(at, fits(location_id)) for at, location_id in moves.get(bag.id, [])]
+        history = [Move(at, fits(place)) for at, place in moves.get(bag.id, [])]
         until = min(now, started.get(bag.id) or now)
         decision = decisions.get(bag.id)
         out = time_out_of_fridge(bag.released_at, history, until)
