@@ -176,7 +176,27 @@ def report_locust(prefix: Path, instance: Path, workers: int, users: int, second
     print(f"errors: {failures}" + (f" (see {prefix}_failures.csv)" if failures else ""))
     print(f"refusals (4xx, expected under contention): {details.get('refusals', {})}")
     print(f"worst p95 of screens and calls: {worst:.0f} ms (target < {target:.0f} ms: {'ok' if ok else 'MISSED'})")
+    report_server_cpu(instance)
     return ok and failures == 0
+
+
+def report_server_cpu(instance: Path) -> None:
+    """Where the server's CPU went during the run, read from its request log (``cpu_ms``: the serving thread's CPU
+    time, sign-ins included): the routes that cost most in total first."""
+    routes: dict[str, list[float]] = {}
+    for log in instance.glob("server-*.log"):
+        for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+            _, found, entry = line.partition(" pharmacy.requests ")
+            if found and entry.startswith("{"):
+                data = json.loads(entry)
+                routes.setdefault(f"{data['method']} {data['route']}", []).append(float(data.get("cpu_ms") or 0))
+    spent = sum(sum(values) for values in routes.values())
+    if not spent:
+        return
+    print(f"server CPU by route (the request log's cpu_ms; {spent / 1000:.1f} s in all):")
+    print(f"{'route':45} {'count':>7} {'mean ms':>8} {'share':>6}")
+    for route, values in sorted(routes.items(), key=lambda item: -sum(item[1]))[:20]:
+        print(f"{route:45} {len(values):7} {sum(values) / len(values):8.2f} {sum(values) / spent:6.1%}")
 
 
 def _ms(value: str) -> float:

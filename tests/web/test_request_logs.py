@@ -1,4 +1,4 @@
-"""One log line per request with user, route, status and time — and no password or patient data."""
+"""One log line per request with user, route, status, time and CPU time — and no password or patient data."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ def test_every_request_is_logged_once_with_user_route_status_and_time(signed_in,
     assert len(lines) == 2
     assert lines[0] == {**lines[0], "user": "nurse", "method": "GET", "route": "/bags/<serial>", "status": 200}
     assert isinstance(lines[0]["ms"], float)
+    # the CPU time of the serving thread (issue 18: what a screen costs under load, read from the log)
+    assert isinstance(lines[0]["cpu_ms"], float) and 0 < lines[0]["cpu_ms"] <= lines[0]["ms"] + 1
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "Secret Name" not in logged and "P-77" not in logged and bag.serial not in logged
 
