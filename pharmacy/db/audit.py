@@ -42,8 +42,11 @@ def entry_hash(prev_hash: str, id_: int, at: str, username: str, action: str, ob
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
 
 
+_HEAD = select(AuditHead).where(AuditHead.id == 1).with_for_update()  # built once: every write asks it (issue 18)
+
+
 def _head(session: Session) -> AuditHead:
-    head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one_or_none()
+    head = session.execute(_HEAD).scalar_one_or_none()
     if head is None:
         head = AuditHead(id=1, last_id=0, last_hash=GENESIS)
         session.add(head)

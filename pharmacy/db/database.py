@@ -9,7 +9,6 @@ head row is locked with SELECT … FOR UPDATE for the same effect.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -23,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql import Executable
 
 from pharmacy.db.engine import LOCK_TIMEOUT, make_engine
+from pharmacy.db.writelock import WriteLock
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +37,10 @@ class Database:
         self._readonly = sessionmaker(
             self.engine.execution_options(readonly=True), expire_on_commit=False, autoflush=False
         )
-        # SQLite has one writer at a time. Within this process writers queue on a lock, which wakes
-        # the next one the moment the last commits; SQLite's own busy handler (for other processes,
-        # such as a CLI command) polls with sleeps of up to 100 ms, which under load is most of the wait.
-        self.write_lock = threading.Lock() if self.is_sqlite else None
+        # SQLite has one writer at a time: writers queue on a lock that the next one gets the moment the last
+        # commits, within this process and across processes (db/writelock.py), not on SQLite's busy handler,
+        # which polls with sleeps of up to 100 ms (under load, most of a write's time)
+        self.write_lock = WriteLock(_sqlite_file(url)) if self.is_sqlite else None
         # Called after every commit that appended audit entries: its first entry, the new head (id, hash, time);
         # db/anchor.py writes it outside the database. It runs after the commit, so it cannot undo it.
         self.on_audit_commit: Callable[[int, int, str, datetime], None] | None = None
@@ -91,6 +91,12 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _sqlite_file(url: str) -> str | None:
+    """The database file of a SQLite URL; None for an in-memory database."""
+    path = url.split("///", 1)[-1].split("?", 1)[0]
+    return None if not path or path == ":memory:" else path
 
 
 class _Shared:

@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from pharmacy import clock, i18n
 from pharmacy.db import audit
+from pharmacy.db.database import plain
 from pharmacy.db.models import Administration, Bag, Order, Patient, Preparation
 from pharmacy.domain import bagid
 from pharmacy.domain.errors import AdministrationRefused, NotFound, PharmacyError, ScanError, StateConflict
@@ -76,6 +77,16 @@ def bag_serial_from_scan(pharmacy: Pharmacy, raw: str) -> str:
     return scan.serial
 
 
+# the bedside's statements, built once (issue 18: every scan at every bed asks them)
+_PATIENT_BY_GSRN = select(Patient).where(Patient.gsrn == bindparam("gsrn"))
+_PATIENT_BY_IDENTIFIER = select(Patient).where(Patient.identifier == bindparam("identifier"))
+_EARLIER_INFUSIONS = (select(Administration.started_at, Administration.ended_at)
+                      .join(Bag, Administration.bag_id == Bag.id).join(Preparation, Bag.preparation_id == Preparation.id)
+                      .join(Order, Preparation.order_id == Order.id)
+                      .where(Administration.patient_id == bindparam("patient_id"), Order.product_id == bindparam("product_id"),
+                             Administration.bag_id != bindparam("bag_id")))
+
+
 def _patient_from_wristband(pharmacy: Pharmacy, session, raw: str) -> Patient | None:
     text = (raw or "").strip()
     if not text:
@@ -85,8 +96,8 @@ def _patient_from_wristband(pharmacy: Pharmacy, session, raw: str) -> Patient | 
     if text.startswith("]") or (text.startswith("8018") and text[4:22].isdigit() and len(text) >= 22):
         scan = read_scan(pharmacy, text)
         if scan.gsrn:
-            return session.execute(select(Patient).where(Patient.gsrn == scan.gsrn)).scalar_one_or_none()
-    return session.execute(select(Patient).where(Patient.identifier == normalise_identifier(text))).scalar_one_or_none()
+            return session.execute(_PATIENT_BY_GSRN, {"gsrn": scan.gsrn}).scalar_one_or_none()
+    return session.execute(_PATIENT_BY_IDENTIFIER, {"identifier": normalise_identifier(text)}).scalar_one_or_none()
 
 
 def _reasons(pharmacy: Pharmacy, session, bag: Bag, patient: Patient | None) -> list[Reason]:
@@ -137,12 +148,8 @@ def _reasons(pharmacy: Pharmacy, session, bag: Bag, patient: Patient | None) -> 
 
 def _earlier_infusions(session, patient_id: int, product_id: str, bag_id: int) -> list[EarlierInfusion]:
     """The patient's infusions of the product, but for this bag's own (resumed) one."""
-    rows = session.execute(
-        select(Administration.started_at, Administration.ended_at)
-        .join(Bag, Administration.bag_id == Bag.id).join(Preparation, Bag.preparation_id == Preparation.id)
-        .join(Order, Preparation.order_id == Order.id)
-        .where(Administration.patient_id == patient_id, Order.product_id == product_id, Administration.bag_id != bag_id))
-    return [EarlierInfusion(started, ended) for started, ended in rows]
+    rows = plain(session, _EARLIER_INFUSIONS, {"patient_id": patient_id, "product_id": product_id, "bag_id": bag_id})
+    return [EarlierInfusion(row.started_at, row.ended_at) for row in rows]
 
 
 def _premedication_due(pharmacy: Pharmacy, bag: Bag) -> list[str]:

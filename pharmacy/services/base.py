@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from pharmacy import clock
@@ -92,10 +92,13 @@ def _label_fonts(settings: Settings) -> None:
         raise ConfigError(str(error)) from None
 
 
+_ACTOR = select(User).where(User.username == bindparam("username"))  # built once: every use case asks it (issue 18)
+
+
 def actor(session: Session, username: str, permission: str | None = None) -> User:
     """The acting user, who must exist, be active and, if a ``permission`` is named, hold it through
     their role (``domain.permissions``: the table the web guard and the API read too)."""
-    user = session.execute(select(User).where(User.username == normalise_username(username))).scalar_one_or_none()
+    user = session.execute(_ACTOR, {"username": normalise_username(username)}).scalar_one_or_none()
     if user is None or not user.active:
         raise NotAllowed(_("User “{username}” is not an active user of this pharmacy.", username=username))
     if permission is not None and not may(user.role, permission):

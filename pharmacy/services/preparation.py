@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NoReturn, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -63,9 +63,12 @@ def start(pharmacy: Pharmacy, username: str, order_id: int) -> Preparation:
         return prep
 
 
+_PREPARATION = select(Preparation).where(Preparation.id == bindparam("prep_id"))  # built once (issue 18)
+_PREPARATION_LOCKED = _PREPARATION.with_for_update()
+
+
 def _load(session, prep_id: int, version, event: Event, user, lock: bool = True) -> Preparation:
-    query = select(Preparation).where(Preparation.id == prep_id)
-    prep = session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
+    prep = session.execute(_PREPARATION_LOCKED if lock else _PREPARATION, {"prep_id": prep_id}).scalar_one_or_none()
     if prep is None:
         raise NotFound(_("Preparation {prep_id} does not exist.", prep_id=prep_id))
     if prep.prepared_by != user.id:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from pharmacy import clock
@@ -60,13 +60,6 @@ def _kind(kind: str) -> str:
 
 
 # --- the one question every step asks ----------------------------------------------------------
-def _matching(kind: str, value: str | None, gtin: str | None):
-    if not normalise(value):
-        return None
-    return and_(Recall.kind == kind, Recall.lot_or_serial == normalise(value),
-                or_(Recall.gtin.is_(None), Recall.gtin == gtin))
-
-
 def describe(recall: Recall, by: str | None, zone) -> str:
     """“vial lot RA, recalled 20 Nov 2026 10:00 CET by Petra Pharmacist: <reason>”."""
     return _("{kind} {lot_or_serial} was recalled on {at} by {by} (recall R{id}: {reason})",
@@ -88,6 +81,21 @@ def check_not_recalled(session: Session, zone, *, preparation: Preparation | Non
                        lot_or_serial=recall.lot_or_serial)
 
 
+def _recall_of(kind: str, value: str, gtin: str) -> ColumnElement[bool]:
+    """A recall of this kind naming the value (normalised; NULL, a value not named, matches nothing), of any GTIN
+    or of this one."""
+    return and_(Recall.kind == kind, Recall.lot_or_serial == bindparam(value),
+                or_(Recall.gtin.is_(None), Recall.gtin == bindparam(gtin)))
+
+
+# built once (issue 18: every step of every preparation and every bedside check asks it)
+_STANDING_RECALL = (select(Recall, User.full_name).join(User, User.id == Recall.recalled_by)
+                    .where(Recall.lifted_at.is_(None), or_(_recall_of(VIAL_LOT, "vial_lot", "vial_gtin"),
+                                                           _recall_of(VIAL_SERIAL, "vial_serial", "vial_gtin"),
+                                                           _recall_of(DILUENT_LOT, "diluent_lot", "diluent_gtin")))
+                    .order_by(Recall.id))
+
+
 def _standing_recall(session: Session, *, preparation: Preparation | None = None,
                      vial_gtin: str | None = None, vial_lot: str | None = None, vial_serial: str | None = None,
                      diluent_gtin: str | None = None, diluent_lot: str | None = None) -> tuple[Recall, str] | None:
@@ -97,12 +105,11 @@ def _standing_recall(session: Session, *, preparation: Preparation | None = None
             vial_gtin, vial_lot, vial_serial = preparation.vial.gtin, preparation.vial.lot, preparation.vial.serial
         if preparation.diluent_lot is not None:
             diluent_gtin, diluent_lot = preparation.diluent_lot.gtin, preparation.diluent_lot.lot
-    conditions = [c for c in (_matching(VIAL_LOT, vial_lot, vial_gtin), _matching(VIAL_SERIAL, vial_serial, vial_gtin),
-                              _matching(DILUENT_LOT, diluent_lot, diluent_gtin)) if c is not None]
-    if not conditions:
+    values = {"vial_lot": normalise(vial_lot) or None, "vial_serial": normalise(vial_serial) or None,
+              "diluent_lot": normalise(diluent_lot) or None, "vial_gtin": vial_gtin, "diluent_gtin": diluent_gtin}
+    if values["vial_lot"] is None and values["vial_serial"] is None and values["diluent_lot"] is None:
         return None
-    found = session.execute(select(Recall, User.full_name).join(User, User.id == Recall.recalled_by)
-                            .where(Recall.lifted_at.is_(None), or_(*conditions)).order_by(Recall.id)).first()
+    found = session.execute(_STANDING_RECALL, values).first()
     return (found[0], found[1]) if found is not None else None
 
 

@@ -19,11 +19,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from pharmacy import clock
 from pharmacy.db import audit
+from pharmacy.db.database import plain
 from pharmacy.db.models import User, UserSession
 from pharmacy.domain.accounts import normalise_username
 from pharmacy.domain.errors import NotFound
@@ -80,6 +81,15 @@ def _expiry(row: UserSession, now: datetime, idle: timedelta, lifetime: timedelt
     return None
 
 
+# the statements of every request, built once (issue 18)
+_LOAD = (select(UserSession, User).outerjoin(User, User.id == UserSession.user_id)
+         .where(UserSession.sid_hash == bindparam("key")))
+_LIVE = (UserSession.sid_hash == bindparam("key")) & UserSession.ended_at.is_(None)
+_SEEN = update(UserSession).where(_LIVE).values(last_seen_at=bindparam("seen_at"))
+_SAVE = update(UserSession).where(_LIVE).values(last_seen_at=bindparam("seen_at"), data=bindparam("new_data"),
+                                                user_id=bindparam("new_user_id"))
+
+
 def load(pharmacy: Pharmacy, sid: str) -> Loaded | None:
     """The session a cookie names; ``None`` when no such session exists. A session found past its idle
     timeout or lifetime is ended here (and reported as ended)."""
@@ -89,8 +99,7 @@ def load(pharmacy: Pharmacy, sid: str) -> Loaded | None:
     now = clock.now()
     key = sid_hash(sid)
     with pharmacy.uow(readonly=True) as uow:
-        found = uow.session.execute(select(UserSession, User).outerjoin(User, User.id == UserSession.user_id)
-                                    .where(UserSession.sid_hash == key)).first()
+        found = uow.session.execute(_LOAD, {"key": key}).first()
     if found is None:
         return None
     row, user = found
@@ -122,12 +131,12 @@ def create(pharmacy: Pharmacy, data: str, user_id: int | None, address: str | No
 
 def save(pharmacy: Pharmacy, sid: str, data: str | None, user_id: int | None) -> None:
     """Store changed data (``None``: unchanged) and the time of this request; only a live session."""
-    values: dict = {"last_seen_at": clock.now()}
-    if data is not None:
-        values.update(data=data, user_id=user_id)
     with pharmacy.uow() as uow:
-        uow.session.execute(update(UserSession).where(UserSession.sid_hash == sid_hash(sid),
-                                                      UserSession.ended_at.is_(None)).values(**values))
+        if data is None:
+            plain(uow.session, _SEEN, {"key": sid_hash(sid), "seen_at": clock.now()})
+        else:
+            plain(uow.session, _SAVE, {"key": sid_hash(sid), "seen_at": clock.now(), "new_data": data,
+                                       "new_user_id": user_id})
         uow.commit()
 
 

@@ -14,10 +14,11 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from pharmacy import clock, i18n
 from pharmacy.db import audit
+from pharmacy.db.database import plain
 from pharmacy.db.models import ApiToken, User
 from pharmacy.domain import permissions
 from pharmacy.domain.accounts import TOKEN_LIFETIME, check_scope, normalise_username, parse_scope
@@ -150,13 +151,15 @@ def revoke_user_tokens(session, user_id: int, by: User | None) -> list[int]:
     return [row.id for row in rows]
 
 
+_TOKEN_USER = (select(ApiToken.name, ApiToken.revoked, ApiToken.expires_at, ApiToken.scope, User.username, User.role,
+                      User.active).join(User, ApiToken.user_id == User.id)
+               .where(ApiToken.token_hash == bindparam("token_hash")))
+
+
 def user_for_token(pharmacy: Pharmacy, token: str) -> TokenUser:
     """Who a bearer token acts as; refused, saying why, when it is unknown, revoked, expired or its user disabled."""
-    with pharmacy.uow(readonly=True) as uow:
-        # plain columns, not objects: every API call asks this (issue 18)
-        found = uow.session.execute(select(ApiToken.name, ApiToken.revoked, ApiToken.expires_at, ApiToken.scope, User.username,
-                                           User.role, User.active).join(User, ApiToken.user_id == User.id)
-                                    .where(ApiToken.token_hash == _digest(token))).first()
+    with pharmacy.uow(readonly=True) as uow:  # plain columns of a statement built once: every API call asks this (issue 18)
+        found = plain(uow.session, _TOKEN_USER, {"token_hash": _digest(token)}).first()
     if found is None:
         raise TokenRefused(_("Unknown API token. Check the token, or ask an administrator for a new one."))
     row = user = found
