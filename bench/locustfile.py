@@ -36,6 +36,7 @@ from locust.contrib.fasthttp import FastHttpUser
 from locust.exception import StopUser
 
 from pharmacy.domain import bagid  # pure: the in-process label's code
+from pharmacy.services import demo  # imported here, not at the first photo: the import held every user's request for 2 s
 
 DATA = json.loads(open(os.environ["PHARMACY_LOCUST_DATA"], encoding="utf-8").read()) \
     if os.environ.get("PHARMACY_LOCUST_DATA") else {}
@@ -239,8 +240,6 @@ class FridgeMonitor(Person):
 
 def picture(kind: str, prep_id: str) -> bytes:
     """A drawn picture that passes the photo checks, one per take (a picture kept for another preparation is refused)."""
-    from pharmacy.services import demo
-
     return demo.demo_picture([f"locust {kind}", f"preparation {prep_id}"])
 
 
