@@ -21,7 +21,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql import Executable
 
-from pharmacy.db.engine import LOCK_TIMEOUT, make_engine
+from pharmacy.db.engine import LOCK_TIMEOUT, make_engine, sqlite_file
 from pharmacy.db.writelock import WriteLock
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ class Database:
         # SQLite has one writer at a time: writers queue on a lock that the next one gets the moment the last
         # commits, within this process and across processes (db/writelock.py), not on SQLite's busy handler,
         # which polls with sleeps of up to 100 ms (under load, most of a write's time)
-        self.write_lock = WriteLock(_sqlite_file(url)) if self.is_sqlite else None
+        self.write_lock = WriteLock(sqlite_file(url)) if self.is_sqlite else None
         # Called after every commit that appended audit entries: its first entry, the new head (id, hash, time);
         # db/anchor.py writes it outside the database. It runs after the commit, so it cannot undo it.
         self.on_audit_commit: Callable[[int, int, str, datetime], None] | None = None
@@ -91,12 +91,6 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
-
-
-def _sqlite_file(url: str) -> str | None:
-    """The database file of a SQLite URL; None for an in-memory database."""
-    path = url.split("///", 1)[-1].split("?", 1)[0]
-    return None if not path or path == ":memory:" else path
 
 
 class _Shared:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from pharmacy.db import database
+from pharmacy.db import database, engine
 from pharmacy.db.writelock import WriteLock
 from pharmacy.services import stock
 from tests import factories
@@ -98,5 +98,5 @@ def test_an_in_memory_database_has_only_the_process_lock():
     lock = WriteLock(None)
     assert lock.acquire(timeout=1) is True
     lock.release()
-    assert database._sqlite_file("sqlite:///:memory:") is None
-    assert database._sqlite_file("sqlite:////srv/pharmacy/pharmacy.sqlite3") == "/srv/pharmacy/pharmacy.sqlite3"
+    assert engine.sqlite_file("sqlite:///:memory:") is None
+    assert engine.sqlite_file("sqlite:////srv/pharmacy/pharmacy.sqlite3") == "/srv/pharmacy/pharmacy.sqlite3"
