@@ -18,6 +18,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
@@ -61,7 +62,7 @@ class Loaded:
     user_id: int | None
     last_seen_at: datetime | None
     ended: str | None  # None: live
-    user: User | None = None  # the session's user, read in the same statement (web/app.load_user: issue 18)
+    user: SessionUser | None = None  # the session's user, read in the same statement (web/app.load_user: issue 18)
 
 
 def end_user_sessions(db_session: Session, user_id: int, reason: str) -> int:
@@ -73,7 +74,7 @@ def end_user_sessions(db_session: Session, user_id: int, reason: str) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def _expiry(row: UserSession, now: datetime, idle: timedelta, lifetime: timedelta) -> str | None:
+def _expiry(row: Any, now: datetime, idle: timedelta, lifetime: timedelta) -> str | None:
     if now - row.last_seen_at > idle:
         return IDLE
     if row.user_id is not None and now - row.created_at > lifetime:
@@ -82,8 +83,25 @@ def _expiry(row: UserSession, now: datetime, idle: timedelta, lifetime: timedelt
 
 
 # the statements of every request, built once (issue 18)
-_LOAD = (select(UserSession, User).outerjoin(User, User.id == UserSession.user_id)
-         .where(UserSession.sid_hash == bindparam("key")))
+# the user's columns the screens keep (web/security.WebUser), as plain columns (``u_…``): no ORM objects a request
+_USER_COLUMNS = ("id", "username", "full_name", "role", "active", "must_change_password", "language")
+_LOAD = (select(UserSession.user_id, UserSession.data, UserSession.created_at, UserSession.last_seen_at,
+                UserSession.ended_at, UserSession.end_reason,
+                *(getattr(User, name).label("u_" + name) for name in _USER_COLUMNS))
+         .outerjoin(User, User.id == UserSession.user_id).where(UserSession.sid_hash == bindparam("key")))
+
+
+@dataclass(frozen=True)
+class SessionUser:
+    """The signed-in user's columns read with the session (what web/security.WebUser copies)."""
+
+    id: int
+    username: str
+    full_name: str
+    role: str
+    active: bool
+    must_change_password: bool
+    language: str | None
 _LIVE = (UserSession.sid_hash == bindparam("key")) & UserSession.ended_at.is_(None)
 _SEEN = update(UserSession).where(_LIVE).values(last_seen_at=bindparam("seen_at"))
 _SAVE = update(UserSession).where(_LIVE).values(last_seen_at=bindparam("seen_at"), data=bindparam("new_data"),
@@ -99,10 +117,11 @@ def load(pharmacy: Pharmacy, sid: str) -> Loaded | None:
     now = clock.now()
     key = sid_hash(sid)
     with pharmacy.uow(readonly=True) as uow:
-        found = uow.session.execute(_LOAD, {"key": key}).first()
-    if found is None:
+        row = plain(uow.session, _LOAD, {"key": key}).first()
+    if row is None:
         return None
-    row, user = found
+    user = (SessionUser(*(getattr(row, "u_" + name) for name in _USER_COLUMNS))
+            if row.u_username is not None else None)
     if row.ended_at is not None:
         return Loaded(None, row.user_id, row.last_seen_at, row.end_reason or SIGNED_OUT)
     reason = _expiry(row, now, idle, lifetime)

@@ -275,6 +275,45 @@ def test_csrf_and_flash_messages_live_in_the_server_side_session(signed_in):
     assert "1 session of tech ended" not in text(admin.get("/admin/sessions"))  # shown once
 
 
+def _stored_data(pharmacy, browser) -> str:
+    key = hashlib.sha256(browser.client.get_cookie(COOKIE).value.encode()).hexdigest()
+    with pharmacy.uow(readonly=True) as uow:
+        return uow.session.execute(select(UserSession.data).where(UserSession.sid_hash == key)).scalar_one()
+
+
+def test_the_page_that_shows_a_message_writes_nothing_and_the_next_write_leaves_it_out(signed_in, pharmacy):
+    """Issue 18: the page showing a flash message (or the page a POST rendered) does not write the session to take
+    it out; the browser keeps the data's random mark in a second cookie, so a reload does not show it again, and
+    the session's next write leaves it out for good."""
+    admin = signed_in("admin")
+    response = admin.post("/admin/sessions/tech/end")
+    assert "sessions of tech ended" in _stored_data(pharmacy, admin)
+    writes = _writes(pharmacy)
+    page = admin.get(response.headers["Location"])
+    assert "sessions of tech ended" in text(page)
+    assert writes == []  # shown without a write
+    [mark] = [c for c in page.headers.getlist("Set-Cookie") if c.startswith(COOKIE + "_seen=")]
+    assert "HttpOnly" in mark and "SameSite=Lax" in mark and "Path=/" in mark
+    assert "sessions of tech ended" not in text(admin.get("/admin/sessions"))  # a reload: not again
+    assert writes == []
+    admin.post("/admin/sessions/nurse/end")  # the next write: that message is gone from the stored data
+    stored = _stored_data(pharmacy, admin)
+    assert "sessions of tech ended" not in stored and "sessions of nurse ended" in stored
+
+
+def test_a_missing_or_forged_mark_only_shows_the_message_again(signed_in, pharmacy):
+    admin = signed_in("admin")
+    response = admin.post("/admin/sessions/tech/end")
+    assert "sessions of tech ended" in text(admin.get(response.headers["Location"]))
+    admin.client.set_cookie(COOKIE + "_seen", "forged")
+    assert "sessions of tech ended" in text(admin.get("/admin/sessions"))  # shown again, nothing else
+    admin.client.delete_cookie(COOKIE + "_seen")
+    page = admin.get("/admin/sessions")
+    assert "sessions of tech ended" in text(page)
+    assert "sessions of tech ended" not in text(admin.get("/admin/sessions"))  # the mark sent with that page
+    assert admin.get("/worklist").status_code in (200, 403)
+
+
 def test_with_secure_cookies_the_cookie_is_host_only(pharmacy):
     app = create_app({"SESSION_COOKIE_SECURE": True}, pharmacy=pharmacy)
     browser = Browser(app.test_client())
