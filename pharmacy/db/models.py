@@ -210,6 +210,11 @@ class Bag(Base):
     label_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     preparation: Mapped[Preparation] = relationship()
 
+    @property
+    def product_id(self) -> str:
+        """The product of the bag (its preparation's order's): what a plain row of the bag names ``product_id``."""
+        return self.preparation.order.product_id
+
 
 class StorageLocation(Base):
     __tablename__ = "storage_locations"

@@ -142,6 +142,19 @@ _BAG_LIST = (select(Bag.serial, Bag.batch, Bag.state, Bag.use_by, Patient.identi
              .outerjoin(DiluentLot, Preparation.diluent_lot_id == DiluentLot.id).order_by(Bag.id))
 
 
+_BAG_STATUS = _BAG_LIST.where(Bag.serial == _SERIAL)
+
+
+def bag_status(pharmacy: Pharmacy, serial: str) -> dict:
+    """One bag as ``bag_row`` gives it, in one statement of plain columns (the API's bag status, asked before every
+    bedside check: issue 18, 3.6 -> 2 ms; no bag object, its preparation, order, patient, vial and lot built)."""
+    with pharmacy.uow(readonly=True) as uow:
+        found = plain(uow.session, _BAG_STATUS, {"serial": (serial or "").strip()}).first()
+    if found is None:
+        raise NotFound(_("No bag with serial “{serial}”.", serial=serial))
+    return _row(*found, clock.now())
+
+
 def list_bags(pharmacy: Pharmacy, state: str | None = None) -> list[dict]:
     """Every bag as ``bag_row`` gives it (the state decided from the clock now), read as plain rows in one statement:
     a list needs no bag objects (issue 18: a third of the list's time went into building them and their steps)."""

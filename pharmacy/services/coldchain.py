@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import BindParameter, bindparam, select
+from sqlalchemy import BindParameter, Row, bindparam, select
 
 from pharmacy import clock
 from pharmacy.db import audit
@@ -173,18 +174,25 @@ def import_csv(pharmacy: Pharmacy, username: str, text: str) -> Recorded:
     return record(pharmacy, username, items, "csv", errors)
 
 
+# every location with its readings since a time (a location without one: a row with no time), built once (issue 18)
+_READINGS_SINCE = (select(StorageLocation.name, TemperatureReading.at)
+                   .outerjoin(TemperatureReading, (TemperatureReading.location_id == StorageLocation.id)
+                              & (TemperatureReading.at >= bindparam("since"))))
+
+
 def location_gaps(pharmacy: Pharmacy, interval: timedelta) -> dict[str, list[tuple[datetime, datetime]]]:
-    """Per location, the stretches without a reading longer than ``interval`` over the last day."""
+    """Per location, the stretches without a reading longer than ``interval`` over the last day (one statement
+    for all the locations, not one each)."""
     now = clock.now()
     since = now - timedelta(days=1)
-    found: dict[str, list] = {}
+    times: dict[str, list[datetime]] = {}
     with pharmacy.uow(readonly=True) as uow:
-        for location in uow.session.execute(select(StorageLocation)).scalars():
-            times = uow.session.execute(select(TemperatureReading.at).where(
-                TemperatureReading.location_id == location.id, TemperatureReading.at >= since)).scalars().all()
-            # from the start of the window: a day's silence before one late reading is a gap too
-            found[location.name] = gaps([since, *times], interval, until=now)
-    return found
+        for name, at in plain(uow.session, _READINGS_SINCE, {"since": since}):
+            times.setdefault(name, [])
+            if at is not None:
+                times[name].append(at)
+    # from the start of the window: a day's silence before one late reading is a gap too
+    return {name: gaps([since, *found], interval, until=now) for name, found in times.items()}
 
 
 def readings_for(pharmacy: Pharmacy, location_name: str, start: datetime, end: datetime) -> list[TemperatureReading]:
@@ -245,8 +253,9 @@ _USE_DECISIONS = (select(ColdChainDecision.bag_id, ColdChainDecision.decision, C
                   .order_by(ColdChainDecision.at, ColdChainDecision.id))
 
 
-def fridge_statuses(pharmacy: Pharmacy, session, bags: list[Bag], now: datetime) -> dict[int, FridgeStatus]:
-    """Each bag's ``FridgeStatus`` (the bags need their preparation and order loaded)."""
+def fridge_statuses(pharmacy: Pharmacy, session, bags: Sequence[Bag | Row], now: datetime) -> dict[int, FridgeStatus]:
+    """Each bag's ``FridgeStatus``: a bag with its preparation and order loaded, or a plain row with the bag's
+    ``id``, ``released_at`` and ``product_id`` (the dashboard's)."""
     if not bags:
         return {}
     ids = {"ids": [bag.id for bag in bags]}
@@ -262,7 +271,7 @@ def fridge_statuses(pharmacy: Pharmacy, session, bags: list[Bag], now: datetime)
     allowance = timedelta(minutes=pharmacy.settings.out_of_fridge_minutes)
     found = {}
     for bag in bags:
-        band = pharmacy.product(bag.preparation.order.product_id).in_use_storage
+        band = pharmacy.product(bag.product_id).in_use_storage
 
         def fits(place, band=band) -> bool:  # (min °C, max °C) of the place the bag went to; None: out of storage
             return place is not None and range_fits(place[0], place[1], band.min_celsius, band.max_celsius)
@@ -363,22 +372,28 @@ class Incident:
     note: str | None
 
 
+_INCIDENTS = (select(ExcursionIncident.id, Bag.serial, ExcursionIncident.bag_state, StorageLocation.name, TemperatureReading.at,
+                     TemperatureReading.celsius, StorageLocation.min_celsius, StorageLocation.max_celsius,
+                     ExcursionIncident.created_at, User.full_name, ExcursionIncident.acknowledged_at, ExcursionIncident.note)
+              .join(Bag, ExcursionIncident.bag_id == Bag.id)
+              .join(StorageLocation, ExcursionIncident.location_id == StorageLocation.id)
+              .join(TemperatureReading, ExcursionIncident.reading_id == TemperatureReading.id)
+              .outerjoin(User, ExcursionIncident.acknowledged_by == User.id)
+              .order_by(ExcursionIncident.created_at.desc(), ExcursionIncident.id.desc()))
+# by (open only, of one bag): plain rows of statements built once (issue 18: the dashboard asks at every load)
+_INCIDENTS_BY = {
+    (False, False): _INCIDENTS,
+    (True, False): _INCIDENTS.where(ExcursionIncident.acknowledged_at.is_(None)),
+    (False, True): _INCIDENTS.where(Bag.serial == bindparam("serial")),
+    (True, True): _INCIDENTS.where(ExcursionIncident.acknowledged_at.is_(None), Bag.serial == bindparam("serial")),
+}
+
+
 def incidents(pharmacy: Pharmacy, open_only: bool = True, serial: str | None = None) -> list[Incident]:
     """Incidents, newest first: those not yet acknowledged (``open_only``), or every one of a bag."""
-    query = (select(ExcursionIncident, Bag.serial, StorageLocation, TemperatureReading, User.full_name)
-             .join(Bag, ExcursionIncident.bag_id == Bag.id)
-             .join(StorageLocation, ExcursionIncident.location_id == StorageLocation.id)
-             .join(TemperatureReading, ExcursionIncident.reading_id == TemperatureReading.id)
-             .outerjoin(User, ExcursionIncident.acknowledged_by == User.id)
-             .order_by(ExcursionIncident.created_at.desc(), ExcursionIncident.id.desc()))
-    if open_only:
-        query = query.where(ExcursionIncident.acknowledged_at.is_(None))
-    if serial is not None:
-        query = query.where(Bag.serial == serial)
     with pharmacy.uow(readonly=True) as uow:
-        return [Incident(i.id, bag_serial, i.bag_state, place.name, row.at, row.celsius, place.min_celsius, place.max_celsius,
-                         i.created_at, name, i.acknowledged_at, i.note)
-                for i, bag_serial, place, row, name in uow.session.execute(query).all()]
+        return [Incident(*row) for row in plain(uow.session, _INCIDENTS_BY[(open_only, serial is not None)],
+                                                {"serial": serial} if serial is not None else None)]
 
 
 def acknowledge(pharmacy: Pharmacy, username: str, incident_id: int, note: str) -> None:

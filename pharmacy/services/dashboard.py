@@ -5,13 +5,13 @@ they quarantined, and the infusions under way. States are decided from the clock
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import String, cast, func, select
-from sqlalchemy.orm import contains_eager
 
 from pharmacy import clock
+from pharmacy.db.database import plain
 from pharmacy.db.models import (
     Administration,
     AuditEntry,
@@ -76,33 +76,29 @@ def _quarantines(session, bag_ids: list[int]) -> dict[int, Quarantine]:
     return found
 
 
+# the live bags as plain rows, built once (issue 18: the ORM's bag, preparation and order objects were half the
+# dashboard's time): what LiveBag shows, and what the cold chain and START BY need (id, released_at, product_id)
+_LIVE_BAGS = (select(Bag.id, Bag.serial, Bag.batch, Bag.state, Bag.use_by, Bag.released_at, Order.product_id,
+                     Order.scheduled_on, Patient.name.label("patient_name"), Patient.identifier, Patient.ward,
+                     StorageLocation.name.label("location"))
+              .join(Preparation, Bag.preparation_id == Preparation.id).join(Order, Preparation.order_id == Order.id)
+              .join(Patient, Order.patient_id == Patient.id).outerjoin(StorageLocation, Bag.location_id == StorageLocation.id)
+              .where(Bag.state.in_(BAG_ON_DASHBOARD)))
+
+
 def live_bags(pharmacy: Pharmacy) -> list[LiveBag]:
     """Every bag awaiting check, released, stored, expired or quarantined: the ones to discard first,
     then the soonest use-by first."""
     now = clock.now()
     with pharmacy.uow(readonly=True) as uow:
-        rows = uow.session.execute(
-            select(Bag, Patient, Order.scheduled_on, StorageLocation.name)
-            .join(Preparation, Bag.preparation_id == Preparation.id).join(Order, Preparation.order_id == Order.id)
-            .join(Patient, Order.patient_id == Patient.id).outerjoin(StorageLocation, Bag.location_id == StorageLocation.id)
-            .where(Bag.state.in_(BAG_ON_DASHBOARD))
-            # each bag's preparation and order from this statement's own joins: the cold chain and START BY ask
-            # for its product, which would else be two statements a bag (issue 18)
-            .options(contains_eager(Bag.preparation).contains_eager(Preparation.order))).all()
-        reasons = _quarantines(uow.session, [bag.id for bag, *_ in rows if bag.state == BagState.QUARANTINED])
-        cold = fridge_statuses(pharmacy, uow.session, [bag for bag, *_ in rows], now)
-        starts = _start_bys(pharmacy, [bag for bag, *_ in rows])
-    found = [LiveBag(bag.serial, bag.batch, effective_state(bag.state, bag.use_by, now), bag.use_by, patient.name,
-                     patient.identifier, patient.ward, scheduled_on, location, reasons.get(bag.id), cold.get(bag.id))
-             for bag, patient, scheduled_on, location in rows]
-    found = [replace(b, start_by=starts[b.serial]) for b in found]
+        rows = plain(uow.session, _LIVE_BAGS).all()
+        reasons = _quarantines(uow.session, [row.id for row in rows if row.state == BagState.QUARANTINED])
+        cold = fridge_statuses(pharmacy, uow.session, rows, now)
+    found = [LiveBag(row.serial, row.batch, effective_state(row.state, row.use_by, now), row.use_by, row.patient_name,
+                     row.identifier, row.ward, row.scheduled_on, row.location, reasons.get(row.id), cold.get(row.id),
+                     start_by_for(pharmacy, row.use_by, row.product_id))
+             for row in rows]
     return sorted(found, key=lambda b: (b.state not in BAG_TO_DISCARD, b.use_by, b.serial))
-
-
-def _start_bys(pharmacy: Pharmacy, bags: list[Bag]) -> dict[str, datetime]:
-    """Each bag's START BY (serial → time), from its product's infusion duration and the policy (the bags need
-    their preparation and order loaded)."""
-    return {bag.serial: start_by_for(pharmacy, bag.use_by, bag.preparation.order.product_id) for bag in bags}
 
 
 @dataclass(frozen=True)
@@ -121,23 +117,28 @@ class LocationStatus:
         return self.last_celsius is not None and is_excursion(self.last_celsius, self.min_celsius, self.max_celsius)
 
 
+# the statements of locations(), built once (issue 18): each location's last reading, the bags in each (quarantined
+# bags stay where they are until a pharmacist discards them), the locations by name
+_LAST = (select(TemperatureReading.location_id, func.max(TemperatureReading.at).label("at"))
+         .group_by(TemperatureReading.location_id).subquery())
+_LAST_READINGS = (select(TemperatureReading.location_id, TemperatureReading.at, TemperatureReading.celsius)
+                  .join(_LAST, (_LAST.c.location_id == TemperatureReading.location_id) & (_LAST.c.at == TemperatureReading.at)))
+_STORED = (select(Bag.location_id, func.count()).where(Bag.state.in_((BagState.STORED, BagState.QUARANTINED)))
+           .group_by(Bag.location_id))
+_LOCATIONS = (select(StorageLocation.id, StorageLocation.name, StorageLocation.min_celsius, StorageLocation.max_celsius)
+              .order_by(StorageLocation.name))
+
+
 def locations(pharmacy: Pharmacy, interval: timedelta) -> list[LocationStatus]:
     """Each location with its last reading, the gaps longer than ``interval`` over the last day
     (``coldchain.location_gaps``) and how many bags are there now (stored or quarantined)."""
     gaps = location_gaps(pharmacy, interval)
     with pharmacy.uow(readonly=True) as uow:
-        session = uow.session
-        last = (select(TemperatureReading.location_id, func.max(TemperatureReading.at).label("at"))
-                .group_by(TemperatureReading.location_id).subquery())
-        readings: dict[int, tuple[datetime | None, float | None]] = {loc_id: (at, celsius) for loc_id, at, celsius in session.execute(
-            select(TemperatureReading.location_id, TemperatureReading.at, TemperatureReading.celsius)
-            .join(last, (last.c.location_id == TemperatureReading.location_id) & (last.c.at == TemperatureReading.at)))}
-        # quarantined bags stay where they are until a pharmacist discards them
-        stored = dict(session.execute(select(Bag.location_id, func.count()).where(Bag.state.in_((BagState.STORED, BagState.QUARANTINED)))
-                                      .group_by(Bag.location_id)).all())
+        readings = {row.location_id: (row.at, row.celsius) for row in plain(uow.session, _LAST_READINGS)}
+        stored = dict(plain(uow.session, _STORED).all())
         return [LocationStatus(loc.id, loc.name, loc.min_celsius, loc.max_celsius, *readings.get(loc.id, (None, None)),
                                gaps.get(loc.name, []), stored.get(loc.id, 0))
-                for loc in session.execute(select(StorageLocation).order_by(StorageLocation.name)).scalars()]
+                for loc in plain(uow.session, _LOCATIONS)]
 
 
 def location(pharmacy: Pharmacy, location_id: int) -> StorageLocation:

@@ -154,8 +154,7 @@ def cancel_order(order_id):
 
 @endpoint("/bags/<serial>", "GET", "Read a bag's status", "bags.view")
 def bag_status(serial):
-    bag = bags.get_bag(get_pharmacy(), serial, steps=False)
-    row = bags.bag_row(bag, clock.now())
+    row = bags.bag_status(get_pharmacy(), serial)
     if not permissions.may(g.api_role, "patients.view") or (g.api_scope is not None and "patients.view" not in g.api_scope):
         # an admin's token sees no patient, nor a token whose scope leaves patients out
         row.pop("patient_id")
