@@ -8,11 +8,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import case, func, select
+from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from pharmacy import clock
 from pharmacy.db import audit
+from pharmacy.db.database import plain
 from pharmacy.db.models import Order, Patient
 from pharmacy.domain.courses import Dose, check_course
 from pharmacy.domain.errors import CourseRuleBreach, NotAllowed, NotFound, PharmacyError
@@ -216,24 +217,27 @@ def verify_order(pharmacy: Pharmacy, username: str, order_id: int, premedication
         return order
 
 
-def _worklist_query(day: date):
-    return select(Order).where(Order.scheduled_on == day, Order.state.in_(ORDER_ON_WORKLIST))
+# the worklist's statements, built once (issue 18: every technician's screen opens on it)
+_ON_WORKLIST = select(Order).where(Order.scheduled_on == bindparam("day"), Order.state.in_(ORDER_ON_WORKLIST))
+_WORKLIST = (_ON_WORKLIST.options(joinedload(Order.patient, innerjoin=True))  # in the same statement (issue 18)
+             .order_by(case((Order.state == OrderState.IN_PREPARATION, 0), else_=1), Order.urgent.desc(), Order.created_at,
+                       Order.id))
+_WORKLIST_TOP = _WORKLIST.limit(bindparam("limit"))
+_WORKLIST_SIZE = select(func.count()).select_from(_ON_WORKLIST.subquery())
 
 
 def worklist(pharmacy: Pharmacy, day: date, limit: int | None = None) -> list[Order]:
     """Verified orders for the day and those being prepared: preparations under way first (finish
     what was started), then urgent, then oldest. ``limit`` gives the top of the list only."""
-    query = (_worklist_query(day).options(joinedload(Order.patient, innerjoin=True))  # in the same statement (issue 18)
-             .order_by(case((Order.state == OrderState.IN_PREPARATION, 0), else_=1), Order.urgent.desc(), Order.created_at, Order.id))
-    if limit is not None:
-        query = query.limit(limit)
     with pharmacy.uow(readonly=True) as uow:
-        return list(uow.session.execute(query).scalars())
+        if limit is None:
+            return list(uow.session.execute(_WORKLIST, {"day": day}).scalars())
+        return list(uow.session.execute(_WORKLIST_TOP, {"day": day, "limit": limit}).scalars())
 
 
 def worklist_size(pharmacy: Pharmacy, day: date) -> int:
     with pharmacy.uow(readonly=True) as uow:
-        return uow.session.execute(select(func.count()).select_from(_worklist_query(day).subquery())).scalar_one()
+        return plain(uow.session, _WORKLIST_SIZE, {"day": day}).scalar_one()
 
 
 def pending_verification(pharmacy: Pharmacy) -> list[Order]:

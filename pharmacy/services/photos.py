@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Protocol
 
 from PIL import Image, ImageFilter, ImageStat, UnidentifiedImageError
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from pharmacy import clock
@@ -252,14 +252,16 @@ def _verified(pharmacy: Pharmacy, session: Session, photo: Photo) -> bytes:
     return data
 
 
+# by ``replaced``: built once (issue 18: every step screen asks)
+_EVIDENCE = {True: select(Photo).where(Photo.preparation_id == bindparam("prep_id")).order_by(Photo.id)}
+_EVIDENCE[False] = _EVIDENCE[True].where(Photo.replaced_at.is_(None))
+
+
 def evidence(pharmacy: Pharmacy, prep_id: int, replaced: bool = False) -> list[Evidence]:
     """The photos of a preparation (the current one of each kind; with ``replaced``, the retaken ones too),
     each verified against its SHA-256."""
     with pharmacy.uow(readonly=True) as uow:
-        query = select(Photo).where(Photo.preparation_id == prep_id)
-        if not replaced:
-            query = query.where(Photo.replaced_at.is_(None))
-        rows = uow.session.execute(query.order_by(Photo.id)).scalars().all()
+        rows = uow.session.execute(_EVIDENCE[replaced], {"prep_id": prep_id}).scalars().all()
         found = []
         for row in rows:
             try:

@@ -461,21 +461,24 @@ def sign(pharmacy: Pharmacy, username: str, prep_id: int, version, password: str
     return bag_holder[0]
 
 
+# one statement and the steps' (issue 18), built once: every step screen reads it
+_SHOWN = select(Preparation).where(Preparation.id == bindparam("prep_id")).options(
+    joinedload(Preparation.order, innerjoin=True).joinedload(Order.patient, innerjoin=True),
+    selectinload(Preparation.steps), joinedload(Preparation.vial), joinedload(Preparation.diluent_lot))
+
+
 def get(pharmacy: Pharmacy, prep_id: int) -> Preparation:
     with pharmacy.uow(readonly=True) as uow:
-        prep = uow.session.execute(
-            select(Preparation).where(Preparation.id == prep_id).options(  # one statement and the steps' (issue 18)
-                joinedload(Preparation.order, innerjoin=True).joinedload(Order.patient, innerjoin=True),
-                selectinload(Preparation.steps), joinedload(Preparation.vial), joinedload(Preparation.diluent_lot))
-        ).scalar_one_or_none()
+        prep = uow.session.execute(_SHOWN, {"prep_id": prep_id}).scalar_one_or_none()
         if prep is None:
             raise NotFound(_("Preparation {prep_id} does not exist.", prep_id=prep_id))
         return prep
 
 
+_AWAITING_CHECK = (select(Preparation).where(Preparation.state == PrepState.SIGNED).order_by(Preparation.signed_at)
+                   .options(joinedload(Preparation.order, innerjoin=True).joinedload(Order.patient, innerjoin=True)))
+
+
 def awaiting_check(pharmacy: Pharmacy) -> list[Preparation]:
     with pharmacy.uow(readonly=True) as uow:
-        return list(uow.session.execute(
-            select(Preparation).where(Preparation.state == PrepState.SIGNED).order_by(Preparation.signed_at)
-            .options(joinedload(Preparation.order, innerjoin=True).joinedload(Order.patient, innerjoin=True))
-        ).scalars())
+        return list(uow.session.execute(_AWAITING_CHECK).scalars())

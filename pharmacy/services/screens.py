@@ -9,14 +9,28 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import BindParameter, bindparam, select
 from sqlalchemy.orm import joinedload, selectinload
 
+from pharmacy.db.database import plain
 from pharmacy.db.models import AuditEntry, Bag, Order, Preparation, PreparationStep, User
 from pharmacy.domain import bagid
 from pharmacy.domain.inuse import use_by
 from pharmacy.domain.lifecycle import ORDER_ON_WORKLIST, PREP_ACTIVE
 from pharmacy.services.base import Pharmacy
+
+# statements the step screens and the worklist run at every load, built once (issue 18)
+_IDS: BindParameter[list[int]] = bindparam("ids", expanding=True)
+_USER_NAMES = select(User.id, User.full_name).where(User.id.in_(_IDS))
+_BAGS_OF = select(Bag).where(Bag.preparation_id.in_(_IDS))
+_ACTIVE = (select(Preparation).where(Preparation.order_id.in_(_IDS), Preparation.state.in_(PREP_ACTIVE))
+           .options(joinedload(Preparation.vial), joinedload(Preparation.diluent_lot)))
+_SENT_BACK_OR_AFTER = (select(PreparationStep).where(PreparationStep.preparation_id.in_(_IDS),
+                                                     PreparationStep.step.in_(("send_back", "sign", "check")))
+                       .order_by(PreparationStep.id))
+_IN_PROCESS_PRINTED = select(AuditEntry.id).where(
+    AuditEntry.action == "label.in_process", AuditEntry.object_type == "preparation",
+    AuditEntry.object_id == bindparam("prep_id")).limit(1)
 
 
 def user_names(pharmacy: Pharmacy, ids: Iterable[int | None]) -> dict[int, str]:
@@ -24,22 +38,19 @@ def user_names(pharmacy: Pharmacy, ids: Iterable[int | None]) -> dict[int, str]:
     if not wanted:
         return {}
     with pharmacy.uow(readonly=True) as uow:
-        return dict(uow.session.execute(select(User.id, User.full_name).where(User.id.in_(wanted))).all())
+        return dict(plain(uow.session, _USER_NAMES, {"ids": sorted(wanted)}).all())
 
 
 def active_preparations(pharmacy: Pharmacy, order_ids: Iterable[int]) -> dict[int, Preparation]:
     """order id → its preparation under way (started up to signed), with vial and diluent loaded."""
     with pharmacy.uow(readonly=True) as uow:
-        rows = uow.session.execute(
-            select(Preparation).where(Preparation.order_id.in_(list(order_ids)), Preparation.state.in_(PREP_ACTIVE))
-            .options(joinedload(Preparation.vial), joinedload(Preparation.diluent_lot))
-        ).scalars()
+        rows = uow.session.execute(_ACTIVE, {"ids": list(order_ids)}).scalars()
         return {prep.order_id: prep for prep in rows}
 
 
 def bags_by_preparation(pharmacy: Pharmacy, prep_ids: Iterable[int]) -> dict[int, Bag]:
     with pharmacy.uow(readonly=True) as uow:
-        rows = uow.session.execute(select(Bag).where(Bag.preparation_id.in_(list(prep_ids)))).scalars()
+        rows = uow.session.execute(_BAGS_OF, {"ids": list(prep_ids)}).scalars()
         return {bag.preparation_id: bag for bag in rows}
 
 
@@ -56,9 +67,7 @@ def in_process_label_printed(pharmacy: Pharmacy, prep_id: int) -> bool:
     """Whether the bag's in-process label was printed (every print is audited): until it is, printing
     it is the next thing to do on the volume step."""
     with pharmacy.uow(readonly=True) as uow:
-        return uow.session.execute(select(AuditEntry.id).where(
-            AuditEntry.action == "label.in_process", AuditEntry.object_type == "preparation",
-            AuditEntry.object_id == str(prep_id)).limit(1)).first() is not None
+        return plain(uow.session, _IN_PROCESS_PRINTED, {"prep_id": str(prep_id)}).first() is not None
 
 
 def sent_back(pharmacy: Pharmacy, prep_ids: Iterable[int]) -> dict[int, dict]:
@@ -69,9 +78,7 @@ def sent_back(pharmacy: Pharmacy, prep_ids: Iterable[int]) -> dict[int, dict]:
     if not wanted:
         return {}
     with pharmacy.uow(readonly=True) as uow:
-        rows = uow.session.execute(select(PreparationStep).where(
-            PreparationStep.preparation_id.in_(wanted), PreparationStep.step.in_(("send_back", "sign", "check")))
-            .order_by(PreparationStep.id)).scalars()
+        rows = uow.session.execute(_SENT_BACK_OR_AFTER, {"ids": wanted}).scalars()
         latest = {row.preparation_id: row for row in rows}
     return {prep_id: {**(row.detail or {}), "at": row.at, "user_id": row.user_id}
             for prep_id, row in latest.items() if row.step == "send_back"}

@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 
 from pharmacy import clock
+from pharmacy.db.database import plain
 from pharmacy.db.models import (
     Administration,
     AuditEntry,
@@ -154,6 +155,29 @@ def quarantine_lot(pharmacy: Pharmacy, username: str, lot: str, kind: str, reaso
             return {key: done[key] for key in ("bags", "stock", "preparations")}
 
 
+# a bag's history in plain rows of statements built once (issue 18: the auditor's most read page; it read every
+# user as an object, password hash and all, for their names)
+_NAMES = select(User.id, User.full_name)
+_ADMINISTRATION = (select(Administration.nurse_id, Administration.started_at, Administration.ended_at,
+                          Administration.interrupted_reason).where(Administration.bag_id == bindparam("bag_id")))
+_DISPOSALS = (select(Disposal.reason, Disposal.user_id, Disposal.at)
+              .where(Disposal.object_type == "bag", Disposal.object_id == bindparam("bag_id")).order_by(Disposal.at))
+_MOVES = (select(BagMove.at, BagMove.user_id, BagMove.location_id, StorageLocation.name)
+          .outerjoin(StorageLocation, StorageLocation.id == BagMove.location_id)
+          .where(BagMove.bag_id == bindparam("bag_id")).order_by(BagMove.at))
+_READINGS = (select(TemperatureReading.at, TemperatureReading.celsius)
+             .where(TemperatureReading.location_id == bindparam("location_id"), TemperatureReading.at >= bindparam("start"),
+                    TemperatureReading.at <= bindparam("end")).order_by(TemperatureReading.at))
+_QUARANTINES = (select(AuditEntry.username, AuditEntry.at, AuditEntry.reason).where(  # through the index on action
+    AuditEntry.action == "bag.quarantine", AuditEntry.object_type == "bag", AuditEntry.object_id == bindparam("bag_id"))
+    .order_by(AuditEntry.id))
+_REFUSALS = (select(Refusal.at, Refusal.username, Refusal.action, Refusal.code, Refusal.message).where(or_(
+    (Refusal.object_type == "preparation") & (Refusal.object_id == bindparam("prep_id")),
+    (Refusal.object_type == "bag") & (Refusal.object_id == bindparam("serial")))).order_by(Refusal.at, Refusal.id))
+_PRINTS = (select(LabelPrint.number, LabelPrint.user_id, LabelPrint.at, LabelPrint.stock, LabelPrint.destination)
+           .where(LabelPrint.bag_id == bindparam("bag_id")).order_by(LabelPrint.number))
+
+
 def bag_history(pharmacy: Pharmacy, serial: str) -> dict:
     """Everything about one bag, from vial to vein."""
     now = clock.now()
@@ -164,29 +188,21 @@ def bag_history(pharmacy: Pharmacy, serial: str) -> dict:
         vial, diluent_lot = prep.vial, prep.diluent_lot
         if vial is None or diluent_lot is None:  # a bag is made only from a recorded vial and diluent
             raise StateConflict(_("Bag {serial} has no vial or diluent recorded.", serial=bag.serial))
-        names = {u.id: u.full_name for u in session.execute(select(User)).scalars()}
-        administration = session.execute(select(Administration).where(Administration.bag_id == bag.id)).scalar_one_or_none()
-        disposals = session.execute(select(Disposal).where(Disposal.object_type == "bag", Disposal.object_id == bag.id)
-                                    .order_by(Disposal.at)).scalars().all()
-        moves = session.execute(select(BagMove, StorageLocation.name).outerjoin(StorageLocation)
-                                .where(BagMove.bag_id == bag.id).order_by(BagMove.at)).all()
+        names = dict(plain(session, _NAMES).all())
+        administration = plain(session, _ADMINISTRATION, {"bag_id": bag.id}).first()
+        disposals = plain(session, _DISPOSALS, {"bag_id": bag.id}).all()
+        moves = plain(session, _MOVES, {"bag_id": bag.id}).all()
         # the bag leaves its last location when its infusion starts or it is destroyed
         left_at = min([now] + ([administration.started_at] if administration else []) + [d.at for d in disposals])
         temps = []
-        for index, (move, location_name) in enumerate(moves):
-            until = min(moves[index + 1][0].at, left_at) if index + 1 < len(moves) else left_at
-            temps += [{"location": location_name, "at": t.at, "celsius": t.celsius} for t in session.execute(
-                select(TemperatureReading).where(TemperatureReading.location_id == move.location_id,
-                                                 TemperatureReading.at >= move.at, TemperatureReading.at <= until)
-                .order_by(TemperatureReading.at)).scalars()]
+        for index, move in enumerate(moves):
+            until = min(moves[index + 1].at, left_at) if index + 1 < len(moves) else left_at
+            temps += [{"location": move.name, "at": t.at, "celsius": t.celsius} for t in plain(
+                session, _READINGS, {"location_id": move.location_id, "start": move.at, "end": until})]
         steps: list[dict[str, Any]] = [{"step": s.step, "by": names.get(s.user_id), "at": s.at, "detail": s.detail}
                                        for s in prep.steps]
-        quarantines = session.execute(select(AuditEntry).where(  # found through the index on action
-            AuditEntry.action == "bag.quarantine", AuditEntry.object_type == "bag", AuditEntry.object_id == str(bag.id))
-            .order_by(AuditEntry.id)).scalars().all()
-        refused = session.execute(select(Refusal).where(or_(
-            (Refusal.object_type == "preparation") & (Refusal.object_id == str(prep.id)),
-            (Refusal.object_type == "bag") & (Refusal.object_id == bag.serial))).order_by(Refusal.at, Refusal.id)).scalars()
+        quarantines = plain(session, _QUARANTINES, {"bag_id": str(bag.id)}).all()
+        refused = plain(session, _REFUSALS, {"prep_id": str(prep.id), "serial": bag.serial}).all()
         return {
             "bag": {"serial": bag.serial, "batch": bag.batch, "state": effective_state(bag.state, bag.use_by, now),
                     "use_by": bag.use_by, "released_at": bag.released_at, "dilution_time": prep.dilution_time},
@@ -205,9 +221,8 @@ def bag_history(pharmacy: Pharmacy, serial: str) -> dict:
                             "reason": (s["detail"] or {}).get("reason")}
                            for s in steps if s["step"] in ("sign", "check")],
             "prints": [{"number": p.number, "by": names.get(p.user_id), "at": p.at, "stock": p.stock,
-                        "destination": p.destination} for p in session.execute(
-                select(LabelPrint).where(LabelPrint.bag_id == bag.id).order_by(LabelPrint.number)).scalars()],
-            "moves": [{"location": name, "by": names.get(m.user_id), "at": m.at} for m, name in moves],
+                        "destination": p.destination} for p in plain(session, _PRINTS, {"bag_id": bag.id})],
+            "moves": [{"location": m.name, "by": names.get(m.user_id), "at": m.at} for m in moves],
             "temperatures": temps,
             "quarantines": [{"by": e.username, "at": e.at, "reason": e.reason} for e in quarantines],
             "administration": None if administration is None else {
