@@ -100,8 +100,9 @@ def stop(server: subprocess.Popen) -> None:
 # --- locust ---------------------------------------------------------------------------------------------------------
 
 
-def run_locust(workers: int, seconds: float, users: int = 50, database_url: str = "", quick: bool = False) -> bool:
-    """One locust run against `pharmacy serve --workers N --threads 4`; prints its table; True when on target."""
+def run_locust(workers: int, seconds: float, users: int = 50, database_url: str = "", quick: bool = False,
+               threads: int = 4) -> bool:
+    """One locust run against `pharmacy serve --workers N --threads T`; prints its table; True when on target."""
     from pharmacy.services import demo
     from pharmacy.services import users as user_service
 
@@ -121,7 +122,7 @@ def run_locust(workers: int, seconds: float, users: int = 50, database_url: str 
     pharmacy.db.dispose()
     data_file, prefix = instance / "locust-data.json", instance / "locust"
     data_file.write_text(json.dumps(data), encoding="utf-8")
-    server, port = serve(env, instance, workers)
+    server, port = serve(env, instance, workers, threads)
     try:
         command = [sys.executable, "-m", "locust", "-f", str(HERE / "locustfile.py"), "--headless", "-u", str(users),
                    "-r", str(users), "--run-time", f"{int(seconds) + 180}s", "--stop-timeout", "15",
@@ -134,7 +135,7 @@ def run_locust(workers: int, seconds: float, users: int = 50, database_url: str 
     finally:
         stop(server)
     return report_locust(prefix, instance, workers, users, seconds, target=200.0 if database_url else 150.0,
-                         kind="PostgreSQL" if database_url else "SQLite", load_before=load_before)
+                         kind="PostgreSQL" if database_url else "SQLite", load_before=load_before, threads=threads)
 
 
 def read_stats(prefix: Path) -> list[dict[str, str]]:
@@ -143,7 +144,7 @@ def read_stats(prefix: Path) -> list[dict[str, str]]:
 
 
 def report_locust(prefix: Path, instance: Path, workers: int, users: int, seconds: float, target: float, kind: str,
-                  load_before: str = "?") -> bool:
+                  load_before: str = "?", threads: int = 4) -> bool:
     try:
         rows = read_stats(prefix)
     except FileNotFoundError:
@@ -152,7 +153,7 @@ def report_locust(prefix: Path, instance: Path, workers: int, users: int, second
     extra = instance / "locust-refusals.json"
     details = json.loads(extra.read_text(encoding="utf-8")) if extra.exists() else {}
     total = next((r for r in rows if r["Name"] == "Aggregated"), None)
-    print(f"\nlocust, {kind}, {workers} server process(es) × 4 threads, {users} users, {seconds:.0f} s measured, "
+    print(f"\nlocust, {kind}, {workers} server process(es) × {threads} threads, {users} users, {seconds:.0f} s measured, "
           f"{os.cpu_count()} cores (the client on the same ones), load average before: {load_before}, after: {_load_average()}")
     if total:
         print(f"{int(total['Request Count']):,} requests, {float(total['Requests/s']):.0f} requests/s, "

@@ -55,6 +55,7 @@ def main() -> int:
     parser.add_argument("--locust", action="store_true", help="only the locust runs (bench/locustfile.py)")
     parser.add_argument("--screen-cpu", action="store_true", help="only the screens' CPU time against the bare page")
     parser.add_argument("--workers", type=int, nargs="+", default=[2, 4], help="server processes, one locust run each")
+    parser.add_argument("--threads", type=int, default=4, help="threads of each server process (locust runs)")
     parser.add_argument("--run-time", type=float, default=60, help="seconds measured per locust run")
     parser.add_argument("--users", type=int, default=50, help="locust users (the mix is written for 50)")
     parser.add_argument("--requests", type=int, default=200, help="requests per screen for --screen-cpu")
@@ -64,7 +65,8 @@ def main() -> int:
         if args.screen_cpu:
             ok = bench_web.report_cpu(bench_web.screen_cpu(args.requests, args.database_url), args.requests) and ok
         for workers in args.workers if args.locust else []:
-            ok = bench_web.run_locust(workers, args.run_time, args.users, args.database_url, args.quick) and ok
+            ok = bench_web.run_locust(workers, args.run_time, args.users, args.database_url, args.quick,
+                                      args.threads) and ok
         return 0 if ok else 1
     database = bench_db.DEFAULT_DB
     if args.quick:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import BindParameter, bindparam, func, select
 from sqlalchemy.orm import joinedload, selectinload
@@ -152,7 +153,8 @@ def bag_status(pharmacy: Pharmacy, serial: str) -> dict:
         found = plain(uow.session, _BAG_STATUS, {"serial": (serial or "").strip()}).first()
     if found is None:
         raise NotFound(_("No bag with serial “{serial}”.", serial=serial))
-    return _row(*found, clock.now())
+    values: list[Any] = [*found, clock.now()]  # the columns of _BAG_LIST, in _row's order, and the time
+    return _row(*values)  # the columns of _BAG_LIST, in _row's order
 
 
 def list_bags(pharmacy: Pharmacy, state: str | None = None) -> list[dict]:

@@ -187,10 +187,10 @@ def location_gaps(pharmacy: Pharmacy, interval: timedelta) -> dict[str, list[tup
     since = now - timedelta(days=1)
     times: dict[str, list[datetime]] = {}
     with pharmacy.uow(readonly=True) as uow:
-        for name, at in plain(uow.session, _READINGS_SINCE, {"since": since}):
-            times.setdefault(name, [])
-            if at is not None:
-                times[name].append(at)
+        for row in plain(uow.session, _READINGS_SINCE, {"since": since}):
+            times.setdefault(row.name, [])
+            if row.at is not None:
+                times[row.name].append(row.at)
     # from the start of the window: a day's silence before one late reading is a gap too
     return {name: gaps([since, *found], interval, until=now) for name, found in times.items()}
 
@@ -392,7 +392,7 @@ _INCIDENTS_BY = {
 def incidents(pharmacy: Pharmacy, open_only: bool = True, serial: str | None = None) -> list[Incident]:
     """Incidents, newest first: those not yet acknowledged (``open_only``), or every one of a bag."""
     with pharmacy.uow(readonly=True) as uow:
-        return [Incident(*row) for row in plain(uow.session, _INCIDENTS_BY[(open_only, serial is not None)],
+        return [Incident(*tuple(row)) for row in plain(uow.session, _INCIDENTS_BY[(open_only, serial is not None)],
                                                 {"serial": serial} if serial is not None else None)]
 
 

@@ -123,7 +123,7 @@ _LAST = (select(TemperatureReading.location_id, func.max(TemperatureReading.at).
          .group_by(TemperatureReading.location_id).subquery())
 _LAST_READINGS = (select(TemperatureReading.location_id, TemperatureReading.at, TemperatureReading.celsius)
                   .join(_LAST, (_LAST.c.location_id == TemperatureReading.location_id) & (_LAST.c.at == TemperatureReading.at)))
-_STORED = (select(Bag.location_id, func.count()).where(Bag.state.in_((BagState.STORED, BagState.QUARANTINED)))
+_STORED = (select(Bag.location_id, func.count().label("bags")).where(Bag.state.in_((BagState.STORED, BagState.QUARANTINED)))
            .group_by(Bag.location_id))
 _LOCATIONS = (select(StorageLocation.id, StorageLocation.name, StorageLocation.min_celsius, StorageLocation.max_celsius)
               .order_by(StorageLocation.name))
@@ -135,7 +135,7 @@ def locations(pharmacy: Pharmacy, interval: timedelta) -> list[LocationStatus]:
     gaps = location_gaps(pharmacy, interval)
     with pharmacy.uow(readonly=True) as uow:
         readings = {row.location_id: (row.at, row.celsius) for row in plain(uow.session, _LAST_READINGS)}
-        stored = dict(plain(uow.session, _STORED).all())
+        stored: dict[int | None, int] = {row.location_id: row.bags for row in plain(uow.session, _STORED)}
         return [LocationStatus(loc.id, loc.name, loc.min_celsius, loc.max_celsius, *readings.get(loc.id, (None, None)),
                                gaps.get(loc.name, []), stored.get(loc.id, 0))
                 for loc in plain(uow.session, _LOCATIONS)]

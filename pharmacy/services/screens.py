@@ -38,7 +38,7 @@ def user_names(pharmacy: Pharmacy, ids: Iterable[int | None]) -> dict[int, str]:
     if not wanted:
         return {}
     with pharmacy.uow(readonly=True) as uow:
-        return dict(plain(uow.session, _USER_NAMES, {"ids": sorted(wanted)}).all())
+        return {row.id: row.full_name for row in plain(uow.session, _USER_NAMES, {"ids": sorted(wanted)})}
 
 
 def active_preparations(pharmacy: Pharmacy, order_ids: Iterable[int]) -> dict[int, Preparation]:

@@ -188,7 +188,7 @@ def bag_history(pharmacy: Pharmacy, serial: str) -> dict:
         vial, diluent_lot = prep.vial, prep.diluent_lot
         if vial is None or diluent_lot is None:  # a bag is made only from a recorded vial and diluent
             raise StateConflict(_("Bag {serial} has no vial or diluent recorded.", serial=bag.serial))
-        names = dict(plain(session, _NAMES).all())
+        names: dict[int, str] = {row.id: row.full_name for row in plain(session, _NAMES)}
         administration = plain(session, _ADMINISTRATION, {"bag_id": bag.id}).first()
         disposals = plain(session, _DISPOSALS, {"bag_id": bag.id}).all()
         moves = plain(session, _MOVES, {"bag_id": bag.id}).all()
