@@ -281,6 +281,7 @@ def _stored_data(pharmacy, browser) -> str:
         return uow.session.execute(select(UserSession.data).where(UserSession.sid_hash == key)).scalar_one()
 
 
+@pytest.mark.hazard("H36")
 def test_the_page_that_shows_a_message_writes_nothing_and_the_next_write_leaves_it_out(signed_in, pharmacy):
     """Issue 18: the page showing a flash message (or the page a POST rendered) does not write the session to take
     it out; the browser keeps the data's random mark in a second cookie, so a reload does not show it again, and
@@ -301,6 +302,7 @@ def test_the_page_that_shows_a_message_writes_nothing_and_the_next_write_leaves_
     assert "sessions of tech ended" not in stored and "sessions of nurse ended" in stored
 
 
+@pytest.mark.hazard("H36")
 def test_a_missing_or_forged_mark_only_shows_the_message_again(signed_in, pharmacy):
     admin = signed_in("admin")
     response = admin.post("/admin/sessions/tech/end")
