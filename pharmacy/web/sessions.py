@@ -24,9 +24,10 @@ from werkzeug.datastructures import CallbackDict
 
 from pharmacy import clock
 from pharmacy.services import security_events, sessions
+from pharmacy.web import prg
 
 MAX_SID = 100  # a longer cookie value is no id of ours: not even looked up
-ONCE = ("_flashes", "_shown_once")  # what the first page that shows it takes out (Flask's flashes, web/prg.KEY)
+ONCE = ("_flashes", prg.KEY)  # what the first page that shows it takes out: Flask's flashes, the page a POST rendered
 MARK = "_once"  # the random mark of the data holding them
 
 
