@@ -1,9 +1,15 @@
 """The bedside's keystroke timing in a real browser (SAFETY.md H7): a keyboard-wedge scanner types the
 wristband fast and ends with Enter, and the start is recorded as scanned; the same identifier typed
 at a person's pace, or filled in without keys, is typed: the verdict shows TYPED, Start asks why,
-and the start is recorded as typed with the reason."""
+and the start is recorded as typed with the reason.
+
+The keys are pressed at times the test sets (Chromium's input protocol takes each key's time), so the pace the
+page reads is the one written here, however busy the machine: a scanner's keys 8 ms apart, a person's 150 ms
+apart, and a person's keys that reach a busy page all at once."""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 from playwright.sync_api import expect
@@ -24,6 +30,23 @@ def at_the_wristband_step(live_server, browser, pharmacy):
     return nurse
 
 
+def press_keys(page, text: str, gap_ms: float) -> None:
+    """``text`` then Enter into the focused field, each key pressed ``gap_ms`` after the one before by the key
+    events' own times (the browser gets them as fast as it takes them, whatever those times say)."""
+    keyboard = page.context.new_cdp_session(page)
+    pressed = time.time()
+    for char in text:
+        keyboard.send("Input.dispatchKeyEvent", {"type": "keyDown", "key": char, "text": char, "unmodifiedText": char,
+                                                 "timestamp": pressed})
+        keyboard.send("Input.dispatchKeyEvent", {"type": "keyUp", "key": char, "timestamp": pressed + 0.002})
+        pressed += gap_ms / 1000
+    keyboard.send("Input.dispatchKeyEvent", {"type": "keyDown", "key": "Enter", "code": "Enter", "text": "\r",
+                                             "windowsVirtualKeyCode": 13, "timestamp": pressed})
+    keyboard.send("Input.dispatchKeyEvent", {"type": "keyUp", "key": "Enter", "code": "Enter",
+                                             "windowsVirtualKeyCode": 13, "timestamp": pressed + 0.002})
+    keyboard.detach()
+
+
 def tick_premedication(page, pharmacy) -> None:
     for name, value in factories.premedication_form(pharmacy).items():
         if name.startswith("premed_given_"):
@@ -40,7 +63,8 @@ def recorded(pharmacy) -> list[tuple[str | None, str | None]]:
 @pytest.mark.hazard("H7")
 def test_a_wristband_typed_as_fast_as_a_scanner_with_enter_is_recorded_as_scanned(live_server, browser, pharmacy, clock):
     nurse = at_the_wristband_step(live_server, browser, pharmacy)
-    scan(nurse, "P-1")  # keyboard.type without delay, then Enter: a wedge scanner
+    nurse.locator("#scan").click()
+    press_keys(nurse, "P-1", gap_ms=8)  # a wedge scanner: a key every 8 ms, then Enter
     expect(nurse.locator(".verdict-ok h1")).to_contain_text("Give this bag to Anna Example")
     expect(nurse.locator(".verdict-typed")).to_have_count(0)
     tick_premedication(nurse, pharmacy)
@@ -62,6 +86,16 @@ def test_a_wristband_typed_at_a_persons_pace_is_shown_typed_and_needs_a_reason_t
     nurse.get_by_role("button", name="Start infusion").click()
     expect(nurse.locator(".flash")).to_contain_text("Infusion of bag BAG0000001 started")
     assert recorded(pharmacy) == [("typed", "Scanner broken")]
+
+
+@pytest.mark.hazard("H7")
+def test_keys_typed_at_a_persons_pace_that_reach_a_busy_page_at_once_are_typed(live_server, browser, pharmacy, clock):
+    """A page busy when the nurse typed gets her keys together: their own times, 150 ms apart, tell."""
+    nurse = at_the_wristband_step(live_server, browser, pharmacy)
+    nurse.locator("#scan").click()
+    press_keys(nurse, "P-1", gap_ms=150)
+    expect(nurse.locator(".verdict-typed")).to_contain_text("TYPED: the wristband was typed by hand, not scanned")
+    expect(nurse.locator('input[name="entry"]')).to_have_value("typed")
 
 
 @pytest.mark.hazard("H7")

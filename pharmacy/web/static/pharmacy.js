@@ -15,10 +15,11 @@
  * 5. A form with two scan fields (bag, then location): Enter in the first moves on to the second
  *    while that is still empty, instead of sending the form half-filled.
  * 6. Scanned or typed (SAFETY.md H7): a keyboard-wedge scanner types a whole code quickly (each
- *    character well under SCAN_MS after the one before) and ends with Enter; a person types slower,
- *    corrects, or pastes. A scan field with data-entry="ID" keeps the hidden input ID at "typed"
- *    unless the code came in that way, then "scanned". The server takes anything but "scanned" as
- *    typed (no script, no field: typed), and a code with a GS1 symbology identifier as scanned.
+ *    character pressed well under SCAN_MS after the one before, by the key events' own times) and
+ *    ends with Enter; a person types slower, corrects, or pastes. A scan field with data-entry="ID"
+ *    keeps the hidden input ID at "typed" unless the code came in that way, then "scanned". The
+ *    server takes anything but "scanned" as typed (no script, no field: typed), and a code with a
+ *    GS1 symbology identifier as scanned.
  * 8. Focus lands on the next thing to do (scanner and keyboard only): the page's [autofocus] control
  *    gets it even where the browser skipped it; a field with data-next that arrives filled (a scan
  *    carried from the worklist) hands it on at once. Enter in such a field never sends the form: it
@@ -64,7 +65,9 @@
     var last = 0, count = 0, slow = false, manual = false, keyed = false;
     var modifiers = ["Shift", "Control", "Alt", "AltGraph", "Meta", "CapsLock"];
     input.addEventListener("keydown", function (event) {
-      var now = performance.now();
+      // when the key was pressed (the event's own time), not when this busy page got to it: keys a person
+      // typed slowly while the page was busy arrive together and must not look like a scanner's
+      var now = event.timeStamp > 0 ? event.timeStamp : performance.now();
       target.value = "typed";
       if (event.key === "Enter") {
         if (!manual && !slow && count >= SCAN_MIN && now - last < SCAN_MS) { target.value = "scanned"; }
