@@ -95,13 +95,23 @@ def printers_file(instance: Path) -> Path:
     return Path(instance) / FILE_NAME
 
 
+# the file's text with the stocks there were, and the printers it named (issue 18)
+_READ: dict[Path, tuple[tuple[str, tuple[str, ...]], tuple[Printer, ...]]] = {}
+
+
 def load_printers(instance: Path, default_stock: str) -> list[Printer]:
-    """The configured printers, in the file's order; the one "PDF download" printer when there is no file."""
+    """The configured printers, in the file's order; the one "PDF download" printer when there is no file.
+    The file is read every time (an edit counts at the next page) and parsed again only when its text, or the
+    label stocks there are, changed."""
     path = printers_file(instance)
     if not path.is_file():
         return [default_printer(default_stock)]
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        said = path.read_text(encoding="utf-8"), tuple(available_stocks())  # a printer names one of the stocks
+        kept = _READ.get(path)
+        if kept is not None and kept[0] == said:
+            return list(kept[1])
+        raw = tomllib.loads(said[0])
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise PrinterConfigError(_("{path}: cannot be read ({error}). Fix the file; nothing is printed until then.",
                                    path=path, error=error),
@@ -121,6 +131,7 @@ def load_printers(instance: Path, default_stock: str) -> list[Printer]:
             raise PrinterConfigError(_("{path}, printer {index}: the name “{name}” is used twice; each printer needs "
                                        "its own name.", path=path, index=index, name=printer.name), file=str(path), field="name")
         printers.append(printer)
+    _READ[path] = said, tuple(printers)
     return printers
 
 

@@ -78,12 +78,22 @@ def load_stock(name: str) -> LabelStock:
     return read_stock(path)
 
 
+_READ: dict[Path, tuple[str, LabelStock]] = {}  # a stock file's text and what it said (issue 18: every page with a print)
+
+
 def read_stock(path: Path) -> LabelStock:
+    """The stock the file says now: read every time, parsed again only when its text changed."""
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        kept = _READ.get(path)
+        if kept is not None and kept[0] == text:
+            return kept[1]
+        raw = tomllib.loads(text)
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise LabelStockError(_("Label stock {file}: cannot be read ({error}).", file=path.name, error=error), file=str(path)) from None
-    return _Reader(path, raw).stock()
+    stock = _Reader(path, raw).stock()
+    _READ[path] = text, stock
+    return stock
 
 
 class _Reader:

@@ -97,3 +97,14 @@ def test_an_unknown_stock_is_refused_and_the_known_ones_are_named():
     with pytest.raises(LabelStockError, match="bag-100x70") as refused:
         load_stock("../pyproject")
     assert "../pyproject" in refused.value.message
+
+
+def test_an_edited_stock_file_is_read_anew_and_a_broken_edit_is_refused(tmp_path):
+    """A stock is kept between labels (issue 18) but never over an edit: the same file with another height of
+    the same length is what the next read gives; broken after a good read, it is refused."""
+    path = write_stock(tmp_path, GOOD)
+    assert read_stock(path).height_mm == pytest.approx(40)
+    assert read_stock(write_stock(tmp_path, {**GOOD, "height": "50 mm"})).height_mm == pytest.approx(50)
+    path.write_text(path.read_text(encoding="utf-8") + "width = \n", encoding="utf-8")
+    with pytest.raises(LabelStockError, match=r"roll-60x40\.toml"):
+        read_stock(path)

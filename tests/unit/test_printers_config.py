@@ -111,3 +111,18 @@ def test_the_longest_send_ends_before_a_queued_job_is_seen_as_stale():
 
     longest = (transport.CONNECT_ATTEMPTS + 2) * MAX_TIMEOUT + (transport.CONNECT_ATTEMPTS - 1) * transport.CONNECT_PAUSE
     assert longest < STALE_AFTER.total_seconds()
+
+
+def test_an_edit_counts_at_the_next_load_even_of_the_same_length_and_a_broken_edit_is_refused(tmp_path):
+    """The file's printers are kept between pages (issue 18) but never over an edit: a new address of the
+    same length, made within the same instant, is what the next load gives; a file broken after a good one
+    is refused, not served from what it said before; the caller's list is its own."""
+    first = load_printers(write(tmp_path, one(address="10.0.5.31:9100")), "bag-100x70")
+    first.clear()
+    [again] = load_printers(tmp_path, "bag-100x70")
+    [edited] = load_printers(write(tmp_path, one(address="10.0.5.32:9100")), "bag-100x70")
+    assert (again.address, edited.address) == ("10.0.5.31:9100", "10.0.5.32:9100")
+    with pytest.raises(PrinterConfigError, match="cannot be read"):
+        load_printers(write(tmp_path, one(address="10.0.5.32:9100") + "[[printer"), "bag-100x70")
+    [mended] = load_printers(write(tmp_path, one(address="10.0.5.32:9100")), "bag-100x70")
+    assert mended.address == "10.0.5.32:9100"
