@@ -40,7 +40,7 @@ from pharmacy.printing.content import MAX_REPRINT, patient_ai_value
 from pharmacy.printing.label import LabelData, check_printable
 from pharmacy.printing.stocks import LabelStock, load_stock
 from pharmacy.services import recalls, users
-from pharmacy.services.base import Pharmacy, actor, record_refusal, refusals_recorded
+from pharmacy.services.base import Pharmacy, actor, load_steps, record_refusal, refusals_recorded
 
 log = logging.getLogger(__name__)
 _BAG_OPTIONS = (
@@ -56,19 +56,13 @@ _BAG_READ_OPTIONS = (
     joinedload(Bag.preparation, innerjoin=True).joinedload(Preparation.order, innerjoin=True).joinedload(Order.patient, innerjoin=True),
     joinedload(Bag.preparation, innerjoin=True).joinedload(Preparation.vial),
     joinedload(Bag.preparation, innerjoin=True).joinedload(Preparation.diluent_lot),
-    joinedload(Bag.preparation, innerjoin=True).selectinload(Preparation.steps),
 )
-
-
-_BAG_READ_NO_STEPS = _BAG_READ_OPTIONS[:3]
-# the statements built once (issue 18: building one is half a millisecond, on every scan), by (lock, steps)
+# the statements built once (issue 18: building one is half a millisecond, on every scan), by lock
 _SERIAL: BindParameter[str] = bindparam("serial")
 _FIND_BAG = {
-    (True, True): select(Bag).where(Bag.serial == _SERIAL).options(*_BAG_OPTIONS).with_for_update(),
-    (False, True): select(Bag).where(Bag.serial == _SERIAL).options(*_BAG_READ_OPTIONS),
-    (False, False): select(Bag).where(Bag.serial == _SERIAL).options(*_BAG_READ_NO_STEPS),
+    True: select(Bag).where(Bag.serial == _SERIAL).options(*_BAG_OPTIONS).with_for_update(),
+    False: select(Bag).where(Bag.serial == _SERIAL).options(*_BAG_READ_OPTIONS),
 }
-_FIND_BAG[(True, False)] = _FIND_BAG[(True, True)]
 # the latest print of the bag's label, and the latest print scanned back on the bag (or None)
 _LABEL_CONFIRMATION = select(
     select(func.max(LabelConfirmation.print_number)).where(LabelConfirmation.bag_id == bindparam("bag_id"))
@@ -80,9 +74,11 @@ _LABEL_CONFIRMATION = select(
 def find_bag(session, serial: str, lock: bool = False, steps: bool = True) -> Bag:
     """The bag with this serial, its preparation, order, patient, vial and diluent lot loaded, and its preparation's
     steps unless ``steps`` is False (the bedside and the bag status call never show them: one statement less)."""
-    bag = session.execute(_FIND_BAG[(lock, steps)], {"serial": (serial or "").strip()}).scalar_one_or_none()
+    bag = session.execute(_FIND_BAG[lock], {"serial": (serial or "").strip()}).scalar_one_or_none()
     if bag is None:
         raise NotFound(_("No bag with serial “{serial}”.", serial=serial))
+    if steps and not lock:  # a locking read has its steps from _BAG_OPTIONS
+        load_steps(session, bag.preparation)
     return bag
 
 
@@ -365,10 +361,13 @@ def label_status(pharmacy: Pharmacy, bag: Bag) -> tuple[int | None, int]:
         return label_confirmation(uow.session, bag.id)
 
 
+_LABELS_PRINTED = (select(func.count()).select_from(LabelPrint).join(Bag, LabelPrint.bag_id == Bag.id)
+                   .where(Bag.serial == _SERIAL))  # built once (issue 18): every bag page counts them
+
+
 def labels_printed(pharmacy: Pharmacy, serial: str) -> int:
     with pharmacy.uow(readonly=True) as uow:
-        return uow.session.execute(select(func.count()).select_from(LabelPrint).join(Bag, LabelPrint.bag_id == Bag.id)
-                                   .where(Bag.serial == serial)).scalar_one()
+        return plain(uow.session, _LABELS_PRINTED, {"serial": serial}).scalar_one()
 
 
 def store(pharmacy: Pharmacy, username: str, serial: str, location_name: str) -> Bag:

@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from pharmacy import clock
 from pharmacy.config import ConfigError, Settings
 from pharmacy.db.anchor import Anchorer
 from pharmacy.db.database import Database, UnitOfWork
-from pharmacy.db.models import Refusal, User
+from pharmacy.db.models import Preparation, PreparationStep, Refusal, User
 from pharmacy.domain.accounts import normalise_username
 from pharmacy.domain.errors import NotAllowed, NotFound, PharmacyError, StateConflict
 from pharmacy.domain.permissions import Role, may, refusal
@@ -105,6 +106,17 @@ def actor(session: Session, username: str, permission: str | None = None) -> Use
         raise NotAllowed(_("{role} ({full_name} is signed in as {user_role}.)",
                            role=refusal(user.role, permission), full_name=user.full_name, user_role=user.role))
     return user
+
+
+# a preparation's steps, in the relationship's order, by a statement built once: the selectin loader builds its
+# statement anew at each load (issue 18: 1.5 ms of the 2.5 a bag page's bag took)
+_STEPS = select(PreparationStep).where(PreparationStep.preparation_id == bindparam("prep_id")).order_by(PreparationStep.id)
+
+
+def load_steps(session: Session, prep: Preparation) -> Preparation:
+    """``prep.steps`` read from the database now, as if the ORM had loaded them."""
+    set_committed_value(prep, "steps", list(session.execute(_STEPS, {"prep_id": prep.id}).scalars()))
+    return prep
 
 
 def check_version(current: int, expected: int | None, what: str) -> None:

@@ -12,7 +12,7 @@ from typing import NoReturn, TypeVar
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 from pharmacy import clock, i18n
 from pharmacy.db import audit
@@ -28,7 +28,7 @@ from pharmacy.i18n import _, lazy
 from pharmacy.printing.in_process import InProcessLabel, render_in_process_label
 from pharmacy.printing.stocks import load_stock
 from pharmacy.services import balances, fmd, recalls, users
-from pharmacy.services.base import Pharmacy, actor, check_version, refusals_recorded
+from pharmacy.services.base import Pharmacy, actor, check_version, load_steps, refusals_recorded
 from pharmacy.services.stock import read_scan
 
 _R = TypeVar("_R")
@@ -461,10 +461,10 @@ def sign(pharmacy: Pharmacy, username: str, prep_id: int, version, password: str
     return bag_holder[0]
 
 
-# one statement and the steps' (issue 18), built once: every step screen reads it
+# one statement and the steps' (issue 18: base.load_steps), built once: every step screen reads it
 _SHOWN = select(Preparation).where(Preparation.id == bindparam("prep_id")).options(
     joinedload(Preparation.order, innerjoin=True).joinedload(Order.patient, innerjoin=True),
-    selectinload(Preparation.steps), joinedload(Preparation.vial), joinedload(Preparation.diluent_lot))
+    joinedload(Preparation.vial), joinedload(Preparation.diluent_lot))
 
 
 def get(pharmacy: Pharmacy, prep_id: int) -> Preparation:
@@ -472,7 +472,7 @@ def get(pharmacy: Pharmacy, prep_id: int) -> Preparation:
         prep = uow.session.execute(_SHOWN, {"prep_id": prep_id}).scalar_one_or_none()
         if prep is None:
             raise NotFound(_("Preparation {prep_id} does not exist.", prep_id=prep_id))
-        return prep
+        return load_steps(uow.session, prep)
 
 
 _AWAITING_CHECK = (select(Preparation).where(Preparation.state == PrepState.SIGNED).order_by(Preparation.signed_at)

@@ -19,10 +19,11 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from pharmacy import clock
 from pharmacy.db import audit
+from pharmacy.db.database import plain
 from pharmacy.db.models import Bag, LabelPrint, PrintJob, User
 from pharmacy.domain.errors import NotFound, PharmacyError
 from pharmacy.domain.printjobs import OPEN, JobState, PrintJobRefused, move, seen_state
@@ -264,20 +265,25 @@ class JobRow:
         return (self.number or 1) - 1
 
 
+# built once (issue 18: every bag page asks its jobs), with or without a bag's serial: plain rows
+_JOBS = select(*PrintJob.__table__.c, User.username.label("created_by_name")).join(User, PrintJob.created_by == User.id)
+_JOBS_OF = {False: _JOBS.order_by(PrintJob.id.desc()).limit(bindparam("limit")),
+            True: _JOBS.where(PrintJob.bag_serial == bindparam("serial")).order_by(PrintJob.id.desc()).limit(bindparam("limit"))}
+
+
 def jobs(pharmacy: Pharmacy, state: str | None = None, serial: str | None = None, limit: int = 200) -> list[JobRow]:
     """Jobs newest first; unfinished ones (failed, queued) before the rest."""
     now = clock.now()
     with pharmacy.uow(readonly=True) as uow:
-        query = select(PrintJob, User.username).join(User, PrintJob.created_by == User.id)
-        if serial:
-            query = query.where(PrintJob.bag_serial == serial.strip())
-        found = uow.session.execute(query.order_by(PrintJob.id.desc()).limit(limit)).all()
-        rows = [JobRow(j.id, j.what, j.bag_serial, j.number, j.printer, j.destination,
-                       seen_state(j.state, j.updated_at, now), j.attempts,
-                       j.error or (_("the process stopped while sending; it may have printed")
-                                   if seen_state(j.state, j.updated_at, now) != JobState(j.state) else None),
-                       j.maybe_printed or seen_state(j.state, j.updated_at, now) != JobState(j.state), j.reply,
-                       j.cancel_reason, name, j.created_at, j.updated_at) for j, name in found]
+        found = plain(uow.session, _JOBS_OF[bool(serial)], {"serial": (serial or "").strip(), "limit": limit}).all()
+    rows = []
+    for j in found:
+        seen = seen_state(j.state, j.updated_at, now)
+        stale = seen != JobState(j.state)
+        rows.append(JobRow(j.id, j.what, j.bag_serial, j.number, j.printer, j.destination, seen, j.attempts,
+                           j.error or (_("the process stopped while sending; it may have printed") if stale else None),
+                           j.maybe_printed or stale, j.reply, j.cancel_reason, j.created_by_name, j.created_at,
+                           j.updated_at))
     if state:
         rows = [row for row in rows if row.state == state]
     return sorted(rows, key=lambda row: (row.state not in OPEN, -row.id))

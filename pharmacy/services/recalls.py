@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from pharmacy import clock
 from pharmacy.db import audit
+from pharmacy.db.database import plain
 from pharmacy.db.models import Bag, DiluentLot, Order, Patient, Preparation, Recall, User, Vial
 from pharmacy.domain.errors import NotFound, PharmacyError, Recalled, StateConflict
 from pharmacy.domain.inuse import format_local
@@ -122,23 +123,32 @@ def _ingredient_condition(kind: str, value: str, gtin: str | None = None):
     return and_(normalised(DiluentLot.lot) == normalise(value), *([DiluentLot.gtin == gtin] if gtin else []))
 
 
+def _under_way_statement(kind: str, gtin: bool):
+    """``under_way``'s statement for this kind, with or without a GTIN: plain columns, the values as parameters."""
+    model = DiluentLot if kind == DILUENT_LOT else Vial
+    column = {VIAL_LOT: Vial.lot, VIAL_SERIAL: Vial.serial, DILUENT_LOT: DiluentLot.lot}[kind]
+    value = normalised(column) == bindparam("value")
+    return (select(Preparation.id, Preparation.state, User.full_name, Preparation.started_at, Patient.identifier,
+                   Patient.name, Patient.ward, Vial.lot, Vial.serial, DiluentLot.lot)
+            .join(User, User.id == Preparation.prepared_by)
+            .join(Order, Order.id == Preparation.order_id).join(Patient, Patient.id == Order.patient_id)
+            .outerjoin(Vial, Preparation.vial_id == Vial.id).outerjoin(DiluentLot, Preparation.diluent_lot_id == DiluentLot.id)
+            .where(Preparation.state.in_([s for s in PREP_ACTIVE if s != PrepState.SIGNED]), value,
+                   *([model.gtin == bindparam("gtin")] if gtin else []))
+            .order_by(Preparation.id))
+
+
+# built once (issue 18: the recall screen built its statements at each look), by kind and whether a GTIN is given
+_UNDER_WAY = {(kind, gtin): _under_way_statement(kind, gtin) for kind in KINDS for gtin in (False, True)}
+_UNDER_WAY_FIELDS = ("preparation", "state", "prepared_by", "started_at", "patient_id", "patient_name", "ward",
+                     "vial_lot", "vial_serial", "diluent_lot")
+
+
 def under_way(session: Session, kind: str, value: str, gtin: str | None = None) -> list[dict]:
     """Preparations not yet signed (no bag yet) that use the lot or serial: they are stopped by the
     recall (their next step is refused). With their preparer, patient and state."""
-    join = Preparation.diluent_lot_id == DiluentLot.id if kind == DILUENT_LOT else Preparation.vial_id == Vial.id
-    model = DiluentLot if kind == DILUENT_LOT else Vial
-    rows = session.execute(
-        select(Preparation, User.full_name, Patient.identifier, Patient.name, Patient.ward)
-        .join(model, join).join(User, User.id == Preparation.prepared_by)
-        .join(Order, Order.id == Preparation.order_id).join(Patient, Patient.id == Order.patient_id)
-        .where(Preparation.state.in_([s for s in PREP_ACTIVE if s != PrepState.SIGNED]),
-               _ingredient_condition(kind, value, gtin))
-        .order_by(Preparation.id)).all()
-    return [{"preparation": prep.id, "state": prep.state, "prepared_by": name, "started_at": prep.started_at,
-             "patient_id": identifier, "patient_name": patient_name, "ward": ward,
-             "vial_lot": prep.vial.lot if prep.vial else None, "vial_serial": prep.vial.serial if prep.vial else None,
-             "diluent_lot": prep.diluent_lot.lot if prep.diluent_lot else None}
-            for prep, name, identifier, patient_name, ward in rows]
+    rows = plain(session, _UNDER_WAY[(kind, bool(gtin))], {"value": normalise(value), "gtin": gtin or None})
+    return [dict(zip(_UNDER_WAY_FIELDS, row, strict=True)) for row in rows]
 
 
 @dataclass
@@ -272,10 +282,13 @@ def standing(pharmacy: Pharmacy) -> list[dict]:
                  "lifted_at": r.lifted_at, "lift_reason": r.lift_reason} for r in rows]
 
 
+_ACTIVE_FOR = select(Recall).where(Recall.kind == bindparam("kind"), Recall.lot_or_serial == bindparam("value"),
+                                   Recall.lifted_at.is_(None))
+
+
 def active_for(session: Session, kind: str, value: str) -> Recall | None:
     """The active recall of exactly this lot or serial, if any (for the recall screen's banner)."""
-    return session.execute(select(Recall).where(Recall.kind == kind, Recall.lot_or_serial == normalise(value),
-                                                Recall.lifted_at.is_(None))).scalars().first()
+    return session.execute(_ACTIVE_FOR, {"kind": kind, "value": normalise(value)}).scalars().first()
 
 
 def now_active(pharmacy: Pharmacy, kind: str, value: str) -> dict | None:

@@ -42,8 +42,8 @@ RECALL_COLUMNS = ["bag_serial", "batch", "state", "use_by", "patient_id", "patie
                   "preparation", "prepared_by"]
 
 
-def _recall_query(lot: str, kind: str, serial: str | None = None):
-    """Every bag of the lot (and serial); lots and serials compared normalised (``recalls.normalise``)."""
+def _recall_statement(kind: str, serial: bool):
+    """Every bag of the lot (and serial): the values as parameters, compared normalised (``recalls.normalise``)."""
     prints = (select(func.count(LabelPrint.id)).where(LabelPrint.bag_id == Bag.id).correlate(Bag).scalar_subquery())
     query = (
         select(Bag.serial, Bag.batch, Bag.state, Bag.use_by, Patient.identifier, Patient.name, Patient.ward,
@@ -58,13 +58,24 @@ def _recall_query(lot: str, kind: str, serial: str | None = None):
         .join(DiluentLot, Preparation.diluent_lot_id == DiluentLot.id)
         .outerjoin(Administration, Administration.bag_id == Bag.id)
     )
-    if kind == "vial":
-        query = query.where(recalls.normalised(Vial.lot) == recalls.normalise(lot))
-        if serial:
-            query = query.where(recalls.normalised(Vial.serial) == recalls.normalise(serial))
-    else:
-        query = query.where(recalls.normalised(DiluentLot.lot) == recalls.normalise(lot))
-    return query.order_by(Bag.serial)
+    return query.where(_received_condition(kind, serial)).order_by(Bag.serial)
+
+
+def _received_condition(kind: str, serial: bool):
+    if kind != "vial":
+        return recalls.normalised(DiluentLot.lot) == bindparam("lot")
+    condition = recalls.normalised(Vial.lot) == bindparam("lot")
+    return condition & (recalls.normalised(Vial.serial) == bindparam("serial")) if serial else condition
+
+
+# built once (issue 18), by kind and whether a serial is given: the bags, and whether anything was received
+_RECALL = {(kind, serial): _recall_statement(kind, serial) for kind in KINDS for serial in (False, True)}
+_RECEIVED = {(kind, serial): select(Vial.id if kind == "vial" else DiluentLot.id)
+             .where(_received_condition(kind, serial)).limit(1) for kind in KINDS for serial in (False, True)}
+
+
+def _values(lot: str, serial: str | None) -> dict[str, str | None]:
+    return {"lot": recalls.normalise(lot), "serial": recalls.normalise(serial) if serial else None}
 
 
 def _recall_lot(lot: str, kind: str) -> str:
@@ -84,14 +95,7 @@ def _recall_reason(reason: str | None) -> str:
 
 def _check_received(session, lot: str, kind: str, serial: str | None) -> None:
     """A lot (or serial) that matches nothing received says so, rather than an empty list."""
-    if kind == "vial":
-        condition = recalls.normalised(Vial.lot) == recalls.normalise(lot)
-        if serial:
-            condition = condition & (recalls.normalised(Vial.serial) == recalls.normalise(serial))
-        found = session.execute(select(Vial.id).where(condition).limit(1)).first()
-    else:
-        found = session.execute(select(DiluentLot.id).where(
-            recalls.normalised(DiluentLot.lot) == recalls.normalise(lot)).limit(1)).first()
+    found = plain(session, _RECEIVED[(kind, bool(serial))], _values(lot, serial)).first()
     if found is None:
         if serial:
             raise NotFound(_("No vial serial “{serial}” of vial lot “{lot}” was ever received.", serial=serial, lot=lot))
@@ -109,7 +113,7 @@ def recall(pharmacy: Pharmacy, lot: str, kind: str = "vial", serial: str | None 
     with pharmacy.uow(readonly=True) as uow:
         _check_received(uow.session, lot, kind, serial)
         # Core execution: plain columns need none of the ORM's row machinery
-        rows = uow.session.connection().execute(_recall_query(lot, kind, serial)).all()
+        rows = plain(uow.session, _RECALL[(kind, bool(serial))], _values(lot, serial)).all()
         recall_kind = recalls.VIAL_SERIAL if serial else RECALL_KINDS[kind]
         stopped = recalls.under_way(uow.session, recall_kind, serial or lot)
     result = []
