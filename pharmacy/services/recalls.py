@@ -115,19 +115,18 @@ def _standing_recall(session: Session, *, preparation: Preparation | None = None
 
 
 # --- what a recall reaches -------------------------------------------------------------------------
+_RECALLED = {VIAL_LOT: Vial.lot, VIAL_SERIAL: Vial.serial, DILUENT_LOT: DiluentLot.lot}  # the column each kind names
+
+
 def _ingredient_condition(kind: str, value: str, gtin: str | None = None):
-    if kind == VIAL_LOT:
-        return and_(normalised(Vial.lot) == normalise(value), *([Vial.gtin == gtin] if gtin else []))
-    if kind == VIAL_SERIAL:
-        return and_(normalised(Vial.serial) == normalise(value), *([Vial.gtin == gtin] if gtin else []))
-    return and_(normalised(DiluentLot.lot) == normalise(value), *([DiluentLot.gtin == gtin] if gtin else []))
+    model = DiluentLot if kind == DILUENT_LOT else Vial
+    return and_(normalised(_RECALLED[kind]) == normalise(value), *([model.gtin == gtin] if gtin else []))
 
 
 def _under_way_statement(kind: str, gtin: bool):
     """``under_way``'s statement for this kind, with or without a GTIN: plain columns, the values as parameters."""
     model = DiluentLot if kind == DILUENT_LOT else Vial
-    column = {VIAL_LOT: Vial.lot, VIAL_SERIAL: Vial.serial, DILUENT_LOT: DiluentLot.lot}[kind]
-    value = normalised(column) == bindparam("value")
+    value = normalised(_RECALLED[kind]) == bindparam("value")
     return (select(Preparation.id, Preparation.state, User.full_name, Preparation.started_at, Patient.identifier,
                    Patient.name, Patient.ward, Vial.lot, Vial.serial, DiluentLot.lot)
             .join(User, User.id == Preparation.prepared_by)
