@@ -26,7 +26,9 @@ from tests.web.conftest import Browser
 # the bag page read its bag once; the dashboard 14 and the bag list 3 once they read plain rows and each bag with
 # its preparation and order (no longer two statements a bag); the dashboard 13, the bag page 13 and the bedside
 # check 11 once the cold chain's places came with its moves and a label's prints and confirmations in one statement;
-# the dashboard 11 once the locations' gaps came in one statement (not one a location), the bag status API 3 (one row).
+# the dashboard 11 once the locations' gaps came in one statement (not one a location), the bag status API 3 (one row);
+# the recall screen of the demo's vial lot (one preparation under way) 9, was 10 (the preparations under way read
+# each one's vial afterwards: one statement a preparation).
 BUDGETS = {
     "worklist": ("tech", "GET", "/worklist", 10),
     "dashboard": ("tech", "GET", "/dashboard", 12),
@@ -39,6 +41,7 @@ BUDGETS = {
     "trace": ("pharm", "GET", "/trace/bags/{bag}", 13),
     "bedside API check": ("nurse", "POST", "/api/v1/bedside/check", 12),
     "bag status API": ("nurse", "GET", "/api/v1/bags/{bag}", 3),
+    "recall screen": ("pharm", "GET", "/trace/recall?lot=K123A", 9),
 }
 
 
