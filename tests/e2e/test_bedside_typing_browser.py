@@ -34,16 +34,15 @@ def press_keys(page, text: str, gap_ms: float) -> None:
     """``text`` then Enter into the focused field, each key pressed ``gap_ms`` after the one before by the key
     events' own times (the browser gets them as fast as it takes them, whatever those times say)."""
     keyboard = page.context.new_cdp_session(page)
+
+    def press(at: float, key: str, text: str, **which) -> None:  # down at ``at``, up 2 ms later
+        keyboard.send("Input.dispatchKeyEvent", {"type": "keyDown", "key": key, "text": text, "timestamp": at, **which})
+        keyboard.send("Input.dispatchKeyEvent", {"type": "keyUp", "key": key, "timestamp": at + 0.002, **which})
+
     pressed = time.time()
-    for char in text:
-        keyboard.send("Input.dispatchKeyEvent", {"type": "keyDown", "key": char, "text": char, "unmodifiedText": char,
-                                                 "timestamp": pressed})
-        keyboard.send("Input.dispatchKeyEvent", {"type": "keyUp", "key": char, "timestamp": pressed + 0.002})
-        pressed += gap_ms / 1000
-    keyboard.send("Input.dispatchKeyEvent", {"type": "keyDown", "key": "Enter", "code": "Enter", "text": "\r",
-                                             "windowsVirtualKeyCode": 13, "timestamp": pressed})
-    keyboard.send("Input.dispatchKeyEvent", {"type": "keyUp", "key": "Enter", "code": "Enter",
-                                             "windowsVirtualKeyCode": 13, "timestamp": pressed + 0.002})
+    for index, char in enumerate(text):
+        press(pressed + index * gap_ms / 1000, char, char)
+    press(pressed + len(text) * gap_ms / 1000, "Enter", "\r", code="Enter", windowsVirtualKeyCode=13)
     keyboard.detach()
 
 
