@@ -9,14 +9,13 @@ apart, and a person's keys that reach a busy page all at once."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
 from pharmacy.db.models import Administration
 from tests import factories
+from tests.e2e.keys import press_keys
 from tests.e2e.test_bench_journey import TABLET, scan, sign_in
 
 pytestmark = pytest.mark.e2e
@@ -28,22 +27,6 @@ def at_the_wristband_step(live_server, browser, pharmacy):
     scan(nurse, factories.label_scan(pharmacy, bag.serial))
     expect(nurse.locator("h1")).to_have_text("Scan the patient's wristband")
     return nurse
-
-
-def press_keys(page, text: str, gap_ms: float) -> None:
-    """``text`` then Enter into the focused field, each key pressed ``gap_ms`` after the one before by the key
-    events' own times (the browser gets them as fast as it takes them, whatever those times say)."""
-    keyboard = page.context.new_cdp_session(page)
-
-    def press(at: float, key: str, text: str, **which) -> None:  # down at ``at``, up 2 ms later
-        keyboard.send("Input.dispatchKeyEvent", {"type": "keyDown", "key": key, "text": text, "timestamp": at, **which})
-        keyboard.send("Input.dispatchKeyEvent", {"type": "keyUp", "key": key, "timestamp": at + 0.002, **which})
-
-    pressed = time.time()
-    for index, char in enumerate(text):
-        press(pressed + index * gap_ms / 1000, char, char)
-    press(pressed + len(text) * gap_ms / 1000, "Enter", "\r", code="Enter", windowsVirtualKeyCode=13)
-    keyboard.detach()
 
 
 def tick_premedication(page, pharmacy) -> None:

@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 from pharmacy.domain.gs1 import GS
 from pharmacy.services import preparation
 from tests import factories
+from tests.e2e.keys import scanner_types
 from tests.unit.label_helpers import decode
 
 pytestmark = pytest.mark.e2e
@@ -29,14 +30,9 @@ def sign_in(browser, server, username, viewport=DESKTOP):
 
 
 def scan(page, raw: str, submit: bool = True) -> None:
-    """Type a scan as a keyboard-wedge scanner does: GS arrives as Ctrl+], then Enter."""
+    """Type a scan into the scan field as a keyboard-wedge scanner does: GS arrives as Ctrl+], then Enter."""
     page.locator("#scan").click()
-    for index, part in enumerate(raw.split(GS)):
-        if index:
-            page.keyboard.press("Control+BracketRight")
-        page.keyboard.type(part)
-    if submit:
-        page.keyboard.press("Enter")
+    scanner_types(page, raw, enter=submit)
 
 
 def shoot(page, folder, name):

@@ -17,11 +17,11 @@ from sqlalchemy import select
 from pharmacy.db.models import Photo
 from pharmacy.devices.simulator import BalanceSimulator
 from pharmacy.domain import bagid
-from pharmacy.domain.gs1 import GS
 from pharmacy.services import preparation
 from pharmacy.web.app import create_app
 from tests import factories
 from tests.e2e.conftest import LiveServer
+from tests.e2e.keys import READY, scanner_types
 from tests.e2e.test_bench_journey import shoot
 from tests.e2e.test_photos_browser import wait_until
 from tests.integration.test_weighing import SYRINGE, calibrated, grams_for, weighed_pharmacy
@@ -50,11 +50,9 @@ class Keyboard:
         self.keystrokes: list[str] = []
 
     def scan(self, raw: str) -> None:
-        for index, part in enumerate(raw.split(GS)):
-            if index:
-                self.page.keyboard.press("Control+BracketRight")
-            self.page.keyboard.type(part)
-        self.page.keyboard.press("Enter")
+        """Into the field that has the focus once the page is ready, as a person waits for the screen to scan."""
+        self.page.wait_for_function(f"{READY} && document.activeElement && document.activeElement.matches('input')")
+        scanner_types(self.page, raw)
 
     def password(self, username: str) -> None:
         self.page.keyboard.type(factories.PASSWORDS[username])
