@@ -12,10 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import String, select, type_coerce
+from sqlalchemy import String, bindparam, insert, select, type_coerce, update
 from sqlalchemy.orm import Session
 
 from pharmacy import clock
+from pharmacy.db.database import plain
 from pharmacy.db.models import AuditEntry, AuditHead
 
 GENESIS = "0" * 64
@@ -42,51 +43,53 @@ def entry_hash(prev_hash: str, id_: int, at: str, username: str, action: str, ob
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
 
 
-_HEAD = select(AuditHead).where(AuditHead.id == 1).with_for_update()  # built once: every write asks it (issue 18)
+# built once and run as plain statements (issue 18: every write of the system appends; the entry and the head as ORM
+# objects were a third of a preparation step's flush)
+_ENTRIES, _HEADS = AuditEntry.__table__, AuditHead.__table__
+_HEAD = select(_HEADS.c.last_id, _HEADS.c.last_hash).where(_HEADS.c.id == 1).with_for_update()
+_FIRST_HEAD = insert(_HEADS).values(id=1, last_id=0, last_hash=GENESIS)
+_ENTRY = insert(_ENTRIES)
+_MOVE_HEAD = (update(_HEADS).where(_HEADS.c.id == 1, _HEADS.c.last_id == bindparam("was_id"))
+              .values(last_id=bindparam("new_id"), last_hash=bindparam("new_hash")))
 
 
-def _head(session: Session) -> AuditHead:
-    if session.get_bind().dialect.name == "sqlite":
-        # SQLite: what the caller changed is written with the entry, in the one flush of ``append`` (issue 18: a
-        # preparation's step flushed twice, 1.5 ms each). The write transaction holds the whole database from its
-        # BEGIN, so the order of its row locks is moot. Not on PostgreSQL: there the caller's rows are written (and
-        # locked) before the head is, as every writer does, so two writers never wait on each other in a circle.
-        with session.no_autoflush:
-            head = session.execute(_HEAD).scalar_one_or_none()
-    else:
-        head = session.execute(_HEAD).scalar_one_or_none()
+def _head(session: Session) -> tuple[int, str]:
+    """The last entry's id and hash, locked (FOR UPDATE) until the transaction ends. What the caller changed is
+    written first (``plain`` flushes it): on PostgreSQL its rows are locked before the head is, as every writer
+    does, so two writers never wait on each other in a circle; SQLite's write transaction holds the whole database
+    from its BEGIN."""
+    head = plain(session, _HEAD).first()
     if head is None:
-        head = AuditHead(id=1, last_id=0, last_hash=GENESIS)
-        session.add(head)
-        session.flush()
-    return head
+        plain(session, _FIRST_HEAD)
+        return 0, GENESIS
+    return head.last_id, head.last_hash
 
 
 def append(session: Session, username: str, action: str, object_type: str, object_id: object, *,
-           old: object = None, new: object = None, reason: str | None = None) -> AuditEntry:
+           old: object = None, new: object = None, reason: str | None = None) -> int:
+    """Chain an entry onto the head in the caller's transaction; returns its id."""
     # the columns' widths, checked here so SQLite (which does not enforce them) refuses what PostgreSQL would
-    for value, column in ((action, AuditEntry.action), (object_type, AuditEntry.object_type),
-                          (str(object_id), AuditEntry.object_id), (username, AuditEntry.username)):
+    for value, column in ((action, _ENTRIES.c.action), (object_type, _ENTRIES.c.object_type),
+                          (str(object_id), _ENTRIES.c.object_id), (username, _ENTRIES.c.username)):
         width = column.type.length
         if width is not None and len(value) > width:
             raise ValueError(f"audit {column.key} {value!r} is longer than its column ({width})")
-    head = _head(session)
+    last_id, last_hash = _head(session)
     at = clock.now()
-    id_ = head.last_id + 1
+    id_ = last_id + 1
     old_json, new_json = json_text(old), json_text(new)
-    digest = entry_hash(head.last_hash, id_, canonical_time(at), username, action, object_type, str(object_id),
+    digest = entry_hash(last_hash, id_, canonical_time(at), username, action, object_type, str(object_id),
                         old_json, new_json, reason)
-    entry = AuditEntry(
-        id=id_, at=at, username=username, action=action, object_type=object_type, object_id=str(object_id),
-        old_json=old_json, new_json=new_json, reason=reason, prev_hash=head.last_hash, hash=digest,
-    )
-    session.add(entry)
-    head.last_id, head.last_hash = id_, digest
-    session.flush()
+    plain(session, _ENTRY, {"id": id_, "at": at, "username": username, "action": action, "object_type": object_type,
+                            "object_id": str(object_id), "old": old_json, "new": new_json, "reason": reason,
+                            "prev_hash": last_hash, "hash": digest})
+    moved = plain(session, _MOVE_HEAD, {"was_id": last_id, "new_id": id_, "new_hash": digest})
+    if moved.rowcount != 1:  # cannot happen under the head's lock: never chain two entries onto one
+        raise RuntimeError(f"the audit head moved away from entry {last_id} under its lock")
     # anchored outside the database after the commit (db/anchor.py): this transaction's first entry and the head
     first = session.info["audit_head"][0] if "audit_head" in session.info else id_
     session.info["audit_head"] = (first, id_, digest, at)
-    return entry
+    return id_
 
 
 @dataclass(frozen=True)
