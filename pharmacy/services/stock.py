@@ -160,3 +160,18 @@ def list_stock(pharmacy: Pharmacy) -> list[dict]:
     """Every vial and diluent lot with its state (``services/stock_list``: plain rows, shared with the command line)."""
     with pharmacy.uow(readonly=True) as uow:
         return stock_list.read(uow.session.connection())
+
+
+@dataclass(frozen=True)
+class StockScreen:
+    lots: list[dict]  # by lot, soonest expiry first (``stock_list.by_lot``)
+    vials: list[dict]  # the latest received, newest first
+    vial_count: int  # all the vials there are
+
+
+def stock_screen(pharmacy: Pharmacy, latest: int | None) -> StockScreen:
+    """The stock screen's rows: the stock by lot, and the ``latest`` vials received (``None``: every vial)."""
+    with pharmacy.uow(readonly=True) as uow:
+        connection = uow.session.connection()
+        vials, count = stock_list.latest_vials(connection, latest)
+        return StockScreen(stock_list.by_lot(connection), vials, count)

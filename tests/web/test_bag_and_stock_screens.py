@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 from pharmacy.services import bags, stock
+from pharmacy.services.demo import VIAL_GTIN
 from tests import factories
 from tests.web.conftest import text
 
@@ -73,3 +76,31 @@ def test_an_unknown_bag_is_not_found(signed_in):
     response = signed_in("nurse").get("/bags/NOPE")
     assert response.status_code == 404
     assert "No bag with serial “NOPE”." in text(response)
+
+
+def _rows(page: str, section: str) -> list[str]:
+    """The rows of a section's table as text, cells joined by " | "."""
+    part = page.split(f'aria-labelledby="{section}"')[1].split("</section>")[0]
+    body = part.split("<tbody>")[1].split("</tbody>")[0]
+    return [" | ".join(re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S))
+            for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)]
+
+
+def test_the_stock_screen_counts_each_lot_by_state_and_lists_the_latest_vials_with_every_one_a_click_away(
+        signed_in, pharmacy):
+    factories.released_bag(pharmacy, pharmacy.vial_serials[0])  # one vial of lot K123A used
+    serials = [f"RB7{n:06d}" for n in range(52)]  # a lot of an earlier expiry: listed first
+    for serial in serials:
+        stock.receive(pharmacy, "tech", factories.vial_scan(serial, "RB7", "270331"))
+    tech = signed_in("tech")
+    page = text(tech.get("/stock/"))
+    lots = _rows(page, "lots-title")
+    assert lots[0] == f"vial | lemtrada | {VIAL_GTIN} | RB7 | 2027-03-31 | received ×52"
+    assert f"vial | lemtrada | {VIAL_GTIN} | K123A | 2028-06-30 | received ×5 · used ×1" in lots
+    assert len(lots) == 2 + 3  # the two vial lots and the three diluent lots: a row a lot, however many packs
+    vials = _rows(page, "vials-title")
+    assert len(vials) == 50 and serials[-1] in vials[0] and not any(serials[0] in row for row in vials)
+    assert "Showing the latest 50 of 58 vials." in page and "Show all 58" in page
+    every = _rows(text(tech.get("/stock/?all=1")), "vials-title")
+    assert len(every) == 58 and serials[0] in every[-7] and pharmacy.vial_serials[0] in every[-1]
+    assert "Showing the latest" not in text(tech.get("/stock/?all=1"))
