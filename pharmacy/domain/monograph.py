@@ -11,6 +11,7 @@ import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import TypeVar
 
@@ -115,6 +116,11 @@ class Monograph:
     @property
     def name(self) -> str:
         return f"{self.brand} ({self.inn})"
+
+    @cached_property
+    def infusion_time(self) -> timedelta:
+        """The planned infusion duration as a time span, converted once (every START BY on every screen asks it)."""
+        return timedelta(seconds=float(self.infusion_duration.to("second").magnitude))
 
     def premedication_for_day(self, course_day: int) -> tuple[Premedication, ...]:
         """What SmPC 4.2 asks before the infusion on this course day."""

@@ -93,7 +93,7 @@ def state_of(bag: Bag, now: datetime | None = None) -> BagState:
 
 def infusion_time(monograph: Monograph) -> timedelta:
     """The planned infusion duration (the monograph's ``infusion.duration``) as a time span."""
-    return timedelta(seconds=float(monograph.infusion_duration.to("second").magnitude))
+    return monograph.infusion_time
 
 
 def start_by_for(pharmacy: Pharmacy, use_by: datetime, product_id: str) -> datetime:

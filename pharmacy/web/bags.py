@@ -24,15 +24,21 @@ from pharmacy.web.security import permission
 bp = Blueprint("bags", __name__, url_prefix="/bags")
 
 
+LATEST_BAGS = 100  # a list that grows with every bag made shows its newest; every bag is one click away
+
+
 @bp.get("/")
 @permission("bags.view")
 def index():
-    """Every bag with its state (expired is decided from the clock at each look) and use-by."""
+    """The bags made last, newest first (``?all=1``: every bag), with their state (expired is decided from the clock
+    at each look) and use-by."""
     state = request.args.get("state") or None
-    rows = bag_service.list_bags(get_pharmacy(), state)
+    every = bag_service.list_bags(get_pharmacy(), state)[::-1]
+    rows = every if request.args.get("all") == "1" else every[:LATEST_BAGS]
     if not current_user.can("patients.view"):  # an admin sees stock and fridges, never patients
         rows = [{**row, "patient_id": None} for row in rows]
-    return render_template("bags/index.html", rows=rows, state=state, show_patients=current_user.can("patients.view"))
+    return render_template("bags/index.html", rows=rows, total=len(every), state=state,
+                           show_patients=current_user.can("patients.view"))
 
 
 def _show(serial: str, error: PharmacyError | None = None, status: int = 200):

@@ -42,6 +42,20 @@ def test_the_bag_list_shows_state_and_use_by_in_local_time(signed_in, pharmacy):
     assert bag.serial in page and "released" in page and "20 Nov 2026 17:00 CET" in page
 
 
+def test_the_bag_list_shows_the_newest_bags_first_and_every_bag_a_click_away(signed_in, pharmacy, monkeypatch):
+    """The list grows with every bag made: it shows the latest (100; 2 here), the filter kept behind the link."""
+    monkeypatch.setattr("pharmacy.web.bags.LATEST_BAGS", 2)
+    made = [factories.released_bag(pharmacy, serial).serial for serial in pharmacy.vial_serials[:3]]
+    nurse = signed_in("nurse")
+    page = text(nurse.get("/bags/"))
+    assert page.index(made[2]) < page.index(made[1]) and made[0] not in page
+    assert "Showing the latest 2 of 3 bags." in page and 'href="/bags/?all=1">Show all 3</a>' in page
+    released = nurse.get("/bags/?state=released").get_data(as_text=True)
+    assert 'href="/bags/?state=released&amp;all=1">Show all 3</a>' in released
+    every = text(nurse.get("/bags/?state=released&all=1"))
+    assert all(serial in every for serial in made) and "Showing the latest" not in every
+
+
 def test_an_expired_bag_shows_as_expired(signed_in, pharmacy, clock):
     bag = factories.released_bag(pharmacy, pharmacy.vial_serials[0])
     clock.advance(hours=9)
