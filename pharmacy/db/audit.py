@@ -11,8 +11,9 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
-from sqlalchemy import String, bindparam, insert, select, type_coerce, update
+from sqlalchemy import String, Table, bindparam, insert, select, type_coerce, update
 from sqlalchemy.orm import Session
 
 from pharmacy import clock
@@ -45,7 +46,7 @@ def entry_hash(prev_hash: str, id_: int, at: str, username: str, action: str, ob
 
 # built once and run as plain statements (issue 18: every write of the system appends; the entry and the head as ORM
 # objects were a third of a preparation step's flush)
-_ENTRIES, _HEADS = AuditEntry.__table__, AuditHead.__table__
+_ENTRIES, _HEADS = cast(Table, AuditEntry.__table__), cast(Table, AuditHead.__table__)
 _HEAD = select(_HEADS.c.last_id, _HEADS.c.last_hash).where(_HEADS.c.id == 1).with_for_update()
 _FIRST_HEAD = insert(_HEADS).values(id=1, last_id=0, last_hash=GENESIS)
 _ENTRY = insert(_ENTRIES)
@@ -69,8 +70,8 @@ def append(session: Session, username: str, action: str, object_type: str, objec
            old: object = None, new: object = None, reason: str | None = None) -> int:
     """Chain an entry onto the head in the caller's transaction; returns its id."""
     # the columns' widths, checked here so SQLite (which does not enforce them) refuses what PostgreSQL would
-    for value, column in ((action, _ENTRIES.c.action), (object_type, _ENTRIES.c.object_type),
-                          (str(object_id), _ENTRIES.c.object_id), (username, _ENTRIES.c.username)):
+    for value, column in ((action, AuditEntry.action), (object_type, AuditEntry.object_type),
+                          (str(object_id), AuditEntry.object_id), (username, AuditEntry.username)):
         width = column.type.length
         if width is not None and len(value) > width:
             raise ValueError(f"audit {column.key} {value!r} is longer than its column ({width})")

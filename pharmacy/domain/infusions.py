@@ -158,7 +158,7 @@ def start_refusals(earlier: Iterable[EarlierInfusion], now: datetime, zone: Zone
 
 def is_early_end(ran_for: timedelta, monograph: Monograph) -> bool:
     """Whether an infusion that ran this long ended before ``EARLY_END_FRACTION`` of its duration."""
-    return ran_for < _delta(monograph.infusion_duration) * EARLY_END_FRACTION
+    return ran_for < monograph.infusion_time * EARLY_END_FRACTION
 
 
 def end_reason(ran_for: timedelta, monograph: Monograph, reason: str | None, detail: str | None) -> tuple[str, str] | None:
@@ -167,7 +167,7 @@ def end_reason(ran_for: timedelta, monograph: Monograph, reason: str | None, det
     code, words = (reason or "").strip(), " ".join((detail or "").split())
     if not code:
         if is_early_end(ran_for, monograph):
-            planned = _delta(monograph.infusion_duration)
+            planned = monograph.infusion_time
             minutes = int(ran_for.total_seconds() // 60)
             raise EarlyEndNeedsReason(
                 _("This infusion ran for {minutes} min of the planned {hours}: say why it ended early ({codes}). "

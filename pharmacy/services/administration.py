@@ -30,7 +30,7 @@ from pharmacy.domain.inuse import TooLateToStart, check_administration_window, f
 from pharmacy.domain.lifecycle import BAG, BAG_GIVEN, BagState, Event
 from pharmacy.i18n import _
 from pharmacy.services import coldchain, outbox, recalls
-from pharmacy.services.bags import find_bag, infusion_time, label_unconfirmed, start_by_of, state_of
+from pharmacy.services.bags import find_bag, label_unconfirmed, start_by_of, state_of
 from pharmacy.services.base import Pharmacy, actor, refusals_recorded
 from pharmacy.services.stock import read_scan
 
@@ -124,7 +124,7 @@ def _reasons(pharmacy: Pharmacy, session, bag: Bag, patient: Patient | None) -> 
     reasons += [Reason(code, message) for code, message in coldchain.bedside_reasons(pharmacy, session, bag, now)]  # H6
     reasons += [Reason(code, message) for code, message in recalls.bedside_reasons(session, pharmacy.zone, bag)]  # H9
     try:
-        check_administration_window(now, bag.use_by, infusion_time(monograph), pharmacy.settings.administration_policy,
+        check_administration_window(now, bag.use_by, monograph.infusion_time, pharmacy.settings.administration_policy,
                                     pharmacy.zone)
     except TooLateToStart as error:
         reasons.append(Reason("past_start_by", _("TOO LATE TO START: {reason}", reason=error.message)))
@@ -304,9 +304,8 @@ def end(pharmacy: Pharmacy, username: str, serial: str, reason: str | None = Non
 
 def early_end_before(pharmacy: Pharmacy, record: Administration, product_id: str) -> datetime:
     """The time before which ending this running infusion is an early end (``domain.infusions``)."""
-    planned = pharmacy.product(product_id).infusion_duration.to("second").magnitude
     now = clock.now()
-    return now - running_time(record, now) + timedelta(seconds=planned * EARLY_END_FRACTION)
+    return now - running_time(record, now) + pharmacy.product(product_id).infusion_time * EARLY_END_FRACTION
 
 
 def observation_end(pharmacy: Pharmacy, product_id: str, ended_at: datetime) -> datetime:

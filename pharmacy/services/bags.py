@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BindParameter, bindparam, func, select
@@ -91,16 +91,11 @@ def state_of(bag: Bag, now: datetime | None = None) -> BagState:
     return effective_state(bag.state, bag.use_by, now or clock.now())
 
 
-def infusion_time(monograph: Monograph) -> timedelta:
-    """The planned infusion duration (the monograph's ``infusion.duration``) as a time span."""
-    return monograph.infusion_time
-
-
 def start_by_for(pharmacy: Pharmacy, use_by: datetime, product_id: str) -> datetime:
     """START BY of a bag of this product with this use-by, under the active administration policy:
     what the bedside enforces, and what the label and every screen print."""
     monograph = pharmacy.product(product_id)
-    return start_by(use_by, infusion_time(monograph), pharmacy.settings.administration_policy)
+    return start_by(use_by, monograph.infusion_time, pharmacy.settings.administration_policy)
 
 
 def start_by_of(pharmacy: Pharmacy, bag: Bag) -> datetime:

@@ -74,7 +74,7 @@ def _pump_context(pharmacy, bag) -> dict:
     now = clock.now()
     return {"pump": bag_service.pump_settings_of(pharmacy, bag), "observation": dilution.display_duration(monograph.observation),
             "observe_until_if_now": administration.observation_end(
-                pharmacy, bag.preparation.order.product_id, now + bag_service.infusion_time(monograph))}
+                pharmacy, bag.preparation.order.product_id, now + monograph.infusion_time)}
 
 
 def _entry(wristband: str) -> identity.Entry:
