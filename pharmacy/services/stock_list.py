@@ -22,8 +22,14 @@ def _national_number_ais(connection: Connection) -> dict[str, str | None]:
     return {object_id: json.loads(new or "{}").get("national_number_ai") for object_id, new in entries}
 
 
+def _vial(row) -> dict[str, object]:
+    """A vial as the command and the screen list it."""
+    return {"kind": "vial", "product": row.product_id, "gtin": row.gtin, "serial": row.serial, "lot": row.lot,
+            "expiry": row.expiry.isoformat(), "state": row.state}
+
+
 def read(connection: Connection) -> list[dict]:
-    """The vials (by id), then the diluent lots (by id), as the screen and the command show them."""
+    """The vials (by id), then the diluent lots (by id), as the command shows them."""
     vials = connection.execute(select(VIALS).order_by(VIALS.c.id)).all()
     lots = connection.execute(select(DILUENT_LOTS).order_by(DILUENT_LOTS.c.id)).all()
     ais = _national_number_ais(connection) if any(v.national_number for v in vials) else {}
@@ -33,8 +39,7 @@ def read(connection: Connection) -> list[dict]:
 
         countries = NATIONAL_NUMBER_AIS
     rows: list[dict[str, object]] = [{
-        "kind": "vial", "product": v.product_id, "gtin": v.gtin, "serial": v.serial, "lot": v.lot,
-        "expiry": v.expiry.isoformat(), "state": v.state, "national_number": v.national_number,
+        **_vial(v), "national_number": v.national_number,
         "national_number_ai": ais.get(str(v.id)) if v.national_number else None,
         "national_number_country": countries.get(ais.get(str(v.id)) or ""),
     } for v in vials]
@@ -46,6 +51,8 @@ def read(connection: Connection) -> list[dict]:
 def by_lot(connection: Connection) -> list[dict]:
     """Each vial lot (product, GTIN, lot, expiry) with how many of its vials are in each state, and each diluent
     lot with its count; the soonest expiry first (first expiring, first out), then by lot."""
+    from pharmacy.domain.lifecycle import VialState  # the screen's only (the command line imports no domain)
+
     counted = connection.execute(
         select(VIALS.c.product_id, VIALS.c.gtin, VIALS.c.lot, VIALS.c.expiry, VIALS.c.state, func.count())
         .group_by(VIALS.c.product_id, VIALS.c.gtin, VIALS.c.lot, VIALS.c.expiry, VIALS.c.state)).all()
@@ -57,8 +64,6 @@ def by_lot(connection: Connection) -> list[dict]:
     rows = list(lots.values())
     rows += [{"kind": "diluent", "product": d.diluent_id, "gtin": d.gtin, "lot": d.lot, "expiry": d.expiry.isoformat(),
               "states": {d.state: d.received_count}} for d in connection.execute(select(DILUENT_LOTS))]
-    from pharmacy.domain.lifecycle import VialState  # the screen's only (the command line imports no domain)
-
     order = {state.value: index for index, state in enumerate(VialState)}
     for row in rows:  # the states in their lifecycle's order
         row["states"] = dict(sorted(row["states"].items(), key=lambda item: order.get(item[0], len(order))))
@@ -72,5 +77,4 @@ def latest_vials(connection: Connection, limit: int | None) -> tuple[list[dict],
     vials = connection.execute(query if limit is None else query.limit(limit)).all()
     total = len(vials) if limit is None or len(vials) < limit else \
         connection.execute(select(func.count()).select_from(VIALS)).scalar_one()
-    return [{"kind": "vial", "product": v.product_id, "gtin": v.gtin, "serial": v.serial, "lot": v.lot,
-             "expiry": v.expiry.isoformat(), "state": v.state} for v in vials], total
+    return [_vial(v) for v in vials], total
