@@ -183,21 +183,28 @@ def report_locust(prefix: Path, instance: Path, workers: int, users: int, second
 
 def report_server_cpu(instance: Path) -> None:
     """Where the server's CPU went during the run, read from its request log (``cpu_ms``: the serving thread's CPU
-    time, sign-ins included): the routes that cost most in total first."""
-    routes: dict[str, list[float]] = {}
+    time, sign-ins included): the routes that cost most in total first; on SQLite, each route's time waiting for
+    the one writer and holding it (``lock_wait_ms``, ``lock_ms``, db/writelock.py), against the CPU it spent."""
+    routes: dict[str, list[tuple[float, float, float]]] = {}
     for log in instance.glob("server-*.log"):
         for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
             _, found, entry = line.partition(" pharmacy.requests ")
             if found and entry.startswith("{"):
                 data = json.loads(entry)
-                routes.setdefault(f"{data['method']} {data['route']}", []).append(float(data.get("cpu_ms") or 0))
-    spent = sum(sum(values) for values in routes.values())
+                routes.setdefault(f"{data['method']} {data['route']}", []).append(
+                    (float(data.get("cpu_ms") or 0), float(data.get("lock_wait_ms") or 0), float(data.get("lock_ms") or 0)))
+    spent = sum(cpu for values in routes.values() for cpu, _, _ in values)
     if not spent:
         return
-    print(f"server CPU by route (the request log's cpu_ms; {spent / 1000:.1f} s in all):")
-    print(f"{'route':45} {'count':>7} {'mean ms':>8} {'share':>6}")
-    for route, values in sorted(routes.items(), key=lambda item: -sum(item[1]))[:20]:
-        print(f"{route:45} {len(values):7} {sum(values) / len(values):8.2f} {sum(values) / spent:6.1%}")
+    held = sum(lock for values in routes.values() for _, _, lock in values)
+    print(f"server CPU by route (the request log's cpu_ms; {spent / 1000:.1f} s in all; "
+          f"the write lock held {held / 1000:.1f} s in all):")
+    print(f"{'route':45} {'count':>7} {'mean ms':>8} {'share':>6} {'lock wait':>9} {'p95':>6} {'held':>6}")
+    for route, values in sorted(routes.items(), key=lambda item: -sum(cpu for cpu, _, _ in item[1]))[:20]:
+        waits = sorted(wait for _, wait, _ in values)
+        print(f"{route:45} {len(values):7} {sum(cpu for cpu, _, _ in values) / len(values):8.2f} "
+              f"{sum(cpu for cpu, _, _ in values) / spent:6.1%} {waits[len(waits) // 2]:9.1f} "
+              f"{waits[int(len(waits) * 0.95)]:6.1f} {sum(lock for _, _, lock in values) / len(values):6.1f}")
 
 
 def _ms(value: str) -> float:

@@ -28,29 +28,47 @@ except ImportError:  # Windows: SQLite's busy handler orders the processes
 
 _RETRY = (0.0005, 0.001, 0.002)  # seconds between two tries of another process's lock; then 2 ms each
 
+_times = threading.local()  # this thread's time waiting for and holding the lock, since reset_times()
+
+
+def reset_times() -> None:
+    _times.waiting = _times.holding = 0.0
+
+
+def times() -> tuple[float, float]:
+    """Seconds this thread waited for the lock and held it since ``reset_times()`` (a request's log line)."""
+    return getattr(_times, "waiting", 0.0), getattr(_times, "holding", 0.0)
+
 
 class WriteLock:
     def __init__(self, database_file: str | None) -> None:
         self._threads = threading.Lock()
         self._path = Path(f"{database_file}-writer") if database_file and fcntl is not None else None
         self._file: int | None = None  # open while held: the lock is the open file's (closing it releases it)
+        self._acquired = 0.0  # when the holder got it
 
     def acquire(self, timeout: float) -> bool:
         """True once this thread is the one writer of this process and of every process; False after ``timeout``."""
-        deadline = time.monotonic() + timeout
-        if not self._threads.acquire(timeout=timeout):
-            return False
+        started = time.monotonic()
+        deadline = started + timeout
         try:
-            if self._path is None or self._other_processes(self._path, deadline):
-                return True
-        except BaseException:
+            if not self._threads.acquire(timeout=timeout):
+                return False
+            try:
+                if self._path is None or self._other_processes(self._path, deadline):
+                    self._acquired = time.monotonic()
+                    return True
+            except BaseException:
+                self._threads.release()
+                raise
             self._threads.release()
-            raise
-        self._threads.release()
-        return False
+            return False
+        finally:
+            _times.waiting = getattr(_times, "waiting", 0.0) + time.monotonic() - started
 
     def release(self) -> None:
         held, self._file = self._file, None
+        _times.holding = getattr(_times, "holding", 0.0) + time.monotonic() - self._acquired
         if held is not None:
             os.close(held)  # and with it the flock
         self._threads.release()

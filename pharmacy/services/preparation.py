@@ -63,8 +63,11 @@ def start(pharmacy: Pharmacy, username: str, order_id: int) -> Preparation:
         return prep
 
 
-_PREPARATION = select(Preparation).where(Preparation.id == bindparam("prep_id"))  # built once (issue 18)
-_PREPARATION_LOCKED = _PREPARATION.with_for_update()
+# built once (issue 18); with the order, vial and diluent lot every step reads (the recall check, the product),
+# in the same statement: inside the write lock each statement is a wait for the interpreter under load
+_PREPARATION = (select(Preparation).where(Preparation.id == bindparam("prep_id"))
+                .options(joinedload(Preparation.order), joinedload(Preparation.vial), joinedload(Preparation.diluent_lot)))
+_PREPARATION_LOCKED = _PREPARATION.with_for_update(of=Preparation)
 
 
 def _load(session, prep_id: int, version, event: Event, user, lock: bool = True) -> Preparation:

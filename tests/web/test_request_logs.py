@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+
+import pytest
 
 from tests import factories
 
@@ -30,3 +33,22 @@ def test_a_sign_in_is_logged_without_the_password(browser, caplog):
         browser.post("/login", {"username": "tech", "password": factories.PASSWORDS["tech"]})
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert factories.PASSWORDS["tech"] not in logged and "/login" in logged
+
+
+def test_a_write_logs_its_wait_for_the_one_writer_and_its_hold(browser, pharmacy, caplog):
+    """Issue 18: on SQLite every write queues for the one writer (db/writelock.py); the log line says how long a
+    request waited for it and held it, so a load run can tell the queue from the work."""
+    lock = pharmacy.db.write_lock
+    if lock is None:
+        pytest.skip("SQLite only: PostgreSQL has no one-writer lock")
+    browser.get("/login")
+    assert lock.acquire(timeout=1)
+    threading.Timer(0.3, lock.release).start()  # another writer holds it for 0.3 s
+    with caplog.at_level(logging.INFO, logger="pharmacy.requests"):
+        browser.post("/login", {"username": "tech", "password": factories.PASSWORDS["tech"]})
+        browser.get("/worklist")
+    signin, worklist = [json.loads(r.getMessage()) for r in caplog.records if r.name == "pharmacy.requests"]
+    assert signin["route"] == "/login" and signin["status"] == 302
+    assert signin["lock_wait_ms"] >= 250 and signin["lock_ms"] > 0
+    assert signin["ms"] >= signin["lock_wait_ms"]
+    assert worklist["route"] == "/worklist" and worklist["lock_wait_ms"] < 250  # the next request starts from zero
